@@ -1,0 +1,189 @@
+// skiff: the command-line tool. `skiff invoke` calls an app through the local sidecar,
+// `skiff plugins list` shows what the loader finds, `skiff config check` validates configuration.
+#include <CLI/CLI.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <iostream>
+#include <sstream>
+
+#include "config/loader.hpp"
+#include "plugin/catalog.hpp"
+#include "plugin/host_services.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+struct InvokeOptions {
+  std::string app_id;
+  std::string method;
+  std::string verb = "POST";
+  std::string data;
+  std::string data_file;
+  std::vector<std::string> headers;
+  int sidecar_port = 0;
+  std::string sidecar_address = "127.0.0.1";
+  int timeout_s = 60;
+};
+
+int run_invoke(const InvokeOptions& o) {
+  std::string body = o.data;
+  if (!o.data_file.empty()) {
+    std::ifstream in(o.data_file, std::ios::binary);
+    if (!in) {
+      std::cerr << "skiff invoke: cannot read " << o.data_file << "\n";
+      return 2;
+    }
+    std::ostringstream s;
+    s << in.rdbuf();
+    body = s.str();
+  }
+  int port = o.sidecar_port;
+  if (port == 0) {
+    const char* env = std::getenv("DAPR_HTTP_PORT");
+    port = env ? std::atoi(env) : 3500;
+  }
+  std::string method = o.method;
+  while (!method.empty() && method.front() == '/') method.erase(0, 1);
+
+  http::request<http::string_body> req;
+  auto verb = http::string_to_verb(o.verb);
+  if (verb == http::verb::unknown) req.method_string(o.verb);
+  else req.method(verb);
+  req.target("/v1.0/invoke/" + o.app_id + "/method/" + method);
+  req.version(11);
+  req.set(http::field::host, o.sidecar_address + ":" + std::to_string(port));
+  req.set(http::field::user_agent, "skiff-cli/" SKIFF_VERSION);
+  bool has_content_type = false;
+  for (const auto& h : o.headers) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      std::cerr << "skiff invoke: --header expects NAME:VALUE, got '" << h << "'\n";
+      return 2;
+    }
+    std::string name = h.substr(0, colon), value = h.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    has_content_type = has_content_type || beast::iequals(name, "content-type");
+    req.insert(name, value);
+  }
+  if (!body.empty() && !has_content_type) req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  boost::system::error_code ec;
+  asio::ip::tcp::resolver resolver(io);
+  auto endpoints = resolver.resolve(o.sidecar_address, std::to_string(port), ec);
+  stream.expires_after(std::chrono::seconds(o.timeout_s));
+  if (!ec) stream.connect(endpoints, ec);
+  if (ec) {
+    std::cerr << "skiff invoke: cannot reach the sidecar at " << o.sidecar_address << ":" << port << ": "
+              << ec.message() << "\n";
+    return 1;
+  }
+  http::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  parser.skip(verb == http::verb::head);
+  if (!ec) http::read(stream, buffer, parser, ec);
+  if (ec) {
+    std::cerr << "skiff invoke: " << ec.message() << "\n";
+    return 1;
+  }
+  auto res = parser.release();
+  if (res.result_int() >= 400) {
+    std::cerr << "skiff invoke: HTTP " << res.result_int() << ": " << res.body() << "\n";
+    return 1;
+  }
+  std::cout << res.body();
+  if (!res.body().empty() && res.body().back() != '\n') std::cout << "\n";
+  return 0;
+}
+
+int run_plugins_list(const std::vector<std::string>& dirs, const std::string& config_file) {
+  std::vector<std::string> configured = dirs;
+  if (!config_file.empty()) {
+    auto settings = skiff::load_settings({config_file}, {});
+    if (!settings) {
+      std::cerr << "skiff: invalid configuration: " << settings.error().message << "\n";
+      return 2;
+    }
+    configured.insert(configured.end(), settings->plugin_paths.begin(), settings->plugin_paths.end());
+  }
+  asio::io_context io;
+  skiff::HostServices host(io);
+  auto catalog = skiff::PluginCatalog::discover(skiff::plugin_search_path(configured), host.api());
+  std::cout << "KIND        TYPE        ABI   PLUGIN                  FILE\n";
+  for (const auto& c : catalog.components()) {
+    std::string abi = std::to_string(c.abi.major) + "." + std::to_string(c.abi.minor);
+    std::cout << std::left << std::setw(12) << skiff::kind_name(c.kind) << std::setw(12) << c.type_name
+              << std::setw(6) << abi << std::setw(24) << (c.plugin_name + " " + c.plugin_version) << c.file.string()
+              << "\n";
+  }
+  for (const auto& f : catalog.failures()) std::cerr << "refused: " << f.line() << "\n";
+  return catalog.failures().empty() ? 0 : 1;
+}
+
+int run_config_check(const std::string& config_file) {
+  std::vector<std::filesystem::path> files;
+  if (!config_file.empty()) files.push_back(config_file);
+  else files = skiff::default_config_files();
+  auto settings = skiff::load_settings(files, {});
+  if (!settings) {
+    std::cerr << "skiff: invalid configuration: " << settings.error().message << "\n";
+    return 2;
+  }
+  std::cout << "configuration OK\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"skiff: command-line tool for the skiff sidecar", "skiff"};
+  app.require_subcommand(1);
+
+  InvokeOptions invoke;
+  auto* inv = app.add_subcommand("invoke", "Invoke a method of an app through the local sidecar");
+  inv->add_option("--app-id,-a", invoke.app_id, "Target app id (app or app.namespace)")->required();
+  inv->add_option("--method,-m", invoke.method, "Method path, e.g. orders/42")->required();
+  inv->add_option("--verb,-v", invoke.verb, "HTTP verb")->capture_default_str();
+  auto* data = inv->add_option("--data,-d", invoke.data, "Request body");
+  inv->add_option("--data-file", invoke.data_file, "Read the request body from a file")->excludes(data);
+  inv->add_option("--header,-H", invoke.headers, "Extra header NAME:VALUE (repeatable)");
+  inv->add_option("--sidecar-port,-p", invoke.sidecar_port, "HTTP port of the local sidecar (default $DAPR_HTTP_PORT or 3500)");
+  inv->add_option("--sidecar-address", invoke.sidecar_address, "Address of the local sidecar")->capture_default_str();
+  inv->add_option("--timeout", invoke.timeout_s, "Seconds to wait for the answer")->capture_default_str();
+
+  auto* plugins = app.add_subcommand("plugins", "Inspect plugins");
+  plugins->require_subcommand(1);
+  std::vector<std::string> plugin_dirs;
+  std::string plugins_config;
+  auto* list = plugins->add_subcommand("list", "List the components the plugin loader finds");
+  list->add_option("--plugin-dir", plugin_dirs, "Extra directory to search first (repeatable)");
+  list->add_option("--config", plugins_config, "Also search the plugin paths of this configuration file");
+
+  auto* config = app.add_subcommand("config", "Configuration tools");
+  config->require_subcommand(1);
+  std::string check_file;
+  auto* check = config->add_subcommand("check", "Validate configuration files");
+  check->add_option("--config", check_file, "File to check (default: /etc/skiff)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (inv->parsed()) return run_invoke(invoke);
+  if (list->parsed()) return run_plugins_list(plugin_dirs, plugins_config);
+  if (check->parsed()) return run_config_check(check_file);
+  return 2;
+}

@@ -1,0 +1,149 @@
+#include "api/http_server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <spdlog/spdlog.h>
+
+namespace skiff {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+
+HttpServer::HttpServer(asio::io_context& io, const Settings& settings, Router& router)
+    : io_(io), settings_(settings), router_(router), acceptor_(io) {}
+
+Result<uint16_t> HttpServer::listen(const std::string& address, uint16_t port) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(address, ec);
+  if (ec) return make_error(SKIFF_ERR_INVALID_ARGUMENT, "api.http_address: '" + address + "' is not an IP address");
+  tcp::endpoint ep(ip, port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error(SKIFF_ERR_UNAVAILABLE,
+                      "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
+  uint16_t bound = acceptor_.local_endpoint().port();
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return bound;
+}
+
+void HttpServer::stop() {
+  stopping_ = true;
+  asio::post(io_, [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+  });
+}
+
+asio::awaitable<void> HttpServer::accept_loop() {
+  while (!stopping_) {
+    boost::system::error_code ec;
+    tcp::socket socket(asio::make_strand(io_));
+    co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto ex = socket.get_executor();
+    asio::co_spawn(ex, session(std::move(socket)), asio::detached);
+  }
+}
+
+namespace {
+
+// Maps a request-reading error to the status the client deserves, or 0 to just close.
+unsigned status_for_read_error(const boost::system::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+      ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+      ec == http::error::partial_message)
+    return 0;
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::header_limit) return 431;
+  return 400;
+}
+
+std::string read_error_message(unsigned status, const boost::system::error_code& ec, uint64_t max_body) {
+  if (status == 413) return "request body exceeds the maximum of " + std::to_string(max_body) + " bytes";
+  if (status == 431) return "request headers are too large";
+  return "malformed HTTP request: " + ec.message();
+}
+
+}  // namespace
+
+asio::awaitable<void> HttpServer::session(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  std::string client = stream.socket().remote_endpoint(ec).address().to_string();
+
+  auto send = [&](Response& res, bool keep_alive) -> asio::awaitable<bool> {
+    res.keep_alive(keep_alive);
+    if (res.find(http::field::content_length) == res.end()) res.prepare_payload();
+    boost::system::error_code wec;
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, wec));
+    co_return !wec;
+  };
+
+  bool linger = false;
+  try {
+    while (!stopping_) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<uint32_t>(settings_.max_header_size));
+      parser.body_limit(settings_.max_body_size);
+      stream.expires_after(std::chrono::milliseconds(settings_.http_idle_timeout_ms));
+      co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) {
+        auto& head = parser.get();
+        auto length = parser.content_length();
+        if (length && *length > settings_.max_body_size) {
+          ec = http::error::body_limit;
+        } else if (beast::iequals(head[http::field::expect], "100-continue")) {
+          http::response<http::empty_body> cont{http::status::continue_, head.version()};
+          co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+        }
+      }
+      if (!ec && !parser.is_done())
+        co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        unsigned status = status_for_read_error(ec);
+        if (status != 0) {
+          auto res = dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
+                                read_error_message(status, ec, settings_.max_body_size));
+          co_await send(res, false);
+          linger = true;
+        }
+        break;
+      }
+      stream.expires_never();
+      Request req = parser.release();
+      bool keep_alive = req.keep_alive();
+      Response res = co_await router_.handle(req, client);
+      if (!co_await send(res, keep_alive) || !keep_alive) break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("HTTP session from {} ended by an unexpected error: {}", client, e.what());
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (linger) {
+    // The client may still be sending the body we refused; closing now would reset the
+    // connection before it reads our answer. Drain for a bounded time instead.
+    stream.expires_after(std::chrono::seconds(2));
+    std::vector<char> scratch(64 * 1024);
+    for (size_t drained = 0; drained < (64u << 20);) {
+      size_t n = co_await stream.async_read_some(asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      drained += n;
+    }
+  }
+}
+
+}  // namespace skiff

@@ -1,0 +1,84 @@
+#include "api/http_types.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <nlohmann/json.hpp>
+
+namespace skiff {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
+
+bool named_in_connection(const http::fields& fields, std::string_view name) {
+  for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection; ++it) {
+    for (auto token : http::token_list(it->value()))
+      if (iequals(token, name)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Response dapr_error(unsigned status, std::string_view code, std::string_view message) {
+  Response res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = nlohmann::json{{"errorCode", code}, {"message", message}}.dump();
+  res.prepare_payload();
+  return res;
+}
+
+unsigned http_status_for(skiff_status_t status) {
+  switch (status) {
+    case SKIFF_OK: return 200;
+    case SKIFF_ERR_CANCELLED: return 408;
+    case SKIFF_ERR_INVALID_ARGUMENT:
+    case SKIFF_ERR_FAILED_PRECONDITION:
+    case SKIFF_ERR_OUT_OF_RANGE: return 400;
+    case SKIFF_ERR_DEADLINE_EXCEEDED: return 504;
+    case SKIFF_ERR_NOT_FOUND: return 404;
+    case SKIFF_ERR_ALREADY_EXISTS:
+    case SKIFF_ERR_ABORTED: return 409;
+    case SKIFF_ERR_PERMISSION_DENIED: return 403;
+    case SKIFF_ERR_UNAUTHENTICATED: return 401;
+    case SKIFF_ERR_RESOURCE_EXHAUSTED: return 429;
+    case SKIFF_ERR_UNIMPLEMENTED: return 501;
+    case SKIFF_ERR_UNAVAILABLE: return 503;
+    default: return 500;
+  }
+}
+
+bool is_hop_by_hop(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+      "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host"};
+  for (auto n : kNames)
+    if (iequals(n, name)) return true;
+  return false;
+}
+
+std::vector<Header> forwardable_request_headers(const http::fields& fields) {
+  std::vector<Header> out;
+  for (const auto& f : fields) {
+    auto name = f.name_string();
+    if (is_hop_by_hop(name) || named_in_connection(fields, name)) continue;
+    if (iequals(name, "dapr-app-id") || iequals(name, "dapr-api-token")) continue;
+    out.push_back(Header{std::string(name), std::string(f.value())});
+  }
+  return out;
+}
+
+void copy_end_to_end_headers(const std::vector<Header>& headers, http::fields& fields) {
+  for (const auto& h : headers)
+    if (!is_hop_by_hop(h.name)) fields.insert(h.name, h.value);
+}
+
+std::vector<Header> end_to_end_headers(const http::fields& fields) {
+  std::vector<Header> out;
+  for (const auto& f : fields) {
+    auto name = f.name_string();
+    if (is_hop_by_hop(name) || named_in_connection(fields, name)) continue;
+    out.push_back(Header{std::string(name), std::string(f.value())});
+  }
+  return out;
+}
+
+}  // namespace skiff

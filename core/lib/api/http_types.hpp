@@ -1,0 +1,31 @@
+// The HTTP message types of the app-facing API and the app channel, and Dapr's error bodies.
+#pragma once
+
+#include <boost/beast/http.hpp>
+#include <string_view>
+#include <vector>
+
+#include "plugin/bridge.hpp"
+#include "skiff/abi.h"
+
+namespace skiff {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// {"errorCode": code, "message": message} with the given status.
+Response dapr_error(unsigned status, std::string_view code, std::string_view message);
+// Dapr's mapping of a gRPC-style status to an HTTP status.
+unsigned http_status_for(skiff_status_t status);
+
+// Hop-by-hop headers (RFC 9110 7.6.1) and the ones each hop recomputes (Content-Length, Host).
+bool is_hop_by_hop(std::string_view name);
+// Request headers that travel to the callee: everything but hop-by-hop headers, headers named in
+// Connection, and skiff/Dapr control headers (dapr-app-id, dapr-api-token).
+std::vector<Header> forwardable_request_headers(const http::fields& fields);
+// Copies headers into fields, skipping hop-by-hop ones.
+void copy_end_to_end_headers(const std::vector<Header>& headers, http::fields& fields);
+std::vector<Header> end_to_end_headers(const http::fields& fields);
+
+}  // namespace skiff

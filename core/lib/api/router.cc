@@ -1,0 +1,65 @@
+#include "api/router.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace skiff {
+
+namespace asio = boost::asio;
+
+namespace {
+
+Response no_content() {
+  Response res{http::status::no_content, 11};
+  return res;
+}
+
+Response target_error(const Error& e) {
+  unsigned status = e.code == SKIFF_ERR_NOT_FOUND ? 404 : 400;
+  return dapr_error(status, "ERR_DIRECT_INVOKE", e.message);
+}
+
+}  // namespace
+
+Router::Router(const Settings& settings, Caller& caller) : settings_(settings), caller_(caller) {}
+
+Response Router::metadata() const {
+  nlohmann::json body = {
+      {"id", settings_.app_id},
+      {"runtimeVersion", "skiff-" SKIFF_VERSION},
+      {"enabledFeatures", nlohmann::json::array()},
+      {"actorRuntime", {{"runtimeStatus", "DISABLED"}}},
+      {"components", nlohmann::json::array()},
+      {"extended", {{"namespace", settings_.app_namespace}}},
+      {"appConnectionProperties",
+       {{"port", settings_.app_port},
+        {"protocol", settings_.app_protocol},
+        {"channelAddress", settings_.app_channel_address}}},
+  };
+  Response res{http::status::ok, 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = body.dump();
+  return res;
+}
+
+asio::awaitable<Response> Router::handle(Request& req, const std::string& client_address) {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+
+  if (path == "/v1.0/healthz" || path == "/v1.0/healthz/outbound") co_return no_content();
+  if (path == "/v1.0/metadata" && req.method() == http::verb::get) co_return metadata();
+
+  Result<InvokeTarget> parsed = make_error(SKIFF_ERR_NOT_FOUND,
+      "failed getting app id either from the URL path or the header dapr-app-id");
+  if (path.starts_with(kInvokePrefix)) {
+    parsed = target_from_url(target, settings_.app_namespace);
+  } else if (auto id = req["dapr-app-id"]; !id.empty()) {
+    parsed = target_from_header(id, target, settings_.app_namespace);
+  } else if (auto basic = app_id_from_basic_auth(req[http::field::authorization])) {
+    parsed = target_from_header(*basic, target, settings_.app_namespace);
+    req.erase(http::field::authorization);
+  }
+  if (!parsed) co_return target_error(parsed.error());
+  co_return co_await caller_.invoke(*parsed, req, client_address);
+}
+
+}  // namespace skiff

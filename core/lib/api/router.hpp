@@ -1,0 +1,25 @@
+// Routes the app-facing HTTP API: health, metadata, and service invocation in its three target
+// forms (URL, dapr-app-id header, basic auth).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <string>
+
+#include "api/http_types.hpp"
+#include "config/settings.hpp"
+#include "invoke/caller.hpp"
+
+namespace skiff {
+
+class Router {
+ public:
+  Router(const Settings& settings, Caller& caller);
+  boost::asio::awaitable<Response> handle(Request& req, const std::string& client_address);
+
+ private:
+  Response metadata() const;
+  const Settings& settings_;
+  Caller& caller_;
+};
+
+}  // namespace skiff

@@ -1,0 +1,34 @@
+// Daemon flags, declared from the configuration schema so that every flag name maps to exactly
+// one key. Go-style single-dash long flags (-app-id) are accepted, as daprd accepts them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/loader.hpp"
+
+namespace skiff {
+
+class ConfigFlags {
+ public:
+  // Adds one option per schema key that has a flag.
+  void add_to(CLI::App& app);
+  // The flags given on the command line, in schema order.
+  std::vector<FlagValue> given() const;
+
+ private:
+  struct Slot {
+    const KeySpec* spec;
+    CLI::Option* option = nullptr;
+    std::vector<std::string> values;
+    bool flag_value = false;
+  };
+  std::vector<std::unique_ptr<Slot>> slots_;
+};
+
+// Rewrites "-app-id" into "--app-id" (but leaves "-h" and "-" alone).
+std::vector<std::string> normalize_go_flags(int argc, char** argv);
+
+}  // namespace skiff

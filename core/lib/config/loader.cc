@@ -1,0 +1,281 @@
+#include "config/loader.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "common/units.hpp"
+
+namespace skiff {
+namespace {
+
+std::string where(const toml::node& node, std::string_view key) {
+  const auto& src = node.source();
+  std::ostringstream out;
+  out << (src.path ? *src.path : std::string("<config>")) << ":" << src.begin.line << ":"
+      << src.begin.column << ": " << key;
+  return out.str();
+}
+
+Error bad(const std::string& location, const std::string& what) {
+  return make_error(SKIFF_ERR_INVALID_ARGUMENT, location + ": " + what);
+}
+
+std::string expectation(const KeySpec& spec) {
+  switch (spec.kind) {
+    case KeyKind::kString: return "expected a string";
+    case KeyKind::kEnum: {
+      std::string s = "expected one of";
+      for (auto c : spec.choices) s += " \"" + std::string(c) + "\"";
+      return s;
+    }
+    case KeyKind::kInt:
+      return "expected an integer from " + std::to_string(spec.min) + " to " + std::to_string(spec.max);
+    case KeyKind::kBool: return "expected true or false";
+    case KeyKind::kSize: return "expected a size such as 4194304, \"512Ki\" or \"4Mi\"";
+    case KeyKind::kDuration: return "expected a duration such as \"500ms\", \"5s\" or \"1m\"";
+    case KeyKind::kStringList: return "expected an array of strings";
+    case KeyKind::kPluginTable: return "expected a table";
+  }
+  return "bad value";
+}
+
+// Stores a typed value into the settings field of `spec`. `value` is one of: std::string,
+// int64_t, bool, uint64_t, std::vector<std::string>.
+template <typename V>
+void store(Settings& settings, const KeySpec& spec, V value) {
+  std::visit(
+      [&](auto member) {
+        using F = std::decay_t<decltype(settings.*member)>;
+        if constexpr (std::is_same_v<F, V>) settings.*member = std::move(value);
+      },
+      spec.field);
+}
+
+// Converts a textual value (a flag, or a TOML string for sizes and durations). Empty result is OK.
+std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec, std::string_view text) {
+  switch (spec.kind) {
+    case KeyKind::kString:
+      store(settings, spec, std::string(text));
+      return std::nullopt;
+    case KeyKind::kEnum:
+      if (std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end())
+        return expectation(spec) + ", got \"" + std::string(text) + "\"";
+      store(settings, spec, std::string(text));
+      return std::nullopt;
+    case KeyKind::kInt: {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec != std::errc() || end != text.data() + text.size() || n < spec.min || n > spec.max)
+        return expectation(spec) + ", got \"" + std::string(text) + "\"";
+      store(settings, spec, n);
+      return std::nullopt;
+    }
+    case KeyKind::kBool:
+      if (text == "true" || text == "1") store(settings, spec, true);
+      else if (text == "false" || text == "0") store(settings, spec, false);
+      else return expectation(spec) + ", got \"" + std::string(text) + "\"";
+      return std::nullopt;
+    case KeyKind::kSize: {
+      auto n = parse_size(text);
+      if (!n) return expectation(spec) + ", got \"" + std::string(text) + "\"";
+      store(settings, spec, *n);
+      return std::nullopt;
+    }
+    case KeyKind::kDuration: {
+      auto n = parse_duration_ms(text);
+      if (!n) return expectation(spec) + ", got \"" + std::string(text) + "\"";
+      store(settings, spec, *n);
+      return std::nullopt;
+    }
+    case KeyKind::kStringList: {
+      std::vector<std::string> items;
+      std::string_view rest = text;
+      while (!rest.empty()) {
+        auto pos = rest.find(',');
+        auto item = rest.substr(0, pos);
+        if (!item.empty()) items.emplace_back(item);
+        if (pos == std::string_view::npos) break;
+        rest.remove_prefix(pos + 1);
+      }
+      std::visit(
+          [&](auto member) {
+            using F = std::decay_t<decltype(settings.*member)>;
+            if constexpr (std::is_same_v<F, std::vector<std::string>>)
+              (settings.*member).insert((settings.*member).end(), items.begin(), items.end());
+          },
+          spec.field);
+      return std::nullopt;
+    }
+    case KeyKind::kPluginTable: return expectation(spec);
+  }
+  return "unsupported";
+}
+
+std::optional<std::string> apply_node(Settings& settings, const KeySpec& spec, const toml::node& node) {
+  switch (spec.kind) {
+    case KeyKind::kString:
+    case KeyKind::kEnum:
+      if (!node.is_string()) return expectation(spec);
+      return apply_text(settings, spec, node.as_string()->get());
+    case KeyKind::kInt: {
+      if (!node.is_integer()) return expectation(spec);
+      int64_t n = node.as_integer()->get();
+      if (n < spec.min || n > spec.max) return expectation(spec) + ", got " + std::to_string(n);
+      store(settings, spec, n);
+      return std::nullopt;
+    }
+    case KeyKind::kBool:
+      if (!node.is_boolean()) return expectation(spec);
+      store(settings, spec, node.as_boolean()->get());
+      return std::nullopt;
+    case KeyKind::kSize:
+    case KeyKind::kDuration:
+      if (node.is_integer()) {
+        if (node.as_integer()->get() < 0) return expectation(spec);
+        store(settings, spec, static_cast<uint64_t>(node.as_integer()->get()));
+        return std::nullopt;
+      }
+      if (!node.is_string()) return expectation(spec);
+      return apply_text(settings, spec, node.as_string()->get());
+    case KeyKind::kStringList: {
+      const auto* arr = node.as_array();
+      if (!arr || !arr->is_homogeneous(toml::node_type::string)) {
+        if (!(arr && arr->empty())) return expectation(spec);
+      }
+      std::vector<std::string> items;
+      for (const auto& e : *arr) items.push_back(e.as_string()->get());
+      store(settings, spec, std::move(items));
+      return std::nullopt;
+    }
+    case KeyKind::kPluginTable: {
+      const auto* table = node.as_table();
+      if (!table) return expectation(spec);
+      std::visit(
+          [&](auto member) {
+            using F = std::decay_t<decltype(settings.*member)>;
+            if constexpr (std::is_same_v<F, toml::table>)
+              for (const auto& [k, v] : *table) (settings.*member).insert_or_assign(k, v);
+          },
+          spec.field);
+      return std::nullopt;
+    }
+  }
+  return "unsupported";
+}
+
+bool is_key_prefix(std::string_view path) {
+  std::string prefix = std::string(path) + ".";
+  for (const auto& s : config_schema())
+    if (s.key.starts_with(prefix)) return true;
+  return false;
+}
+
+Status walk(Settings& settings, const toml::table& table, const std::string& prefix) {
+  for (const auto& [k, node] : table) {
+    std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const KeySpec* spec = find_key(path)) {
+      if (auto err = apply_node(settings, *spec, node)) return bad(where(node, path), *err);
+      continue;
+    }
+    if (node.is_table() && is_key_prefix(path)) {
+      auto st = walk(settings, *node.as_table(), path);
+      if (!st) return st;
+      continue;
+    }
+    return bad(where(node, path), "unknown key");
+  }
+  return Ok{};
+}
+
+bool valid_app_id(std::string_view id) {
+  if (id.empty() || id.size() > 253) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+std::string Settings::effective_advertise_address() const {
+  if (!advertise_address.empty()) return advertise_address;
+  if (internal_address == "0.0.0.0" || internal_address == "::" || internal_address.empty())
+    return "127.0.0.1";
+  return internal_address;
+}
+
+std::vector<std::filesystem::path> default_config_files(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(dir / "skiff.toml", ec)) files.push_back(dir / "skiff.toml");
+  std::vector<std::filesystem::path> dropins;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "skiff.d", ec))
+    if (e.path().extension() == ".toml") dropins.push_back(e.path());
+  std::sort(dropins.begin(), dropins.end());
+  files.insert(files.end(), dropins.begin(), dropins.end());
+  return files;
+}
+
+Status apply_toml_text(Settings& settings, std::string_view text, const std::string& source_name) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column
+        << ": invalid TOML: " << e.description();
+    return make_error(SKIFF_ERR_INVALID_ARGUMENT, out.str());
+  }
+  settings.sources.push_back(source_name);
+  return walk(settings, doc, "");
+}
+
+Status apply_toml_file(Settings& settings, const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return make_error(SKIFF_ERR_NOT_FOUND, file.string() + ": cannot open configuration file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return apply_toml_text(settings, text.str(), file.string());
+}
+
+Status apply_flag_value(Settings& settings, const KeySpec& spec, std::string_view text) {
+  if (auto err = apply_text(settings, spec, text))
+    return bad(std::string(spec.flag.empty() ? spec.key : spec.flag), *err);
+  return Ok{};
+}
+
+Status validate_settings(const Settings& s) {
+  auto fail = [](std::string key, std::string what) { return bad(key, what); };
+  if (!s.app_id.empty() && !valid_app_id(s.app_id))
+    return fail("app.id", "\"" + s.app_id + "\" is not a valid app id (letters, digits, '-' and '_')");
+  if (!valid_app_id(s.app_namespace))
+    return fail("app.namespace", "\"" + s.app_namespace + "\" is not a valid namespace");
+  if (s.app_port != 0 && s.app_id.empty()) return fail("app.id", "required when app.port is set");
+  if (s.http_port != 0 && s.http_port == s.internal_port)
+    return fail("internal.port", "must differ from api.http_port");
+  if (s.max_body_size == 0) return fail("api.max_body_size", "must be greater than 0");
+  if (s.max_header_size < 1024) return fail("api.max_header_size", "must be at least 1Ki");
+  if (s.resolver_type.empty()) return fail("resolver.type", "must name a resolver");
+  if (s.transport_type.empty()) return fail("transport.type", "must name a transport");
+  return Ok{};
+}
+
+Result<Settings> load_settings(const std::vector<std::filesystem::path>& files,
+                               const std::vector<FlagValue>& flags) {
+  Settings settings;
+  if (const char* ns = std::getenv("NAMESPACE"); ns && *ns) settings.app_namespace = ns;
+  for (const auto& f : files) {
+    auto st = apply_toml_file(settings, f);
+    if (!st) return st.error();
+  }
+  for (const auto& flag : flags) {
+    auto st = apply_flag_value(settings, *flag.spec, flag.text);
+    if (!st) return st.error();
+  }
+  auto st = validate_settings(settings);
+  if (!st) return st.error();
+  return settings;
+}
+
+}  // namespace skiff

@@ -1,0 +1,148 @@
+#include "config/schema.hpp"
+
+#include <sstream>
+
+#include "common/units.hpp"
+
+namespace skiff {
+namespace {
+
+using S = Settings;
+
+const std::vector<KeySpec>& specs() {
+  static const std::vector<KeySpec> kSpecs = {
+      {"app.id", KeyKind::kString, &S::app_id, "--app-id",
+       "The id of the application this sidecar fronts; other apps call it by this name. Required "
+       "unless the sidecar only makes calls."},
+      {"app.namespace", KeyKind::kString, &S::app_namespace, "--namespace",
+       "Namespace of this app; calls to `id` without `.namespace` stay in it. The `NAMESPACE` "
+       "environment variable sets it too."},
+      {"app.port", KeyKind::kInt, &S::app_port, "--app-port",
+       "Port the application listens on; 0 means there is no app (the sidecar only makes calls).", 0,
+       65535},
+      {"app.protocol", KeyKind::kEnum, &S::app_protocol, "--app-protocol",
+       "Protocol of the app channel.", 0, 0, {"http"}},
+      {"app.channel_address", KeyKind::kString, &S::app_channel_address, "--app-channel-address",
+       "Host or IP address where the application listens."},
+      {"app.connect_timeout", KeyKind::kDuration, &S::app_connect_timeout_ms, "",
+       "How long the callee sidecar waits to connect to its app before the call fails."},
+      {"app.timeout", KeyKind::kDuration, &S::app_timeout_ms, "",
+       "How long the callee sidecar waits for its app's whole response before the call fails with "
+       "504; 0 waits forever."},
+      {"app.max_idle_connections", KeyKind::kInt, &S::app_max_idle_connections, "",
+       "Keep-alive connections to the app kept open for reuse.", 0, 100000},
+      {"api.http_address", KeyKind::kString, &S::http_address, "--dapr-listen-addresses",
+       "Address the app-facing HTTP API listens on."},
+      {"api.http_port", KeyKind::kInt, &S::http_port, "--dapr-http-port",
+       "Port of the app-facing HTTP API (Dapr-compatible).", 0, 65535},
+      {"api.grpc_port", KeyKind::kInt, &S::grpc_port, "--dapr-grpc-port",
+       "Port reserved for the app-facing gRPC API; accepted for daprd compatibility, the gRPC API is "
+       "not served by this version.", 0, 65535},
+      {"api.max_body_size", KeyKind::kSize, &S::max_body_size, "--max-body-size",
+       "Largest request body the HTTP API accepts; larger requests get 413."},
+      {"api.max_header_size", KeyKind::kSize, &S::max_header_size, "--max-header-size",
+       "Largest request line plus headers the HTTP API accepts; larger requests get 431."},
+      {"api.idle_timeout", KeyKind::kDuration, &S::http_idle_timeout_ms, "",
+       "An idle keep-alive connection from an app is closed after this long."},
+      {"internal.address", KeyKind::kString, &S::internal_address, "",
+       "Address the sidecar-to-sidecar endpoint listens on."},
+      {"internal.advertise_address", KeyKind::kString, &S::advertise_address, "",
+       "Address other sidecars dial to reach this one; empty means `internal.address`, or "
+       "127.0.0.1 when that is a wildcard."},
+      {"internal.port", KeyKind::kInt, &S::internal_port, "--dapr-internal-grpc-port",
+       "Port of the sidecar-to-sidecar endpoint.", 0, 65535},
+      {"invoke.unavailable_retries", KeyKind::kInt, &S::unavailable_retries, "",
+       "Retries, on another instance when there is one, when the target sidecar cannot be "
+       "reached; the request has then not been delivered, so retrying is safe.",
+       0, 100},
+      {"invoke.retry_backoff", KeyKind::kDuration, &S::retry_backoff_ms, "",
+       "Pause before retrying the same instance (no pause when another instance is tried)."},
+      {"runtime.threads", KeyKind::kInt, &S::threads, "",
+       "Event-loop threads; 0 means one per CPU core.", 0, 1024},
+      {"log.level", KeyKind::kEnum, &S::log_level, "--log-level", "Lowest level that is logged.",
+       0, 0, {"debug", "info", "warn", "error", "fatal"}},
+      {"log.json", KeyKind::kBool, &S::log_json, "--log-as-json",
+       "Write logs as JSON lines instead of plain text."},
+      {"plugins.paths", KeyKind::kStringList, &S::plugin_paths, "--plugin-path",
+       "Directories searched for plugins first; then `SKIFF_PLUGIN_PATH` (colon-separated), then "
+       "the install directory."},
+      {"resolver.type", KeyKind::kString, &S::resolver_type, "",
+       "Name-resolution component to use (a type name a loaded plugin provides)."},
+      {"resolver.config", KeyKind::kPluginTable, &S::resolver_config, "",
+       "The resolver's own table, handed to the plugin as it is (see the plugin's section)."},
+      {"transport.type", KeyKind::kString, &S::transport_type, "",
+       "Sidecar-to-sidecar transport component to use."},
+      {"transport.config", KeyKind::kPluginTable, &S::transport_config, "",
+       "The transport's own table, handed to the plugin as it is."},
+  };
+  return kSpecs;
+}
+
+std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+}  // namespace
+
+std::span<const KeySpec> config_schema() { return specs(); }
+
+const KeySpec* find_key(std::string_view key) {
+  for (const auto& s : specs())
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+std::string_view kind_name(KeyKind kind) {
+  switch (kind) {
+    case KeyKind::kString: return "string";
+    case KeyKind::kEnum: return "string (one of)";
+    case KeyKind::kInt: return "integer";
+    case KeyKind::kBool: return "boolean";
+    case KeyKind::kSize: return "size";
+    case KeyKind::kDuration: return "duration";
+    case KeyKind::kStringList: return "array of strings";
+    case KeyKind::kPluginTable: return "table";
+  }
+  return "?";
+}
+
+std::string default_text(const KeySpec& spec) {
+  static const Settings defaults;
+  return std::visit(
+      [&](auto member) -> std::string {
+        const auto& v = defaults.*member;
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::string>) {
+          return quote(v);
+        } else if constexpr (std::is_same_v<V, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<V, int64_t>) {
+          return std::to_string(v);
+        } else if constexpr (std::is_same_v<V, uint64_t>) {
+          return spec.kind == KeyKind::kSize ? quote(format_size(v)) : quote(format_duration_ms(v));
+        } else if constexpr (std::is_same_v<V, std::vector<std::string>>) {
+          return "[]";
+        } else {
+          return "{}";
+        }
+      },
+      spec.field);
+}
+
+std::string render_configuration_reference() {
+  std::ostringstream out;
+  out << "| key | type | default | flag | meaning |\n|---|---|---|---|---|\n";
+  for (const auto& s : specs()) {
+    std::string type(kind_name(s.kind));
+    if (s.kind == KeyKind::kEnum) {
+      type = "string: ";
+      for (size_t i = 0; i < s.choices.size(); ++i)
+        type += (i ? ", " : "") + quote(s.choices[i]);
+    } else if (s.kind == KeyKind::kInt) {
+      type += " " + std::to_string(s.min) + "–" + std::to_string(s.max);
+    }
+    out << "| `" << s.key << "` | " << type << " | `" << default_text(s) << "` | "
+        << (s.flag.empty() ? "" : "`" + std::string(s.flag) + "`") << " | " << s.doc << " |\n";
+  }
+  return out.str();
+}
+
+}  // namespace skiff

@@ -1,0 +1,23 @@
+// The callee's side of an invocation: take a call from the transport, hand it to the local app
+// over the app channel, and stream the app's answer back.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "appchannel/http_app_channel.hpp"
+#include "config/settings.hpp"
+#include "plugin/components.hpp"
+
+namespace skiff {
+
+class Callee {
+ public:
+  Callee(const Settings& settings, HttpAppChannel& app);
+  boost::asio::awaitable<void> serve(ServerCall call, CallHead head);
+
+ private:
+  const Settings& settings_;
+  HttpAppChannel& app_;
+};
+
+}  // namespace skiff

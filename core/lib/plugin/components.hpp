@@ -1,0 +1,135 @@
+// C++ faces of plugin component instances: they own the plugin instance (and keep its library
+// loaded), and expose the asynchronous operations as awaitables.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "common/result.hpp"
+#include "plugin/bridge.hpp"
+#include "plugin/catalog.hpp"
+#include "plugin/host_services.hpp"
+
+namespace skiff {
+
+struct CallHead {
+  std::string target_app_id, target_namespace, caller_app_id, caller_namespace;
+  std::string method, verb, query;
+  std::vector<Header> headers;
+  uint64_t timeout_ms = 0;
+  std::string peer_identity;
+};
+
+// Borrowed C view of a CallHead; valid while the CallHead lives unchanged.
+struct CallHeadView {
+  explicit CallHeadView(const CallHead& head);
+  skiff_call_head_t c{};
+  std::vector<skiff_header_t> headers;
+};
+CallHead copy_call_head(const skiff_call_head_t& head);
+
+// Common ownership of a created instance.
+class ComponentInstance {
+ public:
+  ComponentInstance(const ComponentInstance&) = delete;
+  ComponentInstance& operator=(const ComponentInstance&) = delete;
+  const LoadedComponent& component() const { return component_; }
+
+ protected:
+  ComponentInstance(LoadedComponent component, toml::table config, std::string config_prefix);
+  // Runs the vtable's create(); the message names the plugin and why it failed.
+  Status create(const skiff_host_api_t* host,
+                skiff_status_t (*create_fn)(const skiff_host_api_t*, const skiff_config_t*, void**,
+                                            skiff_errbuf_t));
+  LoadedComponent component_;
+  toml::table config_;
+  skiff_config_t config_handle_;
+  void* instance_ = nullptr;
+};
+
+class ResolverInstance : public ComponentInstance {
+ public:
+  static Result<std::shared_ptr<ResolverInstance>> create(const LoadedComponent& component,
+                                                          const skiff_host_api_t* host,
+                                                          toml::table config);
+  ~ResolverInstance();
+
+  boost::asio::awaitable<DoneResult> register_self(const skiff_registration_t& self);
+  boost::asio::awaitable<DoneResult> deregister_self();
+  boost::asio::awaitable<ResolveResult> resolve(const std::string& app_id, const std::string& ns);
+  void report_unavailable(const std::string& app_id, const std::string& ns, const std::string& address);
+
+ private:
+  using ComponentInstance::ComponentInstance;
+  const skiff_resolver_vtable_v1_t* vt() const {
+    return static_cast<const skiff_resolver_vtable_v1_t*>(component_.vtable);
+  }
+};
+
+class TransportInstance;
+
+// One outgoing call. Released when destroyed; the owner awaits every operation it starts.
+class ClientCall {
+ public:
+  ClientCall(std::shared_ptr<TransportInstance> transport, skiff_client_call_t* call);
+  ClientCall(ClientCall&& other) noexcept;
+  ClientCall(const ClientCall&) = delete;
+  ~ClientCall();
+
+  // `chunk` must stay alive until the awaitable completes.
+  boost::asio::awaitable<DoneResult> write(std::string_view chunk, bool end_of_body);
+  boost::asio::awaitable<HeadResult> read_head();
+  boost::asio::awaitable<ReadResult> read();
+  void cancel();
+
+ private:
+  std::shared_ptr<TransportInstance> transport_;
+  skiff_client_call_t* call_;
+};
+
+// One incoming call, as handed to the host by the transport.
+class ServerCall {
+ public:
+  ServerCall(std::shared_ptr<TransportInstance> transport, skiff_server_call_t* call);
+  ServerCall(ServerCall&& other) noexcept;
+  ServerCall(const ServerCall&) = delete;
+  ~ServerCall();
+
+  boost::asio::awaitable<ReadResult> read();
+  boost::asio::awaitable<DoneResult> write_head(const ResponseHead& head);
+  boost::asio::awaitable<DoneResult> write(std::string_view chunk, bool end_of_body);
+  boost::asio::awaitable<DoneResult> fail(skiff_status_t status, std::string message);
+
+ private:
+  std::shared_ptr<TransportInstance> transport_;
+  skiff_server_call_t* call_;
+};
+
+class TransportInstance : public ComponentInstance,
+                          public std::enable_shared_from_this<TransportInstance> {
+ public:
+  static Result<std::shared_ptr<TransportInstance>> create(const LoadedComponent& component,
+                                                           const skiff_host_api_t* host,
+                                                           toml::table config);
+  ~TransportInstance();
+
+  // Starts serving; `handler` must outlive shutdown(). Returns the bound port.
+  Result<uint16_t> listen(const std::string& address, uint16_t port,
+                          const skiff_inbound_handler_t* handler);
+  boost::asio::awaitable<DoneResult> shutdown();
+  Result<ClientCall> start_call(const std::string& address, const CallHead& head);
+  ServerCall adopt(skiff_server_call_t* call) { return ServerCall(shared_from_this(), call); }
+
+  const skiff_transport_vtable_v1_t* vt() const {
+    return static_cast<const skiff_transport_vtable_v1_t*>(component_.vtable);
+  }
+  void* instance() const { return instance_; }
+
+ private:
+  using ComponentInstance::ComponentInstance;
+};
+
+}  // namespace skiff

@@ -1,0 +1,146 @@
+#include "runtime/runtime.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "api/http_server.hpp"
+#include "appchannel/http_app_channel.hpp"
+#include "invoke/callee.hpp"
+#include "invoke/caller.hpp"
+#include "plugin/catalog.hpp"
+#include "plugin/components.hpp"
+#include "plugin/host_services.hpp"
+
+namespace skiff {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct Inbound {
+  asio::io_context* io;
+  std::shared_ptr<TransportInstance> transport;
+  Callee* callee;
+};
+
+void on_inbound_call(void* host_data, skiff_server_call_t* call, const skiff_call_head_t* head) {
+  auto* in = static_cast<Inbound*>(host_data);
+  asio::co_spawn(asio::make_strand(*in->io), in->callee->serve(in->transport->adopt(call), copy_call_head(*head)),
+                 asio::detached);
+}
+
+}  // namespace
+
+int run_sidecar(const Settings& settings) {
+  const unsigned threads = settings.threads > 0 ? static_cast<unsigned>(settings.threads)
+                                                : std::max(1u, std::thread::hardware_concurrency());
+  asio::io_context io(static_cast<int>(threads));
+  HostServices host(io);
+
+  auto catalog = PluginCatalog::discover(plugin_search_path(settings.plugin_paths), host.api());
+  for (const auto& f : catalog.failures()) spdlog::warn("plugin refused: {}", f.line());
+
+  const auto* resolver_component = catalog.find(SKIFF_KIND_RESOLVER, settings.resolver_type);
+  if (!resolver_component) {
+    spdlog::critical("resolver.type: {}", catalog.describe_missing(SKIFF_KIND_RESOLVER, settings.resolver_type));
+    return 1;
+  }
+  const auto* transport_component = catalog.find(SKIFF_KIND_TRANSPORT, settings.transport_type);
+  if (!transport_component) {
+    spdlog::critical("transport.type: {}", catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
+    return 1;
+  }
+  auto transport = TransportInstance::create(*transport_component, host.api(), settings.transport_config);
+  if (!transport) {
+    spdlog::critical("{}", transport.error().message);
+    return 1;
+  }
+  auto resolver = ResolverInstance::create(*resolver_component, host.api(), settings.resolver_config);
+  if (!resolver) {
+    spdlog::critical("{}", resolver.error().message);
+    return 1;
+  }
+
+  HttpAppChannel app_channel(io, settings);
+  Callee callee(settings, app_channel);
+  Caller caller(settings, *resolver, *transport);
+  Router router(settings, caller);
+  HttpServer http_server(io, settings, router);
+
+  Inbound inbound{&io, *transport, &callee};
+  skiff_inbound_handler_t handler{sizeof(skiff_inbound_handler_t), &inbound, on_inbound_call};
+  auto internal_port = (*transport)->listen(settings.internal_address,
+                                            static_cast<uint16_t>(settings.internal_port), &handler);
+  if (!internal_port) {
+    spdlog::critical("{}", internal_port.error().message);
+    return 1;
+  }
+  auto http_port = http_server.listen(settings.http_address, static_cast<uint16_t>(settings.http_port));
+  if (!http_port) {
+    spdlog::critical("{}", http_port.error().message);
+    return 1;
+  }
+
+  int exit_code = 0;
+  const std::string advertise = settings.effective_advertise_address();
+  const bool registers = !settings.app_id.empty();
+  auto shutdown = [&]() -> asio::awaitable<void> {
+    http_server.stop();
+    if (registers) {
+      auto r = co_await (*resolver)->deregister_self();
+      if (r.status != SKIFF_OK) spdlog::warn("deregistration failed: {}", r.message);
+    }
+    co_await (*transport)->shutdown();
+    io.stop();
+  };
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("received signal {}, shutting down", sig);
+    asio::co_spawn(io, shutdown(), asio::detached);
+  });
+
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        if (registers) {
+          skiff_registration_t self{sizeof(skiff_registration_t),
+                                    str(settings.app_id),
+                                    str(settings.app_namespace),
+                                    str(advertise),
+                                    *internal_port,
+                                    *http_port,
+                                    0,
+                                    static_cast<uint16_t>(settings.app_port)};
+          auto r = co_await (*resolver)->register_self(self);
+          if (r.status != SKIFF_OK) {
+            spdlog::critical("registration with resolver '{}' failed: {}", settings.resolver_type, r.message);
+            exit_code = 1;
+            signals.cancel();
+            co_await shutdown();
+            co_return;
+          }
+        }
+        spdlog::info("skiffd ready: app-id={} namespace={} http={}:{} internal={}:{} resolver={} transport={}",
+                     settings.app_id.empty() ? "(none)" : settings.app_id, settings.app_namespace,
+                     settings.http_address, *http_port, advertise, *internal_port,
+                     settings.resolver_type, settings.transport_type);
+      },
+      asio::detached);
+
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : workers) t.join();
+  spdlog::info("skiffd stopped");
+  return exit_code;
+}
+
+}  // namespace skiff

@@ -1,0 +1,67 @@
+// skiffd: the sidecar daemon. A thin main: flags and files to Settings, then the runtime.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "config/command_line.hpp"
+#include "config/loader.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/runtime.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"skiffd: the skiff service-invocation sidecar", "skiffd"};
+  std::string config_file;
+  bool check_config = false;
+  bool print_reference = false;
+  bool version = false;
+  app.add_option("--config", config_file,
+                 "skiff TOML file (default: /etc/skiff/skiff.toml plus /etc/skiff/skiff.d/*.toml)");
+  app.add_flag("--check-config", check_config, "Validate the configuration and exit");
+  app.add_flag("--print-config-reference", print_reference,
+               "Print the configuration key table of docs/configuration.md and exit");
+  app.add_flag("--version", version, "Print the version and exit");
+  skiff::ConfigFlags flags;
+  flags.add_to(app);
+
+  auto args = skiff::normalize_go_flags(argc, argv);
+  std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (version) {
+    std::cout << "skiffd " << SKIFF_VERSION << " (plugin ABI " << SKIFF_ABI_MAJOR << "." << SKIFF_ABI_MINOR << ")\n";
+    return 0;
+  }
+  if (print_reference) {
+    std::cout << skiff::render_configuration_reference();
+    return 0;
+  }
+
+  std::vector<std::filesystem::path> files;
+  if (!config_file.empty()) files.push_back(config_file);
+  else files = skiff::default_config_files();
+  auto settings = skiff::load_settings(files, flags.given());
+  if (!settings) {
+    std::cerr << "skiffd: invalid configuration: " << settings.error().message << "\n";
+    return 2;
+  }
+  if (check_config) {
+    std::cout << "configuration OK";
+    if (!settings->sources.empty()) {
+      std::cout << " (";
+      for (size_t i = 0; i < settings->sources.size(); ++i) std::cout << (i ? ", " : "") << settings->sources[i];
+      std::cout << ")";
+    }
+    std::cout << "\n";
+    return 0;
+  }
+  if (!skiff::setup_logging(settings->log_level, settings->log_json, settings->app_id)) {
+    std::cerr << "skiffd: invalid log level '" << settings->log_level << "'\n";
+    return 2;
+  }
+  return skiff::run_sidecar(*settings);
+}

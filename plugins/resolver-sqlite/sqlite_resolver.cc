@@ -1,0 +1,416 @@
+// resolver-sqlite: the embedded default resolver. Sidecars on one machine share one SQLite file
+// (WAL, busy timeout): each registers a row and heartbeats it; a row is live while its heartbeat
+// is younger than `ttl`. Every SQLite call runs on the plugin's own worker thread; resolve()
+// answers from an in-memory snapshot refreshed by that worker, so the host's event loop never
+// waits on the database.
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "skiff/plugin.hpp"
+
+namespace {
+
+using skiff::sdk::str;
+using skiff::sdk::view;
+using Clock = std::chrono::steady_clock;
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string default_db_path() {
+  namespace fs = std::filesystem;
+  if (const char* d = std::getenv("STATE_DIRECTORY"); d && *d) {  // systemd StateDirectory=
+    std::string first(d);
+    return (fs::path(first.substr(0, first.find(':'))) / "nameresolution.db").string();
+  }
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x)
+    return (fs::path(x) / "skiff" / "nameresolution.db").string();
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return (fs::path(h) / ".local" / "state" / "skiff" / "nameresolution.db").string();
+  return "/var/lib/skiff/nameresolution.db";
+}
+
+struct Config {
+  std::string path;
+  uint64_t heartbeat_ms = 1000;
+  uint64_t ttl_ms = 5000;
+  uint64_t refresh_ms = 1000;
+  uint64_t busy_timeout_ms = 800;
+  uint64_t cleanup_ms = 60000;
+};
+
+struct Row {
+  std::string address;
+  int64_t last_update;
+};
+
+// A prepared statement, finalized on scope exit.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Statement& bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  int step() { return sqlite3_step(stmt_); }
+  std::string text(int col) const {
+    auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
+  }
+  int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+class SqliteResolver {
+ public:
+  SqliteResolver(const skiff_host_api_t* host, Config cfg) : host_(host), cfg_(std::move(cfg)) {}
+  ~SqliteResolver() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    sqlite3_close_v2(db_);
+  }
+
+  // Runs on the control thread at start-up, so blocking here is allowed.
+  std::string open() {
+    std::error_code ec;
+    auto dir = std::filesystem::path(cfg_.path).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (ec) return "cannot create directory " + dir.string() + ": " + ec.message();
+    int rc = sqlite3_open_v2(cfg_.path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) return "cannot open " + cfg_.path + ": " + sqlite3_errstr(rc);
+    sqlite3_busy_timeout(db_, static_cast<int>(cfg_.busy_timeout_ms));
+    // Switching to WAL needs a moment of exclusive access; another sidecar may hold the file.
+    std::string err;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      err = exec("PRAGMA journal_mode=WAL");
+      if (err.empty()) err = exec(
+          "CREATE TABLE IF NOT EXISTS hosts ("
+          " registration_id TEXT PRIMARY KEY,"
+          " address TEXT NOT NULL UNIQUE,"
+          " app_id TEXT NOT NULL,"
+          " namespace TEXT NOT NULL,"
+          " last_update INTEGER NOT NULL);"
+          "CREATE INDEX IF NOT EXISTS hosts_app ON hosts(app_id, namespace, last_update);");
+      if (err.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // start-up only, off the loop
+    }
+    if (!err.empty()) return cfg_.path + ": " + err;
+    worker_ = std::thread([this] { run(); });
+    return "";
+  }
+
+  void register_self(const skiff_registration_t* self, skiff_done_fn done, void* ud) {
+    Registration r{std::string(view(self->app_id)), std::string(view(self->app_namespace)),
+                   std::string(view(self->host)) + ":" + std::to_string(self->internal_port),
+                   new_registration_id()};
+    enqueue([this, r = std::move(r), done, ud] {
+      std::string err = write_registration(r);
+      if (err.empty()) {
+        registration_ = r;
+        next_heartbeat_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms);
+        log(SKIFF_LOG_INFO, "registered " + r.app_id + "." + r.ns + " at " + r.address + " in " + cfg_.path);
+        refresh();
+      }
+      done(ud, err.empty() ? SKIFF_OK : SKIFF_ERR_UNAVAILABLE, str(err));
+    });
+  }
+
+  void deregister_self(skiff_done_fn done, void* ud) {
+    enqueue([this, done, ud] {
+      std::string err;
+      if (registration_) {
+        Statement st(db_, "DELETE FROM hosts WHERE registration_id = ?");
+        st.bind(1, registration_->id);
+        if (st.step() != SQLITE_DONE) err = sqlite3_errmsg(db_);
+        registration_.reset();
+      }
+      done(ud, err.empty() ? SKIFF_OK : SKIFF_ERR_UNAVAILABLE, str(err));
+    });
+  }
+
+  void resolve(const skiff_resolve_request_t* req, skiff_resolve_done_fn done, void* ud, uint64_t* op_id) {
+    *op_id = 0;
+    std::string key = cache_key(view(req->app_namespace), view(req->app_id));
+    std::vector<std::string> found;
+    {
+      std::lock_guard lock(cache_mu_);
+      if (auto it = snapshot_.find(key); it != snapshot_.end()) found = it->second;
+    }
+    if (!found.empty()) return complete(std::move(found), done, ud);
+    // Not in the snapshot: perhaps it registered since the last refresh. Ask the database.
+    enqueue([this, key, done, ud] {
+      refresh();
+      std::vector<std::string> fresh;
+      {
+        std::lock_guard lock(cache_mu_);
+        if (auto it = snapshot_.find(key); it != snapshot_.end()) fresh = it->second;
+      }
+      complete(std::move(fresh), done, ud);
+    });
+  }
+
+  void report_unavailable(std::string_view app_id, std::string_view ns, std::string_view address) {
+    std::lock_guard lock(cache_mu_);
+    suspects_[std::string(address)] = unix_ms();
+    if (auto it = snapshot_.find(cache_key(ns, app_id)); it != snapshot_.end())
+      std::erase(it->second, std::string(address));
+  }
+
+ private:
+  struct Registration {
+    std::string app_id, ns, address, id;
+  };
+
+  static std::string cache_key(std::string_view ns, std::string_view app) {
+    return std::string(ns) + '\n' + std::string(app);
+  }
+
+  static std::string new_registration_id() {
+    std::random_device rd;
+    std::string id;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; ++i) id.push_back(kHex[rd() & 15]);
+    return id;
+  }
+
+  void complete(std::vector<std::string> addresses, skiff_resolve_done_fn done, void* ud) {
+    if (addresses.empty()) return done(ud, SKIFF_ERR_NOT_FOUND, nullptr, 0, str("no live instance"));
+    // Round robin: each call starts one further along the list.
+    size_t start = next_.fetch_add(1, std::memory_order_relaxed) % addresses.size();
+    std::vector<skiff_str_t> views;
+    views.reserve(addresses.size());
+    for (size_t i = 0; i < addresses.size(); ++i) views.push_back(str(addresses[(start + i) % addresses.size()]));
+    done(ud, SKIFF_OK, views.data(), views.size(), str(""));
+  }
+
+  void log(int32_t level, const std::string& msg) const {
+    host_->log(host_->host, level, str("resolver-sqlite"), str(msg));
+  }
+
+  std::string exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) == SQLITE_OK) return "";
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return msg;
+  }
+
+  void enqueue(std::function<void()> job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+  // Worker thread only from here on.
+  std::string write_registration(const Registration& r) {
+    Statement st(db_,
+                 "INSERT OR REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)"
+                 " VALUES (?, ?, ?, ?, ?)");
+    st.bind(1, r.id).bind(2, r.address).bind(3, r.app_id).bind(4, r.ns).bind(5, unix_ms());
+    return st.step() == SQLITE_DONE ? "" : std::string("cannot register: ") + sqlite3_errmsg(db_);
+  }
+
+  void heartbeat() {
+    Statement st(db_, "UPDATE hosts SET last_update = ? WHERE registration_id = ?");
+    st.bind(1, unix_ms()).bind(2, registration_->id);
+    if (st.step() != SQLITE_DONE) {
+      log(SKIFF_LOG_WARN, std::string("heartbeat failed, will retry: ") + sqlite3_errmsg(db_));
+      return;
+    }
+    if (sqlite3_changes(db_) == 0) {
+      // Someone removed our row (cleanup after a long pause, a manual delete): register again
+      // instead of dying, so callers find us within one heartbeat.
+      log(SKIFF_LOG_WARN, "registration row of " + registration_->address + " disappeared; registering again");
+      if (auto err = write_registration(*registration_); !err.empty()) log(SKIFF_LOG_WARN, err);
+    }
+  }
+
+  void refresh() {
+    const int64_t now = unix_ms();
+    Statement st(db_, "SELECT app_id, namespace, address, last_update FROM hosts WHERE last_update >= ? ORDER BY address");
+    st.bind(1, now - static_cast<int64_t>(cfg_.ttl_ms));
+    std::map<std::string, std::vector<Row>> rows;
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW)
+      rows[cache_key(st.text(1), st.text(0))].push_back(Row{st.text(2), st.integer(3)});
+    if (rc != SQLITE_DONE) {
+      log(SKIFF_LOG_WARN, std::string("refresh failed, keeping the previous view: ") + sqlite3_errmsg(db_));
+      return;
+    }
+    std::lock_guard lock(cache_mu_);
+    snapshot_.clear();
+    for (auto& [key, list] : rows) {
+      auto& out = snapshot_[key];
+      for (auto& row : list) {
+        // An instance reported unreachable stays out until it heartbeats after the report.
+        auto s = suspects_.find(row.address);
+        if (s != suspects_.end()) {
+          if (row.last_update <= s->second) continue;
+          suspects_.erase(s);
+        }
+        out.push_back(std::move(row.address));
+      }
+    }
+  }
+
+  void cleanup() {
+    Statement st(db_, "DELETE FROM hosts WHERE last_update < ?");
+    // Only rows whose heartbeat is older than the ttl, which are by definition not live.
+    st.bind(1, unix_ms() - static_cast<int64_t>(cfg_.ttl_ms));
+    if (st.step() != SQLITE_DONE) log(SKIFF_LOG_WARN, std::string("cleanup failed: ") + sqlite3_errmsg(db_));
+    else if (int n = sqlite3_changes(db_)) log(SKIFF_LOG_DEBUG, "removed " + std::to_string(n) + " expired rows");
+  }
+
+  void run() {
+    auto next_refresh = Clock::now() + std::chrono::milliseconds(cfg_.refresh_ms);
+    auto next_cleanup = Clock::now();
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      if (!jobs_.empty()) {
+        auto job = std::move(jobs_.front());
+        jobs_.pop_front();
+        lock.unlock();
+        job();
+        lock.lock();
+        continue;
+      }
+      auto now = Clock::now();
+      auto run_unlocked = [&](auto fn) {
+        lock.unlock();
+        fn();
+        lock.lock();
+      };
+      if (registration_ && now >= next_heartbeat_) {
+        run_unlocked([&] { heartbeat(); });
+        next_heartbeat_ = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
+        continue;
+      }
+      if (now >= next_refresh) {
+        run_unlocked([&] { refresh(); });
+        next_refresh = now + std::chrono::milliseconds(cfg_.refresh_ms);
+        continue;
+      }
+      if (now >= next_cleanup) {
+        run_unlocked([&] { cleanup(); });
+        next_cleanup = now + std::chrono::milliseconds(cfg_.cleanup_ms);
+        continue;
+      }
+      auto wake = std::min(next_refresh, next_cleanup);
+      if (registration_) wake = std::min(wake, next_heartbeat_);
+      cv_.wait_until(lock, wake);
+    }
+  }
+
+  const skiff_host_api_t* host_;
+  Config cfg_;
+  sqlite3* db_ = nullptr;  // used by the worker thread only (after open())
+  std::thread worker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::optional<Registration> registration_;  // worker only
+  Clock::time_point next_heartbeat_{};       // worker only
+
+  std::mutex cache_mu_;  // guards snapshot_ and suspects_; held for a lookup or a copy only
+  std::map<std::string, std::vector<std::string>> snapshot_;
+  std::map<std::string, int64_t> suspects_;
+  std::atomic<uint64_t> next_{0};
+};
+
+// ---- C ABI ----
+
+skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
+                      skiff_errbuf_t err) {
+  return skiff::sdk::guard(err, [&]() -> skiff_status_t {
+    skiff::sdk::ConfigReader reader(host, config);
+    static constexpr std::string_view kKeys[] = {"path", "heartbeat_interval", "ttl", "refresh_interval",
+                                                 "busy_timeout", "cleanup_interval"};
+    reader.reject_unknown_keys(kKeys);
+    Config cfg;
+    cfg.path = reader.string_or("path", "");
+    if (cfg.path.empty()) cfg.path = default_db_path();
+    cfg.heartbeat_ms = reader.duration_ms_or("heartbeat_interval", cfg.heartbeat_ms);
+    cfg.ttl_ms = reader.duration_ms_or("ttl", cfg.ttl_ms);
+    cfg.refresh_ms = reader.duration_ms_or("refresh_interval", cfg.refresh_ms);
+    cfg.busy_timeout_ms = reader.duration_ms_or("busy_timeout", cfg.busy_timeout_ms);
+    cfg.cleanup_ms = reader.duration_ms_or("cleanup_interval", cfg.cleanup_ms);
+    if (cfg.heartbeat_ms == 0 || cfg.refresh_ms == 0 || cfg.cleanup_ms == 0)
+      throw std::invalid_argument(reader.describe("heartbeat_interval") + ": intervals must be greater than 0");
+    if (cfg.ttl_ms <= cfg.heartbeat_ms)
+      throw std::invalid_argument(reader.describe("ttl") + ": must be longer than heartbeat_interval");
+    auto r = std::make_unique<SqliteResolver>(host, std::move(cfg));
+    if (auto e = r->open(); !e.empty()) throw std::runtime_error(e);
+    *instance = r.release();
+    return SKIFF_OK;
+  });
+}
+
+void destroy(void* instance) { delete static_cast<SqliteResolver*>(instance); }
+
+void register_self(void* instance, const skiff_registration_t* self, skiff_done_fn done, void* ud) {
+  static_cast<SqliteResolver*>(instance)->register_self(self, done, ud);
+}
+
+void deregister_self(void* instance, skiff_done_fn done, void* ud) {
+  static_cast<SqliteResolver*>(instance)->deregister_self(done, ud);
+}
+
+void resolve(void* instance, const skiff_resolve_request_t* req, skiff_resolve_done_fn done, void* ud,
+             uint64_t* op_id) {
+  static_cast<SqliteResolver*>(instance)->resolve(req, done, ud, op_id);
+}
+
+void report_unavailable(void* instance, skiff_str_t app_id, skiff_str_t ns, skiff_str_t address) {
+  static_cast<SqliteResolver*>(instance)->report_unavailable(view(app_id), view(ns), view(address));
+}
+
+const skiff_resolver_vtable_v1_t kVtable = {
+    sizeof(skiff_resolver_vtable_v1_t), create, destroy, register_self, deregister_self, resolve,
+    nullptr, report_unavailable};
+const skiff_component_t kComponent = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, "sqlite", &kVtable};
+const skiff_component_t* const kComponents[] = {&kComponent};
+const skiff_plugin_info_t kInfo = {sizeof(skiff_plugin_info_t), "resolver-sqlite", "0.1.0", kComponents, 1};
+
+}  // namespace
+
+extern "C" {
+SKIFF_PLUGIN_DEFINE_ABI_VERSION();
+skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info, skiff_errbuf_t) {
+  *info = &kInfo;
+  return SKIFF_OK;
+}
+}

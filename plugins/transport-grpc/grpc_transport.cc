@@ -1,0 +1,212 @@
+#include "grpc_transport.hpp"
+
+#include "client_call.hpp"
+#include "server_call.hpp"
+
+namespace skiff::grpc_transport {
+
+using sdk::str;
+using sdk::view;
+
+void fill_headers(const skiff_header_t* headers, size_t count,
+                  google::protobuf::RepeatedPtrField<pb::Header>* out) {
+  out->Reserve(static_cast<int>(count));
+  for (size_t i = 0; i < count; ++i) {
+    auto* h = out->Add();
+    h->set_name(std::string(view(headers[i].name)));
+    h->set_value(std::string(view(headers[i].value)));
+  }
+}
+
+std::vector<skiff_header_t> header_views(const google::protobuf::RepeatedPtrField<pb::Header>& headers) {
+  std::vector<skiff_header_t> out;
+  out.reserve(headers.size());
+  for (const auto& h : headers) out.push_back(skiff_header_t{str(h.name()), str(h.value())});
+  return out;
+}
+
+grpc::ServerBidiReactor<pb::Frame, pb::Frame>* Service::Call(grpc::CallbackServerContext* context) {
+  return new ServerCall(transport_, context);
+}
+
+GrpcTransport::GrpcTransport(const skiff_host_api_t* host, Settings settings)
+    : host_(host), settings_(settings) {}
+
+GrpcTransport::~GrpcTransport() {
+  if (shutdown_thread_.joinable()) shutdown_thread_.join();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+}
+
+void GrpcTransport::log(int32_t level, const std::string& message) const {
+  host_->log(host_->host, level, str("transport-grpc"), str(message));
+}
+
+skiff_status_t GrpcTransport::listen(std::string_view address, uint16_t port,
+                                     const skiff_inbound_handler_t* handler, uint16_t* bound_port,
+                                     skiff_errbuf_t err) {
+  if (server_) {
+    skiff_errbuf_set(err, "already listening");
+    return SKIFF_ERR_FAILED_PRECONDITION;
+  }
+  handler_ = *handler;
+  std::string host(address);
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  int selected = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(), &selected);
+  builder.RegisterService(&service_);
+  // Two sidecars must never share a port silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             static_cast<int>(settings_.keepalive_time_ms / 2));
+  server_ = builder.BuildAndStart();
+  if (!server_ || selected == 0) {
+    server_.reset();
+    skiff_errbuf_set(err, "address in use or not available");
+    return SKIFF_ERR_UNAVAILABLE;
+  }
+  *bound_port = static_cast<uint16_t>(selected);
+  return SKIFF_OK;
+}
+
+void GrpcTransport::shutdown(skiff_done_fn done, void* user_data) {
+  if (!server_ || shutdown_thread_.joinable()) return done(user_data, SKIFF_OK, str(""));
+  // Server::Shutdown blocks while calls drain; keep that off the host's threads.
+  shutdown_thread_ = std::thread([this, done, user_data] {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(settings_.shutdown_grace_ms));
+    done(user_data, SKIFF_OK, str(""));
+  });
+}
+
+pb::Invocation::Stub* GrpcTransport::stub_for(const std::string& address) {
+  std::lock_guard lock(channels_mu_);
+  auto& stub = stubs_[address];
+  if (!stub) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    // A restarted peer must be found again quickly, not after gRPC's default 120 s backoff.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(settings_.max_reconnect_backoff_ms));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(settings_.keepalive_time_ms));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(settings_.keepalive_timeout_ms));
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    stub = pb::Invocation::NewStub(channel);
+  }
+  return stub.get();
+}
+
+skiff_status_t GrpcTransport::call_start(std::string_view address, const skiff_call_head_t* head,
+                                         skiff_client_call_t** call, skiff_errbuf_t err) {
+  if (address.empty()) {
+    skiff_errbuf_set(err, "empty peer address");
+    return SKIFF_ERR_INVALID_ARGUMENT;
+  }
+  pb::CallHead h;
+  h.set_target_app_id(std::string(view(head->target_app_id)));
+  h.set_target_namespace(std::string(view(head->target_namespace)));
+  h.set_caller_app_id(std::string(view(head->caller_app_id)));
+  h.set_caller_namespace(std::string(view(head->caller_namespace)));
+  h.set_method(std::string(view(head->method)));
+  h.set_verb(std::string(view(head->verb)));
+  h.set_query(std::string(view(head->query)));
+  fill_headers(head->headers, head->header_count, h.mutable_headers());
+  h.set_timeout_ms(head->timeout_ms);
+  auto* c = new ClientCall(std::string(address), std::move(h));
+  c->start(stub_for(std::string(address)));
+  *call = reinterpret_cast<skiff_client_call_t*>(c);
+  return SKIFF_OK;
+}
+
+// ---- C ABI ----
+namespace {
+
+GrpcTransport* self(void* instance) { return static_cast<GrpcTransport*>(instance); }
+ClientCall* client(skiff_client_call_t* c) { return reinterpret_cast<ClientCall*>(c); }
+ServerCall* server(skiff_server_call_t* c) { return reinterpret_cast<ServerCall*>(c); }
+
+skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
+                      skiff_errbuf_t err) {
+  return sdk::guard(err, [&]() -> skiff_status_t {
+    sdk::ConfigReader reader(host, config);
+    static constexpr std::string_view kKeys[] = {"keepalive_time", "keepalive_timeout",
+                                                 "max_reconnect_backoff", "shutdown_grace"};
+    reader.reject_unknown_keys(kKeys);
+    Settings s;
+    s.keepalive_time_ms = reader.duration_ms_or("keepalive_time", s.keepalive_time_ms);
+    s.keepalive_timeout_ms = reader.duration_ms_or("keepalive_timeout", s.keepalive_timeout_ms);
+    s.max_reconnect_backoff_ms = reader.duration_ms_or("max_reconnect_backoff", s.max_reconnect_backoff_ms);
+    s.shutdown_grace_ms = reader.duration_ms_or("shutdown_grace", s.shutdown_grace_ms);
+    if (s.keepalive_time_ms < 1000)
+      throw std::invalid_argument(reader.describe("keepalive_time") + ": must be at least 1s");
+    if (s.max_reconnect_backoff_ms < 100)
+      throw std::invalid_argument(reader.describe("max_reconnect_backoff") + ": must be at least 100ms");
+    *instance = new GrpcTransport(host, s);
+    return SKIFF_OK;
+  });
+}
+
+void destroy(void* instance) { delete self(instance); }
+
+skiff_status_t set_credentials(void*, const skiff_tls_credentials_t* credentials, skiff_errbuf_t err) {
+  if (credentials == nullptr) return SKIFF_OK;  // plaintext is what this version speaks
+  skiff_errbuf_set(err, "transport-grpc does not support TLS in this version");
+  return SKIFF_ERR_UNIMPLEMENTED;
+}
+
+skiff_status_t listen(void* instance, skiff_str_t address, uint16_t port, const skiff_inbound_handler_t* handler,
+                      uint16_t* bound_port, skiff_errbuf_t err) {
+  return sdk::guard(err, [&] { return self(instance)->listen(view(address), port, handler, bound_port, err); });
+}
+
+void shutdown(void* instance, skiff_done_fn done, void* ud) { self(instance)->shutdown(done, ud); }
+
+skiff_status_t call_start(void* instance, skiff_str_t address, const skiff_call_head_t* head,
+                          skiff_client_call_t** call, skiff_errbuf_t err) {
+  return sdk::guard(err, [&] { return self(instance)->call_start(view(address), head, call, err); });
+}
+
+void call_write(skiff_client_call_t* c, skiff_bytes_t chunk, int32_t eob, skiff_done_fn done, void* ud) {
+  client(c)->write(chunk, eob != 0, done, ud);
+}
+void call_read_head(skiff_client_call_t* c, skiff_head_done_fn done, void* ud) { client(c)->read_head(done, ud); }
+void call_read(skiff_client_call_t* c, skiff_read_done_fn done, void* ud) { client(c)->read(done, ud); }
+void call_cancel(skiff_client_call_t* c) { client(c)->cancel(); }
+void call_release(skiff_client_call_t* c) { client(c)->release(); }
+
+void server_read(skiff_server_call_t* c, skiff_read_done_fn done, void* ud) { server(c)->read(done, ud); }
+void server_write_head(skiff_server_call_t* c, const skiff_response_head_t* head, skiff_done_fn done, void* ud) {
+  server(c)->write_head(head, done, ud);
+}
+void server_write(skiff_server_call_t* c, skiff_bytes_t chunk, int32_t eob, skiff_done_fn done, void* ud) {
+  server(c)->write(chunk, eob != 0, done, ud);
+}
+void server_fail(skiff_server_call_t* c, skiff_status_t status, skiff_str_t message, skiff_done_fn done, void* ud) {
+  server(c)->fail(status, view(message), done, ud);
+}
+void server_release(skiff_server_call_t* c) { server(c)->release(); }
+
+const skiff_transport_vtable_v1_t kVtable = {
+    sizeof(skiff_transport_vtable_v1_t), create, destroy, set_credentials, listen, shutdown,
+    call_start, call_write, call_read_head, call_read, call_cancel, call_release,
+    server_read, server_write_head, server_write, server_fail, server_release};
+const skiff_component_t kComponent = {sizeof(skiff_component_t), SKIFF_KIND_TRANSPORT, "grpc", &kVtable};
+const skiff_component_t* const kComponents[] = {&kComponent};
+const skiff_plugin_info_t kInfo = {sizeof(skiff_plugin_info_t), "transport-grpc", "0.1.0", kComponents, 1};
+
+}  // namespace
+}  // namespace skiff::grpc_transport
+
+extern "C" {
+SKIFF_PLUGIN_DEFINE_ABI_VERSION();
+skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info, skiff_errbuf_t) {
+  *info = &skiff::grpc_transport::kInfo;
+  return SKIFF_OK;
+}
+}
