@@ -183,7 +183,7 @@ class SqliteResolver {
   void report_unavailable(std::string_view app_id, std::string_view ns, std::string_view address) {
     std::lock_guard lock(cache_mu_);
     suspects_[std::string(address)] = unix_ms();
-    if (auto it = snapshot_.find(cache_key(ns, app_id)); it != snapshot_.end())
+    if (auto it = snapshot_.find(cache_key(ns, app_id)); it != snapshot_.end() && it->second.size() > 1)
       std::erase(it->second, std::string(address));
   }
 
@@ -274,15 +274,21 @@ class SqliteResolver {
     snapshot_.clear();
     for (auto& [key, list] : rows) {
       auto& out = snapshot_[key];
+      std::vector<std::string> held_back;
       for (auto& row : list) {
         // An instance reported unreachable stays out until it heartbeats after the report.
         auto s = suspects_.find(row.address);
         if (s != suspects_.end()) {
-          if (row.last_update <= s->second) continue;
+          if (row.last_update <= s->second) {
+            held_back.push_back(std::move(row.address));
+            continue;
+          }
           suspects_.erase(s);
         }
         out.push_back(std::move(row.address));
       }
+      // When every instance is suspect, trying one beats answering "not found".
+      if (out.empty()) out = std::move(held_back);
     }
   }
 

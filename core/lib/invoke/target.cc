@@ -150,7 +150,8 @@ std::optional<std::string> app_id_from_basic_auth(std::string_view authorization
                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
     return std::nullopt;
   auto encoded = authorization.substr(kBasic.size());
-  std::string decoded(boost::beast::detail::base64::decoded_size(encoded.size()), '\0');
+  while (encoded.ends_with('=')) encoded.remove_suffix(1);  // padding: decode() stops there
+  std::string decoded(boost::beast::detail::base64::decoded_size(encoded.size()) + 1, '\0');
   auto [written, read] = boost::beast::detail::base64::decode(decoded.data(), encoded.data(), encoded.size());
   if (read != encoded.size()) return std::nullopt;
   decoded.resize(written);
