@@ -113,7 +113,9 @@ std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec, s
   return "unsupported";
 }
 
-std::optional<std::string> apply_node(Settings& settings, const KeySpec& spec, const toml::node& node) {
+// Plugin tables are moved out of the parsed document: a moved node keeps its source position
+// (a copied one does not), which plugins need to name file and line in their errors.
+std::optional<std::string> apply_node(Settings& settings, const KeySpec& spec, toml::node& node) {
   switch (spec.kind) {
     case KeyKind::kString:
     case KeyKind::kEnum:
@@ -150,13 +152,13 @@ std::optional<std::string> apply_node(Settings& settings, const KeySpec& spec, c
       return std::nullopt;
     }
     case KeyKind::kPluginTable: {
-      const auto* table = node.as_table();
+      auto* table = node.as_table();
       if (!table) return expectation(spec);
       std::visit(
           [&](auto member) {
             using F = std::decay_t<decltype(settings.*member)>;
             if constexpr (std::is_same_v<F, toml::table>)
-              for (const auto& [k, v] : *table) (settings.*member).insert_or_assign(k, v);
+              for (auto& [k, v] : *table) (settings.*member).insert_or_assign(k, std::move(v));
           },
           spec.field);
       return std::nullopt;
@@ -172,8 +174,8 @@ bool is_key_prefix(std::string_view path) {
   return false;
 }
 
-Status walk(Settings& settings, const toml::table& table, const std::string& prefix) {
-  for (const auto& [k, node] : table) {
+Status walk(Settings& settings, toml::table& table, const std::string& prefix) {
+  for (auto& [k, node] : table) {
     std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     if (const KeySpec* spec = find_key(path)) {
       if (auto err = apply_node(settings, *spec, node)) return bad(where(node, path), *err);

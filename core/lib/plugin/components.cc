@@ -34,10 +34,9 @@ CallHead copy_call_head(const skiff_call_head_t& h) {
   return out;
 }
 
-ComponentInstance::ComponentInstance(LoadedComponent component, toml::table config,
+ComponentInstance::ComponentInstance(LoadedComponent component, const toml::table& config,
                                      std::string config_prefix)
-    : component_(std::move(component)), config_(std::move(config)),
-      config_handle_{&config_, std::move(config_prefix)} {}
+    : component_(std::move(component)), config_handle_{&config, std::move(config_prefix)} {}
 
 Status ComponentInstance::create(
     const skiff_host_api_t* host,
@@ -66,8 +65,8 @@ Status ComponentInstance::create(
 
 Result<std::shared_ptr<ResolverInstance>> ResolverInstance::create(const LoadedComponent& component,
                                                                    const skiff_host_api_t* host,
-                                                                   toml::table config) {
-  std::shared_ptr<ResolverInstance> r(new ResolverInstance(component, std::move(config), "resolver.config"));
+                                                                   const toml::table& config) {
+  std::shared_ptr<ResolverInstance> r(new ResolverInstance(component, config, "resolver.config"));
   auto st = r->ComponentInstance::create(host, r->vt()->create);
   if (!st) return st.error();
   return r;
@@ -107,9 +106,8 @@ void ResolverInstance::report_unavailable(const std::string& app_id, const std::
 
 Result<std::shared_ptr<TransportInstance>> TransportInstance::create(const LoadedComponent& component,
                                                                      const skiff_host_api_t* host,
-                                                                     toml::table config) {
-  std::shared_ptr<TransportInstance> t(
-      new TransportInstance(component, std::move(config), "transport.config"));
+                                                                     const toml::table& config) {
+  std::shared_ptr<TransportInstance> t(new TransportInstance(component, config, "transport.config"));
   auto st = t->ComponentInstance::create(host, t->vt()->create);
   if (!st) return st.error();
   return t;

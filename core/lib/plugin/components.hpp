@@ -39,13 +39,14 @@ class ComponentInstance {
   const LoadedComponent& component() const { return component_; }
 
  protected:
-  ComponentInstance(LoadedComponent component, toml::table config, std::string config_prefix);
+  // `config` must outlive the instance: it is read in place so that its nodes keep their source
+  // positions (toml++ drops them on copy), which plugins use to name file and line in errors.
+  ComponentInstance(LoadedComponent component, const toml::table& config, std::string config_prefix);
   // Runs the vtable's create(); the message names the plugin and why it failed.
   Status create(const skiff_host_api_t* host,
                 skiff_status_t (*create_fn)(const skiff_host_api_t*, const skiff_config_t*, void**,
                                             skiff_errbuf_t));
   LoadedComponent component_;
-  toml::table config_;
   skiff_config_t config_handle_;
   void* instance_ = nullptr;
 };
@@ -54,7 +55,7 @@ class ResolverInstance : public ComponentInstance {
  public:
   static Result<std::shared_ptr<ResolverInstance>> create(const LoadedComponent& component,
                                                           const skiff_host_api_t* host,
-                                                          toml::table config);
+                                                          const toml::table& config);
   ~ResolverInstance();
 
   boost::asio::awaitable<DoneResult> register_self(const skiff_registration_t& self);
@@ -113,7 +114,7 @@ class TransportInstance : public ComponentInstance,
  public:
   static Result<std::shared_ptr<TransportInstance>> create(const LoadedComponent& component,
                                                            const skiff_host_api_t* host,
-                                                           toml::table config);
+                                                           const toml::table& config);
   ~TransportInstance();
 
   // Starts serving; `handler` must outlive shutdown(). Returns the bound port.

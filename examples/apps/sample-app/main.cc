@@ -27,8 +27,9 @@ asio::awaitable<http::response<http::string_body>> answer(http::request<http::st
   res.set("X-Echo-Verb", req.method_string());
   res.set("X-Echo-Target", target);
   if (path.starts_with("/status/")) {
-    res.result(static_cast<unsigned>(std::atoi(path.c_str() + 8)));
-    res.body() = "status " + path.substr(8);
+    unsigned code = static_cast<unsigned>(std::atoi(path.c_str() + 8));
+    res.result(code);
+    if (code >= 200 && code != 204 && code != 304) res.body() = "status " + path.substr(8);
   } else if (path.starts_with("/sleep/")) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     timer.expires_after(std::chrono::milliseconds(std::atoll(path.c_str() + 7)));

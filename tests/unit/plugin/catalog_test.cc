@@ -21,6 +21,7 @@ class Catalog : public ::testing::Test {
   }
   boost::asio::io_context io_;
   HostServices host_{io_};
+  toml::table empty_;
 };
 
 TEST_F(Catalog, MissingFileSaysWhy) {
@@ -77,7 +78,7 @@ TEST_F(Catalog, DiscoverListsComponentsAndRefusalsSeparately) {
 
 TEST_F(Catalog, CreateFailureCarriesThePluginsMessage) {
   auto catalog = PluginCatalog::discover({SKIFF_BROKEN_PLUGIN_DIR}, host_.api());
-  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "create-fails"), host_.api(), {});
+  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "create-fails"), host_.api(), empty_);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("create failed: cannot reach the registry"), std::string::npos)
       << r.error().message;
@@ -85,14 +86,14 @@ TEST_F(Catalog, CreateFailureCarriesThePluginsMessage) {
 
 TEST_F(Catalog, ThrowingPluginDoesNotCrashTheHost) {
   auto catalog = PluginCatalog::discover({SKIFF_BROKEN_PLUGIN_DIR}, host_.api());
-  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "throwing"), host_.api(), {});
+  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "throwing"), host_.api(), empty_);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("threw a C++ exception"), std::string::npos) << r.error().message;
 }
 
 TEST_F(Catalog, SdkGuardTurnsExceptionsIntoStatus) {
   auto catalog = PluginCatalog::discover({SKIFF_BROKEN_PLUGIN_DIR}, host_.api());
-  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "guarded-throw"), host_.api(), {});
+  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "guarded-throw"), host_.api(), empty_);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("create failed: bad config value"), std::string::npos) << r.error().message;
 }

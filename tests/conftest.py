@@ -1,0 +1,19 @@
+import pytest
+
+from harness import Cluster
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path)
+    yield c
+    c.stop_all()
+
+
+@pytest.fixture
+def order_cart(cluster):
+    """The demo topology: order (caller) and cart (callee, with its app) sharing one SQLite file."""
+    cart_app = cluster.app("cart")
+    cart = cluster.sidecar("cart", app_port=cart_app.port)
+    order = cluster.sidecar("order")
+    return order, cart

@@ -1,0 +1,157 @@
+"""Process harness for the integration tests: real skiffd processes, real sample apps and a real
+SQLite file, all on loopback with ephemeral ports. Every process a test starts is stopped by the
+fixture that started it; waits poll a condition with a deadline, never a fixed sleep."""
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("SKIFF_BUILD_DIR", REPO / "build"))
+SKIFFD = BUILD / "core" / "skiffd" / "skiffd"
+SKIFF = BUILD / "core" / "cli" / "skiff"
+SAMPLE_APP = BUILD / "examples" / "apps" / "sample-app" / "skiff-sample-app"
+PLUGIN_PATH = ":".join(str(BUILD / "plugins" / d) for d in ("resolver-sqlite", "transport-grpc"))
+BROKEN_PLUGINS = BUILD / "tests" / "abi"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout=10.0, what="condition"):
+    """Polls condition() until it returns something truthy; fails the test after timeout."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as e:  # the condition may raise while a server is still starting
+            last_error = e
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Process:
+    def __init__(self, args, log_path, env=None):
+        self.args = [str(a) for a in args]
+        self.log_path = Path(log_path)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     stdin=subprocess.DEVNULL)
+
+    def output(self):
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+
+class Cluster:
+    """Starts apps and sidecars for one test and stops them all afterwards."""
+
+    def __init__(self, tmp_path):
+        self.tmp = Path(tmp_path)
+        self.state = self.tmp / "state"
+        self.processes = []
+        self.env = dict(os.environ)
+        self.env["XDG_STATE_HOME"] = str(self.state)
+        self.env["SKIFF_PLUGIN_PATH"] = PLUGIN_PATH
+        self.env.pop("DAPR_HTTP_PORT", None)
+
+    @property
+    def db_path(self):
+        return self.state / "skiff" / "nameresolution.db"
+
+    def start(self, args, name, env=None):
+        p = Process(args, self.tmp / f"{name}.log", env or self.env)
+        self.processes.append(p)
+        return p
+
+    def app(self, name, port=None):
+        port = port or free_port()
+        p = self.start([SAMPLE_APP, "--port", port, "--name", name], f"app-{name}-{port}")
+        wait_until(lambda: port_open(port), what=f"sample app {name} on {port}")
+        p.port = port
+        return p
+
+    def sidecar(self, app_id=None, app_port=None, http_port=None, internal_port=None, extra=(), config=None,
+                wait_ready=True, env=None):
+        http_port = http_port or free_port()
+        internal_port = internal_port or free_port()
+        args = [SKIFFD, "--dapr-http-port", http_port, "--dapr-internal-grpc-port", internal_port]
+        if app_id:
+            args += ["--app-id", app_id]
+        if app_port:
+            args += ["--app-port", app_port]
+        if config:
+            cfg = self.tmp / f"skiff-{http_port}.toml"
+            cfg.write_text(config)
+            args += ["--config", cfg]
+        args += list(extra)
+        p = self.start(args, f"skiffd-{app_id or 'caller'}-{http_port}", env)
+        p.http_port, p.internal_port = http_port, internal_port
+        p.url = f"http://127.0.0.1:{http_port}"
+        if wait_ready:
+            wait_until(lambda: "skiffd ready" in p.output() or not p.running(), what=f"skiffd {app_id} ready")
+            assert p.running(), p.output()
+        return p
+
+    def stop_all(self):
+        for p in reversed(self.processes):
+            p.stop()
+
+
+def invoke_url(sidecar, app, method):
+    return f"{sidecar.url}/v1.0/invoke/{app}/method/{method}"
+
+
+def raw_http(port, data, timeout=5.0):
+    """Sends raw bytes and returns everything the server answers until it closes or times out."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks) and b"Connection: close" not in b"".join(chunks):
+                    break
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+__all__ = ["Cluster", "wait_until", "free_port", "invoke_url", "raw_http", "requests", "SKIFF", "SKIFFD",
+           "BROKEN_PLUGINS", "BUILD", "REPO", "PLUGIN_PATH", "port_open"]

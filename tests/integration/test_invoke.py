@@ -1,0 +1,190 @@
+"""Service invocation through two real sidecars, as an app (or curl) would use it."""
+import http.client
+import json
+
+import pytest
+
+from harness import invoke_url, raw_http, requests
+
+MAX = 4 * 1024 * 1024
+VERBS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 70_000, 1024 * 1024, MAX])
+def test_every_verb_carries_bodies_up_to_the_max_size(order_cart, size):
+    order, _ = order_cart
+    body = bytes((i * 31 + 7) % 256 for i in range(size))
+    with requests.Session() as s:
+        for verb in VERBS:
+            r = s.request(verb, invoke_url(order, "cart", "echo/it"), data=body,
+                          headers={"Content-Type": "application/octet-stream"}, timeout=30)
+            assert r.status_code == 200, (verb, r.text[:200])
+            assert r.headers["X-Echo-Verb"] == verb
+            assert r.headers["X-App-Name"] == "cart"
+            assert r.content == body, verb
+
+
+def test_head_returns_headers_without_body(order_cart):
+    order, _ = order_cart
+    r = requests.head(invoke_url(order, "cart", "echo"), timeout=10)
+    assert r.status_code == 200
+    assert r.headers["X-Echo-Verb"] == "HEAD"
+    assert r.content == b""
+
+
+def test_query_and_headers_are_forwarded_and_hop_by_hop_headers_dropped(order_cart):
+    order, _ = order_cart
+    r = requests.get(invoke_url(order, "cart", "inspect/items") + "?a=1&b=%20x&a=2",
+                     headers={"X-Custom": "yes", "Connection": "keep-alive, X-Conn-Only", "X-Conn-Only": "1",
+                              "Keep-Alive": "timeout=5", "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"},
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    seen = json.loads(r.text)
+    assert seen["target"] == "/inspect/items?a=1&b=%20x&a=2"
+    headers = {k.lower(): v for k, v in seen["headers"]}
+    assert headers["x-custom"] == "yes"
+    assert headers["traceparent"].startswith("00-aaaa")
+    assert "keep-alive" not in headers
+    assert "x-conn-only" not in headers
+    assert headers["dapr-caller-app-id"] == "order"
+    assert headers["dapr-callee-app-id"] == "cart"
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+
+
+def test_upstream_status_headers_and_body_come_back_as_they_are(order_cart):
+    order, _ = order_cart
+    r = requests.post(invoke_url(order, "cart", "status/418"), data=b"x", timeout=10)
+    assert r.status_code == 418
+    assert r.text == "status 418"
+    assert r.headers["X-App-Name"] == "cart"
+    r = requests.get(invoke_url(order, "cart", "status/204"), timeout=10)
+    assert r.status_code == 204
+
+
+def test_body_over_the_limit_gets_413(order_cart):
+    order, _ = order_cart
+    r = requests.post(invoke_url(order, "cart", "echo"), data=b"x" * (MAX + 1), timeout=30)
+    assert r.status_code == 413
+    assert r.json()["errorCode"] == "ERR_BODY_TOO_LARGE"
+    # the sidecar keeps serving
+    assert requests.post(invoke_url(order, "cart", "echo"), data=b"ok", timeout=10).text == "ok"
+
+
+def test_max_body_size_is_configurable(cluster):
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port)
+    order = cluster.sidecar("order", extra=["--max-body-size", "1Ki"])
+    assert requests.post(invoke_url(order, "cart", "echo"), data=b"x" * 1024, timeout=10).status_code == 200
+    assert requests.post(invoke_url(order, "cart", "echo"), data=b"x" * 1025, timeout=10).status_code == 413
+
+
+def test_dapr_app_id_header_routes_the_whole_path(order_cart):
+    order, _ = order_cart
+    r = requests.post(f"{order.url}/api/orders/7?x=1", data=b"hi", headers={"dapr-app-id": "cart"}, timeout=10)
+    assert r.status_code == 200
+    assert r.headers["X-Echo-Target"] == "/api/orders/7?x=1"
+    assert r.text == "hi"
+
+
+def test_basic_auth_app_id_routes_like_the_header(order_cart):
+    order, _ = order_cart
+    r = requests.get(f"{order.url}/inspect/x", auth=("dapr-app-id", "cart"), timeout=10)
+    assert r.status_code == 200
+    headers = {k.lower() for k, _ in r.json()["headers"]}
+    assert "authorization" not in headers
+
+
+def test_app_id_with_namespace(order_cart):
+    order, _ = order_cart
+    assert requests.get(invoke_url(order, "cart.default", "echo"), timeout=10).status_code == 200
+    r = requests.get(invoke_url(order, "cart.other", "echo"), timeout=10)
+    assert r.status_code == 500
+    assert r.json()["errorCode"] == "ERR_DIRECT_INVOKE"
+    assert requests.get(invoke_url(order, "a.b.c", "echo"), timeout=10).status_code == 400
+
+
+@pytest.mark.parametrize("method", ["a%2Fb", "x%1Fy", "100%25", "a%2Fb%1F%25/c%20d"])
+def test_percent_encoded_methods_arrive_exactly_as_sent(order_cart, method):
+    order, _ = order_cart
+    r = requests.get(invoke_url(order, "cart", method), timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Echo-Target"] == "/" + method
+
+
+@pytest.mark.parametrize("method", ["a%zz", "a%2", "bad%"])
+def test_malformed_percent_encoding_gets_400(order_cart, method):
+    order, _ = order_cart
+    # http.client sends the target as written (requests would re-quote the stray '%')
+    conn = http.client.HTTPConnection("127.0.0.1", order.http_port, timeout=10)
+    conn.request("GET", f"/v1.0/invoke/cart/method/{method}")
+    r = conn.getresponse()
+    assert r.status == 400
+    assert json.loads(r.read())["errorCode"] == "ERR_DIRECT_INVOKE"
+
+
+def test_unknown_app_id_gets_a_dapr_error(order_cart):
+    order, _ = order_cart
+    r = requests.post(invoke_url(order, "nosuchapp", "x"), timeout=10)
+    assert r.status_code == 500
+    assert r.json() == {"errorCode": "ERR_DIRECT_INVOKE",
+                        "message": "fail to invoke, id: nosuchapp, err: couldn't find service: nosuchapp"}
+
+
+def test_request_without_a_target_gets_404(order_cart):
+    order, _ = order_cart
+    r = requests.get(f"{order.url}/some/path", timeout=10)
+    assert r.status_code == 404
+    assert r.json()["errorCode"] == "ERR_DIRECT_INVOKE"
+
+
+@pytest.mark.parametrize("garbage", [
+    b"NOT HTTP AT ALL\r\n\r\n",
+    b"GET /v1.0/healthz HTTP/9.9\r\n\r\n",
+    b"GET /v1.0/invoke/cart/method/x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
+    b"GET /v1.0/invoke/cart/method/x HTTP/1.1\r\nBad Header\r\n\r\n",
+    b"POST /v1.0/invoke/cart/method/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+])
+def test_malformed_http_gets_400_and_the_sidecar_keeps_serving(order_cart, garbage):
+    order, _ = order_cart
+    answer = raw_http(order.http_port, garbage)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert requests.get(f"{order.url}/v1.0/healthz", timeout=5).status_code == 204
+
+
+def test_oversized_headers_get_431(order_cart):
+    order, _ = order_cart
+    r = requests.get(invoke_url(order, "cart", "echo"), headers={"X-Big": "x" * 20000}, timeout=10)
+    assert r.status_code == 431
+
+
+def test_expect_100_continue_is_answered(order_cart):
+    order, _ = order_cart
+    import socket
+    with socket.create_connection(("127.0.0.1", order.http_port), timeout=5) as s:
+        s.sendall(b"POST /v1.0/invoke/cart/method/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        assert s.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+        s.sendall(b"hello")
+        answer = b""
+        while not answer.endswith(b"hello"):
+            chunk = s.recv(65536)
+            assert chunk, answer
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_health_and_metadata(order_cart):
+    order, cart = order_cart
+    assert requests.get(f"{order.url}/v1.0/healthz", timeout=5).status_code == 204
+    assert requests.get(f"{order.url}/v1.0/healthz/outbound", timeout=5).status_code == 204
+    meta = requests.get(f"{cart.url}/v1.0/metadata", timeout=5).json()
+    assert meta["id"] == "cart"
+    assert meta["appConnectionProperties"]["port"] > 0
+
+
+def test_many_calls_reuse_one_keep_alive_connection(order_cart):
+    order, _ = order_cart
+    with requests.Session() as s:
+        for i in range(200):
+            r = s.post(invoke_url(order, "cart", "echo"), data=str(i), timeout=10)
+            assert r.text == str(i)

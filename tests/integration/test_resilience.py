@@ -1,0 +1,76 @@
+"""Load spreading, failures of the callee's app and of the callee's sidecar."""
+import time
+
+from harness import free_port, invoke_url, requests, wait_until
+
+
+def test_calls_spread_round_robin_over_two_instances(cluster):
+    apps = [cluster.app("cart-1"), cluster.app("cart-2")]
+    for a in apps:
+        cluster.sidecar("cart", app_port=a.port)
+    order = cluster.sidecar("order")
+    # both instances must be visible to order's resolver first
+    seen = {}
+    with requests.Session() as s:
+        for _ in range(40):
+            r = s.get(invoke_url(order, "cart", "echo"), timeout=10)
+            assert r.status_code == 200
+            seen[r.headers["X-App-Name"]] = seen.get(r.headers["X-App-Name"], 0) + 1
+    assert set(seen) == {"cart-1", "cart-2"}, seen
+    assert abs(seen["cart-1"] - seen["cart-2"]) <= 4, seen
+
+
+def test_app_down_gives_an_error_quickly(cluster):
+    dead_port = free_port()  # nothing listens here
+    cluster.sidecar("cart", app_port=dead_port)
+    order = cluster.sidecar("order")
+    started = time.monotonic()
+    r = requests.post(invoke_url(order, "cart", "x"), data=b"hi", timeout=30)
+    assert time.monotonic() - started < 5
+    assert r.status_code == 500
+    body = r.json()
+    assert body["errorCode"] == "ERR_DIRECT_INVOKE"
+    assert "error invoking app channel" in body["message"]
+
+
+def test_stuck_app_times_out_within_the_configured_time(cluster):
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port, config='[app]\ntimeout = "1s"\n')
+    order = cluster.sidecar("order")
+    started = time.monotonic()
+    r = requests.get(invoke_url(order, "cart", "sleep/10000"), timeout=30)
+    elapsed = time.monotonic() - started
+    assert r.status_code == 504, r.text
+    assert 0.9 < elapsed < 5, elapsed
+    assert "did not answer within 1000ms" in r.json()["message"]
+    # a quick call afterwards still works
+    assert requests.get(invoke_url(order, "cart", "sleep/10"), timeout=10).text == "slept"
+
+
+def test_restarted_callee_sidecar_is_reached_again_without_restarting_the_caller(cluster):
+    cart_app = cluster.app("cart")
+    cart = cluster.sidecar("cart", app_port=cart_app.port)
+    order = cluster.sidecar("order")
+    assert requests.get(invoke_url(order, "cart", "echo"), timeout=10).status_code == 200
+
+    cart.kill()
+    r = requests.get(invoke_url(order, "cart", "echo"), timeout=30)
+    assert r.status_code == 500
+    assert r.json()["errorCode"] == "ERR_DIRECT_INVOKE"
+
+    cluster.sidecar("cart", app_port=cart_app.port, http_port=cart.http_port, internal_port=cart.internal_port)
+    wait_until(lambda: requests.get(invoke_url(order, "cart", "echo"), timeout=10).status_code == 200,
+               timeout=15, what="calls to the restarted cart sidecar")
+    for _ in range(20):
+        assert requests.get(invoke_url(order, "cart", "echo"), timeout=10).status_code == 200
+
+
+def test_one_dead_instance_of_two_does_not_fail_calls(cluster):
+    apps = [cluster.app("cart-1"), cluster.app("cart-2")]
+    sidecars = [cluster.sidecar("cart", app_port=a.port) for a in apps]
+    order = cluster.sidecar("order")
+    sidecars[0].kill()
+    for _ in range(20):
+        r = requests.get(invoke_url(order, "cart", "echo"), timeout=30)
+        assert r.status_code == 200, r.text
+        assert r.headers["X-App-Name"] == "cart-2"

@@ -1,0 +1,65 @@
+"""resolver-sqlite with real sidecars sharing one real SQLite file."""
+import sqlite3
+
+from harness import invoke_url, requests, wait_until
+
+
+def rows(db):
+    with sqlite3.connect(db, timeout=5) as conn:
+        return conn.execute("SELECT app_id, namespace, address, last_update FROM hosts ORDER BY app_id").fetchall()
+
+
+def test_two_sidecars_share_one_file_and_find_each_other(order_cart, cluster):
+    order, cart = order_cart
+    registered = rows(cluster.db_path)
+    assert [(r[0], r[2]) for r in registered] == [("cart", f"127.0.0.1:{cart.internal_port}"),
+                                                  ("order", f"127.0.0.1:{order.internal_port}")]
+    with sqlite3.connect(cluster.db_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert requests.get(invoke_url(order, "cart", "echo"), timeout=10).status_code == 200
+
+
+def test_heartbeats_keep_rows_fresh(order_cart, cluster):
+    first = {r[0]: r[3] for r in rows(cluster.db_path)}
+    wait_until(lambda: all(r[3] > first[r[0]] for r in rows(cluster.db_path)), timeout=5, what="heartbeats")
+
+
+def test_graceful_stop_removes_the_row(order_cart, cluster):
+    _, cart = order_cart
+    assert cart.stop() == 0
+    assert [r[0] for r in rows(cluster.db_path)] == ["order"]
+
+
+def test_a_deleted_live_row_is_registered_again(order_cart, cluster):
+    order, _ = order_cart
+    with sqlite3.connect(cluster.db_path, timeout=5) as conn:
+        conn.execute("DELETE FROM hosts WHERE app_id = 'cart'")
+    wait_until(lambda: any(r[0] == "cart" for r in rows(cluster.db_path)), timeout=5, what="re-registration")
+    wait_until(lambda: requests.get(invoke_url(order, "cart", "echo"), timeout=10).status_code == 200,
+               timeout=5, what="calls after re-registration")
+
+
+def test_expired_rows_are_removed_and_live_ones_kept(cluster):
+    cluster.sidecar("order")  # runs the cleanup at start
+    cart_app = cluster.app("cart")
+    config = '[resolver.config]\nttl = "2s"\ncleanup_interval = "200ms"\n'
+    cart = cluster.sidecar("cart", app_port=cart_app.port, config=config)
+    with sqlite3.connect(cluster.db_path, timeout=5) as conn:
+        conn.execute("INSERT INTO hosts VALUES ('stale', '127.0.0.1:1', 'ghost', 'default', 1000)")
+    wait_until(lambda: all(r[0] != "ghost" for r in rows(cluster.db_path)), timeout=5, what="cleanup")
+    # live rows survive many cleanup rounds
+    first = {r[0]: r[3] for r in rows(cluster.db_path)}
+    wait_until(lambda: all(r[3] > first[r[0]] + 1500 for r in rows(cluster.db_path)), timeout=10,
+               what="several heartbeats")
+    assert sorted(r[0] for r in rows(cluster.db_path)) == ["cart", "order"]
+    assert cart.running()
+
+
+def test_killed_sidecar_is_not_resolved_after_its_ttl(cluster):
+    cart_app = cluster.app("cart")
+    cart = cluster.sidecar("cart", app_port=cart_app.port)
+    order = cluster.sidecar("order")
+    cart.kill()
+    # the row stays until its heartbeat is older than the ttl (5 s), then the app is unknown
+    wait_until(lambda: "couldn't find service" in requests.get(invoke_url(order, "cart", "x"), timeout=10).text,
+               timeout=15, what="the dead instance to expire")
