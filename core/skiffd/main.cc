@@ -41,7 +41,14 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  std::vector<std::string> notes = flags.ignored();
   std::vector<std::filesystem::path> files;
+  auto ext = std::filesystem::path(config_file).extension();
+  if (ext == ".yaml" || ext == ".yml") {
+    // daprd's --config names a Dapr Configuration resource; skiff's configuration is TOML.
+    notes.push_back("ignoring " + config_file + ": a Dapr Configuration (YAML) file; skiffd reads TOML");
+    config_file.clear();
+  }
   if (!config_file.empty()) files.push_back(config_file);
   else files = skiff::default_config_files();
   auto settings = skiff::load_settings(files, flags.given());
@@ -63,5 +70,6 @@ int main(int argc, char** argv) {
     std::cerr << "skiffd: invalid log level '" << settings->log_level << "'\n";
     return 2;
   }
+  for (const auto& note : notes) spdlog::warn("{}", note);
   return skiff::run_sidecar(*settings);
 }

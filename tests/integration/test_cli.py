@@ -141,3 +141,28 @@ def test_port_in_use_is_a_clear_error(order_cart, cluster):
     p = cluster.sidecar("other", internal_port=order.internal_port, wait_ready=False)
     assert p.proc.wait(timeout=10) == 1
     assert "cannot listen" in p.output()
+
+
+def test_daprd_launch_flags_carry_over(cluster, tmp_path):
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port)
+    dapr_yaml = tmp_path / "config.yaml"
+    dapr_yaml.write_text("apiVersion: dapr.io/v1alpha1\nkind: Configuration\n")
+    order = cluster.sidecar("order", extra=["--resources-path", str(tmp_path), "--enable-metrics",
+                                            "--app-max-concurrency", "10", "--dapr-http-max-request-size", "1",
+                                            "--config", dapr_yaml, "--log-level", "info"])
+    out = order.output()
+    assert "ignoring daprd flag --resources-path" in out
+    assert "ignoring daprd flag --enable-metrics" in out
+    assert f"ignoring {dapr_yaml}" in out
+    from harness import invoke_url
+    assert requests.post(invoke_url(order, "cart", "echo"), data=b"x" * (1 << 20), timeout=10).status_code == 200
+    assert requests.post(invoke_url(order, "cart", "echo"), data=b"x" * ((1 << 20) + 1), timeout=10).status_code == 413
+
+
+def test_json_logs_are_one_object_per_line(cluster):
+    import json
+    p = cluster.sidecar("order", extra=["--log-as-json"])
+    lines = [json.loads(line) for line in p.output().splitlines() if line.strip()]
+    ready = [entry for entry in lines if "skiffd ready" in entry["msg"]]
+    assert ready and ready[0]["level"] == "info" and ready[0]["app_id"] == "order"

@@ -74,3 +74,16 @@ def test_one_dead_instance_of_two_does_not_fail_calls(cluster):
         r = requests.get(invoke_url(order, "cart", "echo"), timeout=30)
         assert r.status_code == 200, r.text
         assert r.headers["X-App-Name"] == "cart-2"
+
+
+def test_a_stale_address_serving_another_app_is_never_called(cluster):
+    import sqlite3
+    pay_app = cluster.app("pay")
+    pay = cluster.sidecar("pay", app_port=pay_app.port)
+    order = cluster.sidecar("order")
+    # pay's row now claims to be cart: a resolver's view gone stale
+    with sqlite3.connect(cluster.db_path, timeout=5) as conn:
+        conn.execute("UPDATE hosts SET app_id = 'cart' WHERE address = ?", (f"127.0.0.1:{pay.internal_port}",))
+    r = requests.post(invoke_url(order, "cart", "echo"), data=b"for cart", timeout=30)
+    assert r.status_code == 500
+    assert "serves pay.default, not cart.default" in r.json()["message"]

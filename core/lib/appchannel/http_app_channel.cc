@@ -43,7 +43,8 @@ asio::awaitable<Result<std::unique_ptr<HttpAppChannel::Stream>>> HttpAppChannel:
   }
   if (endpoints.empty()) {
     tcp::resolver resolver(io_);
-    auto results = co_await resolver.async_resolve(host_, std::to_string(port_),
+    const std::string service = std::to_string(port_);
+    auto results = co_await resolver.async_resolve(host_, service,
                                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec)
       co_return make_error(SKIFF_ERR_INTERNAL, "error invoking app channel: cannot resolve " + host_ +

@@ -13,12 +13,24 @@ constexpr size_t kChunkSize = 64 * 1024;
 Callee::Callee(const Settings& settings, HttpAppChannel& app) : settings_(settings), app_(app) {}
 
 asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
+  if (head.target_app_id != settings_.app_id || head.target_namespace != settings_.app_namespace) {
+    // A stale resolver entry can point at a port that another app's sidecar now uses. Nothing was
+    // delivered, so the caller may safely try another instance: answer "unavailable".
+    // Named, not a temporary: GCC 12 mis-destroys temporaries of a ?: inside a co_await.
+    const std::string serves =
+        settings_.app_id.empty() ? std::string("no app") : settings_.app_id + "." + settings_.app_namespace;
+    const std::string why = "the sidecar at this address serves " + serves + ", not " + head.target_app_id +
+                            "." + head.target_namespace;
+    co_await call.fail(SKIFF_ERR_UNAVAILABLE, why);
+    co_return;
+  }
   Request req;
   for (;;) {
     auto chunk = co_await call.read();
     if (chunk.status != SKIFF_OK) co_return;  // the caller went away; nothing to answer
     if (req.body().size() + chunk.chunk.size() > settings_.max_body_size) {
-      co_await call.fail(SKIFF_ERR_RESOURCE_EXHAUSTED, "request body exceeds the callee's max body size");
+      static const std::string too_large = "request body exceeds the callee's max body size";
+      co_await call.fail(SKIFF_ERR_RESOURCE_EXHAUSTED, too_large);
       co_return;
     }
     req.body().append(chunk.chunk);

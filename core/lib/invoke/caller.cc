@@ -51,6 +51,11 @@ CallHead Caller::make_head(const InvokeTarget& target, const Request& req,
 
 asio::awaitable<Response> Caller::invoke(const InvokeTarget& target, Request& req,
                                          const std::string& client_address) {
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  struct Done {
+    std::atomic<int>& n;
+    ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } done{in_flight_};
   auto resolved = co_await resolver_->resolve(target.app_id, target.app_namespace);
   if (resolved.status != SKIFF_OK || resolved.addresses.empty()) {
     std::string why = resolved.status == SKIFF_OK || resolved.status == SKIFF_ERR_NOT_FOUND

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,8 @@ class Caller {
   // `client_address` is the IP of the app connection, for X-Forwarded-For.
   boost::asio::awaitable<Response> invoke(const InvokeTarget& target, Request& req,
                                           const std::string& client_address);
+  // Invocations started and not finished, for a graceful shutdown.
+  int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
  private:
   struct Attempt {
@@ -36,6 +39,7 @@ class Caller {
   const Settings& settings_;
   std::shared_ptr<ResolverInstance> resolver_;
   std::shared_ptr<TransportInstance> transport_;
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace skiff

@@ -200,7 +200,7 @@ boost::asio::awaitable<DoneResult> ServerCall::write(std::string_view chunk, boo
   });
 }
 
-boost::asio::awaitable<DoneResult> ServerCall::fail(skiff_status_t status, std::string message) {
+boost::asio::awaitable<DoneResult> ServerCall::fail(skiff_status_t status, const std::string& message) {
   return await_completion<DoneResult>([this, status, &message](Completion<DoneResult>* c) {
     transport_->vt()->server_fail(call_, status, str(message), complete_done, c);
   });

@@ -102,7 +102,10 @@ class ServerCall {
   boost::asio::awaitable<ReadResult> read();
   boost::asio::awaitable<DoneResult> write_head(const ResponseHead& head);
   boost::asio::awaitable<DoneResult> write(std::string_view chunk, bool end_of_body);
-  boost::asio::awaitable<DoneResult> fail(skiff_status_t status, std::string message);
+  // Arguments are captured by reference: they must outlive the co_await (as temporaries in the
+  // awaiting full-expression do). Owning captures are avoided: GCC 12 mis-destroys them in
+  // Asio 1.74's initiation coroutine.
+  boost::asio::awaitable<DoneResult> fail(skiff_status_t status, const std::string& message);
 
  private:
   std::shared_ptr<TransportInstance> transport_;

@@ -3,10 +3,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "api/http_server.hpp"
@@ -92,6 +96,14 @@ int run_sidecar(const Settings& settings) {
   const bool registers = !settings.app_id.empty();
   auto shutdown = [&]() -> asio::awaitable<void> {
     http_server.stop();
+    // Calls the app already made get the transport's grace period to finish.
+    asio::steady_timer wait(io);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (caller.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+      wait.expires_after(std::chrono::milliseconds(10));
+      boost::system::error_code ec;
+      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (registers) {
       auto r = co_await (*resolver)->deregister_self();
       if (r.status != SKIFF_OK) spdlog::warn("deregistration failed: {}", r.message);
@@ -139,6 +151,13 @@ int run_sidecar(const Settings& settings) {
   for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
+  if (int n = caller.in_flight(); n > 0) {
+    // Their plugin operations may still complete into the event loop: tearing it down under them
+    // is unsafe, and the process is ending anyway.
+    spdlog::warn("skiffd stopped with {} calls still in flight", n);
+    spdlog::default_logger()->flush();
+    std::_Exit(exit_code);
+  }
   spdlog::info("skiffd stopped");
   return exit_code;
 }
