@@ -157,20 +157,23 @@ def test_oversized_headers_get_431(order_cart):
     assert r.status_code == 431
 
 
-def test_expect_100_continue_is_answered(order_cart):
+def test_expect_100_continue_is_answered_and_not_forwarded(order_cart):
     order, _ = order_cart
     import socket
     with socket.create_connection(("127.0.0.1", order.http_port), timeout=5) as s:
-        s.sendall(b"POST /v1.0/invoke/cart/method/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        s.sendall(b"POST /v1.0/invoke/cart/method/inspect HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
                   b"Expect: 100-continue\r\n\r\n")
         assert s.recv(1024).startswith(b"HTTP/1.1 100 Continue")
         s.sendall(b"hello")
         answer = b""
-        while not answer.endswith(b"hello"):
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
             chunk = s.recv(65536)
             assert chunk, answer
             answer += chunk
-        assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.startswith(b"HTTP/1.1 200")
+    seen = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert seen["body_size"] == 5
+    assert "expect" not in {k.lower() for k, _ in seen["headers"]}
 
 
 def test_health_and_metadata(order_cart):

@@ -49,7 +49,9 @@ unsigned http_status_for(skiff_status_t status) {
 bool is_hop_by_hop(std::string_view name) {
   static constexpr std::string_view kNames[] = {
       "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-      "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host"};
+      "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host",
+      // Each hop negotiates 100-continue itself; forwarded, it would make the app answer twice.
+      "expect"};
   for (auto n : kNames)
     if (iequals(n, name)) return true;
   return false;

@@ -19,7 +19,8 @@ Response dapr_error(unsigned status, std::string_view code, std::string_view mes
 // Dapr's mapping of a gRPC-style status to an HTTP status.
 unsigned http_status_for(skiff_status_t status);
 
-// Hop-by-hop headers (RFC 9110 7.6.1) and the ones each hop recomputes (Content-Length, Host).
+// Hop-by-hop headers (RFC 9110 7.6.1) and the ones each hop sets itself (Content-Length, Host,
+// Expect).
 bool is_hop_by_hop(std::string_view name);
 // Request headers that travel to the callee: everything but hop-by-hop headers, headers named in
 // Connection, and skiff/Dapr control headers (dapr-app-id, dapr-api-token).

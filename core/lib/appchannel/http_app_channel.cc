@@ -5,6 +5,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <limits>
+#include <optional>
 
 namespace skiff {
 
@@ -92,20 +93,24 @@ asio::awaitable<Result<Response>> HttpAppChannel::send(Request req) {
     co_await http::async_write(*stream, req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec && reused) continue;
     beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.header_limit(64 * 1024);
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    parser.skip(head);
-    if (!ec) co_await http::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    std::optional<http::response_parser<http::string_body>> parser;
+    // Interim 1xx answers (100 Continue, 103 Early Hints) precede the real one: skip them.
+    do {
+      parser.emplace();
+      parser->header_limit(64 * 1024);
+      parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+      parser->skip(head);
+      if (!ec) co_await http::async_read(*stream, buffer, *parser, asio::redirect_error(asio::use_awaitable, ec));
+    } while (!ec && parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
     if (ec) {
       if (ec == beast::error::timeout)
         co_return make_error(SKIFF_ERR_DEADLINE_EXCEEDED,
                              "error invoking app channel: the app did not answer within " +
                                  std::to_string(timeout_ms_) + "ms");
-      if (reused && !parser.got_some()) continue;
+      if (reused && !parser->got_some() && buffer.size() == 0) continue;
       co_return make_error(SKIFF_ERR_INTERNAL, "error invoking app channel: " + ec.message());
     }
-    auto res = parser.release();
+    auto res = parser->release();
     if (res.keep_alive() && buffer.size() == 0) give_back(std::move(stream));
     co_return res;
   }

@@ -1,4 +1,5 @@
-/* Shared pieces of the deliberately broken test plugins: a resolver whose functions do nothing. */
+/* Shared pieces of the deliberately broken test plugins: a resolver whose functions do nothing,
+ * and the descriptor boilerplate of a plugin with one resolver component. */
 #include "skiff/skiff.h"
 
 static skiff_status_t noop_create(const skiff_host_api_t* h, const skiff_config_t* c, void** i, skiff_errbuf_t e) {
@@ -20,3 +21,21 @@ static void noop_resolve(void* i, const skiff_resolve_request_t* r, skiff_resolv
   *op = 0;
   d(ud, SKIFF_ERR_NOT_FOUND, NULL, 0, skiff_str_from_cstr("nothing here"));
 }
+
+/* A v1 resolver vtable of the given size whose create is `create_fn`. */
+#define TEST_RESOLVER_VTABLE(size, create_fn) \
+  {(size), (create_fn), noop_destroy, noop_register, noop_deregister, noop_resolve, NULL, NULL}
+
+/* The descriptor and entry function of a plugin with one resolver component `type` whose
+ * vtable is the object `vtable_object`. */
+#define TEST_SINGLE_RESOLVER_PLUGIN(type, vtable_object)                                                  \
+  static const skiff_component_t component = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, type,      \
+                                              vtable_object};                                             \
+  static const skiff_component_t* const components[] = {&component};                                     \
+  static const skiff_plugin_info_t info = {sizeof(skiff_plugin_info_t), type, "0", components, 1};       \
+  SKIFF_EXPORT skiff_status_t skiff_plugin_entry(const skiff_host_api_t* h, const skiff_plugin_info_t** out, \
+                                                 skiff_errbuf_t e) {                                      \
+    (void)h; (void)e;                                                                                     \
+    *out = &info;                                                                                         \
+    return SKIFF_OK;                                                                                      \
+  }
