@@ -20,8 +20,13 @@ fi
 reports="$build/test-reports"
 rm -rf "$reports" && mkdir -p "$reports"
 
-echo "== unit and ABI tests"
-"$build/tests/unit/unit-tests" --gtest_output="xml:$reports/unit.xml" | grep -E '^\[  (PASSED|FAILED) |^\[==========\]'
+echo "== unit, ABI and plugin tests (GoogleTest)"
+for suite in tests/unit/unit-tests tests/plugins/transport-grpc/transport-grpc-tests; do
+  name=$(basename "$suite")
+  echo "-- $name"
+  timeout 600 "$build/$suite" --gtest_output="xml:$reports/$name.xml" 2>&1 |
+    grep -E '^\[  (PASSED|FAILED) |^\[==========\]|Failure|^[^[ ].*:[0-9]+: '
+done
 
 echo "== integration and plugin tests"
 # Debian's interpreter, which has the python3-pytest and python3-requests that install-deps added.
@@ -31,7 +36,7 @@ echo "== integration and plugin tests"
 /usr/bin/python3 - "$reports" <<'PY'
 import sys, pathlib, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
-for name in ("unit.xml", "integration.xml"):
+for name in ("unit-tests.xml", "transport-grpc-tests.xml", "integration.xml"):
     if not (pathlib.Path(sys.argv[1]) / name).exists():
         print(f"missing report {name}: that suite crashed before reporting")
         failed += 1

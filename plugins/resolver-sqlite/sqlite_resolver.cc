@@ -169,8 +169,10 @@ class SqliteResolver {
     }
     if (!found.empty()) return complete(std::move(found), done, ud);
     // Not in the snapshot: perhaps it registered since the last refresh. Ask the database.
-    enqueue([this, key, done, ud] {
-      refresh();
+    enqueue([this, key, done, ud, asked = Clock::now()] {
+      // Misses in a burst (an unknown app called in a loop) share one query: any refresh that
+      // started after this miss was asked sees everything committed before it.
+      if (last_refresh_ <= asked) refresh();
       std::vector<std::string> fresh;
       {
         std::lock_guard lock(cache_mu_);
@@ -259,6 +261,7 @@ class SqliteResolver {
   }
 
   void refresh() {
+    last_refresh_ = Clock::now();
     const int64_t now = unix_ms();
     Statement st(db_, "SELECT app_id, namespace, address, last_update FROM hosts WHERE last_update >= ? ORDER BY address");
     st.bind(1, now - static_cast<int64_t>(cfg_.ttl_ms));
@@ -350,6 +353,7 @@ class SqliteResolver {
   bool stop_ = false;
   std::optional<Registration> registration_;  // worker only
   Clock::time_point next_heartbeat_{};       // worker only
+  Clock::time_point last_refresh_{};         // worker only
 
   std::mutex cache_mu_;  // guards snapshot_ and suspects_; held for a lookup or a copy only
   std::map<std::string, std::vector<std::string>> snapshot_;

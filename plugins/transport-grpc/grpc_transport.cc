@@ -1,5 +1,9 @@
 #include "grpc_transport.hpp"
 
+#include <grpc/support/log.h>
+
+#include <atomic>
+
 #include "client_call.hpp"
 #include "server_call.hpp"
 
@@ -127,6 +131,14 @@ skiff_status_t GrpcTransport::call_start(std::string_view address, const skiff_c
 // ---- C ABI ----
 namespace {
 
+// gRPC's own log lines go through the host's logger (and so into plain or JSON logs), at debug
+// level: skiffd reports what they lead to itself. gRPC's log hook is process-wide.
+std::atomic<const skiff_host_api_t*> g_log_host{nullptr};
+
+void forward_grpc_log(gpr_log_func_args* args) {
+  if (const auto* host = g_log_host.load()) host->log(host->host, SKIFF_LOG_DEBUG, str("grpc"), str(args->message));
+}
+
 GrpcTransport* self(void* instance) { return static_cast<GrpcTransport*>(instance); }
 ClientCall* client(skiff_client_call_t* c) { return reinterpret_cast<ClientCall*>(c); }
 ServerCall* server(skiff_server_call_t* c) { return reinterpret_cast<ServerCall*>(c); }
@@ -147,6 +159,8 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
       throw std::invalid_argument(reader.describe("keepalive_time") + ": must be at least 1s");
     if (s.max_reconnect_backoff_ms < 100)
       throw std::invalid_argument(reader.describe("max_reconnect_backoff") + ": must be at least 100ms");
+    g_log_host = host;
+    gpr_set_log_function(forward_grpc_log);
     *instance = new GrpcTransport(host, s);
     return SKIFF_OK;
   });
