@@ -166,3 +166,17 @@ def test_json_logs_are_one_object_per_line(cluster):
     lines = [json.loads(line) for line in p.output().splitlines() if line.strip()]
     ready = [entry for entry in lines if "skiffd ready" in entry["msg"]]
     assert ready and ready[0]["level"] == "info" and ready[0]["app_id"] == "order"
+
+
+def test_listen_addresses_take_a_list_like_daprd(cluster):
+    import socket
+    from harness import free_port, wait_until
+    if not socket.has_ipv6:
+        import pytest
+        pytest.skip("no IPv6 on this machine")
+    port = free_port()
+    p = cluster.start([SKIFFD, "--dapr-listen-addresses", "127.0.0.1,[::1]", "--dapr-http-port", port,
+                       "--dapr-internal-grpc-port", free_port()], "listen-list")
+    wait_until(lambda: "skiffd ready" in p.output(), what="skiffd ready")
+    assert requests.get(f"http://127.0.0.1:{port}/v1.0/healthz", timeout=5).status_code == 204
+    assert requests.get(f"http://[::1]:{port}/v1.0/healthz", timeout=5).status_code == 204

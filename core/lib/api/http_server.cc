@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,38 +16,50 @@ namespace beast = boost::beast;
 using asio::ip::tcp;
 
 HttpServer::HttpServer(asio::io_context& io, const Settings& settings, Router& router)
-    : io_(io), settings_(settings), router_(router), acceptor_(io) {}
+    : io_(io), settings_(settings), router_(router) {}
 
-Result<uint16_t> HttpServer::listen(const std::string& address, uint16_t port) {
-  boost::system::error_code ec;
-  auto ip = asio::ip::make_address(address, ec);
-  if (ec) return make_error(SKIFF_ERR_INVALID_ARGUMENT, "api.http_address: '" + address + "' is not an IP address");
-  tcp::endpoint ep(ip, port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return make_error(SKIFF_ERR_UNAVAILABLE,
-                      "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
-  uint16_t bound = acceptor_.local_endpoint().port();
-  asio::co_spawn(io_, accept_loop(), asio::detached);
-  return bound;
+Result<uint16_t> HttpServer::listen(const std::string& addresses, uint16_t port) {
+  std::string_view rest(addresses);
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string address(rest.substr(0, comma));
+    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+    if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+    if (address.empty()) continue;
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(address, ec);
+    if (ec) return make_error(SKIFF_ERR_INVALID_ARGUMENT, "api.http_address: '" + address + "' is not an IP address");
+    // Every address shares the port of the first one (which may have been picked by the kernel).
+    tcp::endpoint ep(ip, acceptors_.empty() ? port : acceptors_.front()->local_endpoint().port());
+    auto acceptor = std::make_unique<tcp::acceptor>(io_);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && ip.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return make_error(SKIFF_ERR_UNAVAILABLE, "cannot listen on " + address + ":" +
+                                                   std::to_string(ep.port()) + ": " + ec.message());
+    acceptors_.push_back(std::move(acceptor));
+  }
+  if (acceptors_.empty()) return make_error(SKIFF_ERR_INVALID_ARGUMENT, "api.http_address: no address given");
+  for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), asio::detached);
+  return acceptors_.front()->local_endpoint().port();
 }
 
 void HttpServer::stop() {
   stopping_ = true;
   asio::post(io_, [this] {
     boost::system::error_code ec;
-    acceptor_.close(ec);
+    for (auto& a : acceptors_) a->close(ec);
   });
 }
 
-asio::awaitable<void> HttpServer::accept_loop() {
+asio::awaitable<void> HttpServer::accept_loop(tcp::acceptor& acceptor) {
   while (!stopping_) {
     boost::system::error_code ec;
     tcp::socket socket(asio::make_strand(io_));
-    co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) co_return;
       spdlog::warn("accept failed: {}", ec.message());

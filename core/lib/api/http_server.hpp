@@ -7,6 +7,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <atomic>
+#include <memory>
+#include <vector>
 
 #include "api/router.hpp"
 #include "common/result.hpp"
@@ -17,18 +19,19 @@ namespace skiff {
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, const Settings& settings, Router& router);
-  // Binds and starts accepting; returns the bound port.
-  Result<uint16_t> listen(const std::string& address, uint16_t port);
+  // Binds every address of a comma-separated list ("127.0.0.1,[::1]", as daprd's
+  // --dapr-listen-addresses takes it) and starts accepting; returns the bound port.
+  Result<uint16_t> listen(const std::string& addresses, uint16_t port);
   void stop();
 
  private:
-  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
   const Settings& settings_;
   Router& router_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -32,7 +32,8 @@ const std::vector<KeySpec>& specs() {
       {"app.max_idle_connections", KeyKind::kInt, &S::app_max_idle_connections, "",
        "Keep-alive connections to the app kept open for reuse.", 0, 100000},
       {"api.http_address", KeyKind::kString, &S::http_address, "--dapr-listen-addresses",
-       "Address the app-facing HTTP API listens on."},
+       "Address the app-facing HTTP API listens on; a comma-separated list listens on each "
+       "(IPv6 in brackets or bare, e.g. \"127.0.0.1,[::1]\")."},
       {"api.http_port", KeyKind::kInt, &S::http_port, "--dapr-http-port",
        "Port of the app-facing HTTP API (Dapr-compatible).", 0, 65535},
       {"api.grpc_port", KeyKind::kInt, &S::grpc_port, "--dapr-grpc-port",
