@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <dlfcn.h>
+
 #ifndef SKIFF_PLUGINDIR
 #define SKIFF_PLUGINDIR "/usr/local/lib/skiff/plugins"
 #endif
@@ -116,6 +118,10 @@ Result<std::vector<LoadedComponent>> load_plugin_file(const std::filesystem::pat
                   std::to_string(SKIFF_ABI_MAJOR) + "." + std::to_string(SKIFF_ABI_MINOR));
   if (!library->has(SKIFF_ENTRY_SYMBOL)) return refuse("missing symbol " SKIFF_ENTRY_SYMBOL);
   auto& entry = library->get<decltype(skiff_plugin_entry)>(SKIFF_ENTRY_SYMBOL);
+  // From here on plugin code runs, and may leave behind threads, atexit handlers or callbacks
+  // registered with other libraries: pin it so that it is never unloaded (Boost.DLL has no
+  // RTLD_NODELETE of its own).
+  dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 
   const skiff_plugin_info_t* info = nullptr;
   char message[512] = "";
