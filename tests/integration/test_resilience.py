@@ -87,3 +87,41 @@ def test_a_stale_address_serving_another_app_is_never_called(cluster):
     r = requests.post(invoke_url(order, "cart", "echo"), data=b"for cart", timeout=30)
     assert r.status_code == 500
     assert "serves pay.default, not cart.default" in r.json()["message"]
+
+
+def test_sidecars_on_one_machine_need_no_internal_port(cluster):
+    from harness import SKIFFD, free_port, port_open
+    import socket
+    # Hold the default internal port, as another sidecar on this machine would.
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        holder.bind(("127.0.0.1", 50002))
+        holder.listen()
+    except OSError:
+        pass  # something else already holds it, which serves the test as well
+    try:
+        cart_app = cluster.app("cart")
+        started = []
+        for app_id, extra in (("cart", ["--app-port", cart_app.port]), ("order", [])):
+            port = free_port()
+            p = cluster.start([SKIFFD, "--app-id", app_id, "--dapr-http-port", port, *extra], f"auto-{app_id}")
+            wait_until(lambda: "skiffd ready" in p.output() or not p.running(), what=f"{app_id} ready")
+            assert p.running(), p.output()
+            assert "using a free port" in p.output()
+            started.append(port)
+        r = requests.post(f"http://127.0.0.1:{started[1]}/v1.0/invoke/cart/method/echo", data=b"hi", timeout=10)
+        assert r.status_code == 200 and r.text == "hi"
+    finally:
+        holder.close()
+
+
+def test_an_explicit_internal_port_that_is_taken_is_an_error(cluster):
+    import socket
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        p = cluster.sidecar("order", internal_port=port, wait_ready=False)
+        assert p.proc.wait(timeout=10) == 1
+        assert "cannot listen" in p.output()

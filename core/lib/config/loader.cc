@@ -55,6 +55,7 @@ void store(Settings& settings, const KeySpec& spec, V value) {
 
 // Converts a textual value (a flag, or a TOML string for sizes and durations). Empty result is OK.
 std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec, std::string_view text) {
+  settings.explicit_keys.emplace(spec.key);
   switch (spec.kind) {
     case KeyKind::kString:
       store(settings, spec, std::string(text));
@@ -116,6 +117,7 @@ std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec, s
 // Plugin tables are moved out of the parsed document: a moved node keeps its source position
 // (a copied one does not), which plugins need to name file and line in their errors.
 std::optional<std::string> apply_node(Settings& settings, const KeySpec& spec, toml::node& node) {
+  settings.explicit_keys.emplace(spec.key);
   switch (spec.kind) {
     case KeyKind::kString:
     case KeyKind::kEnum:

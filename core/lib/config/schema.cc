@@ -51,7 +51,10 @@ const std::vector<KeySpec>& specs() {
        "Address other sidecars dial to reach this one; empty means `internal.address`, or "
        "127.0.0.1 when that is a wildcard."},
       {"internal.port", KeyKind::kInt, &S::internal_port, "--dapr-internal-grpc-port",
-       "Port of the sidecar-to-sidecar endpoint.", 0, 65535},
+       "Port of the sidecar-to-sidecar endpoint. When it is left at its default and that port is "
+       "taken (another sidecar on this machine), a free port is used instead; peers learn it from "
+       "the resolver. 0 always picks a free port.",
+       0, 65535},
       {"invoke.unavailable_retries", KeyKind::kInt, &S::unavailable_retries, "",
        "Retries, on another instance when there is one, when the target sidecar cannot be "
        "reached; the request has then not been delivered, so retrying is safe.",

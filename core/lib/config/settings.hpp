@@ -4,6 +4,8 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <set>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,9 @@ struct Settings {
 
   // Where the values came from, for messages: the files read, in order.
   std::vector<std::string> sources;
+  // Keys given explicitly by a file or a flag (the rest kept their defaults).
+  std::set<std::string, std::less<>> explicit_keys;
+  bool is_explicit(std::string_view key) const { return explicit_keys.contains(key); }
 
   // The address peers dial: advertise_address, or the listen address unless it is a wildcard.
   std::string effective_advertise_address() const;

@@ -81,6 +81,12 @@ int run_sidecar(const Settings& settings) {
   skiff_inbound_handler_t handler{sizeof(skiff_inbound_handler_t), &inbound, on_inbound_call};
   auto internal_port = (*transport)->listen(settings.internal_address,
                                             static_cast<uint16_t>(settings.internal_port), &handler);
+  if (!internal_port && !settings.is_explicit("internal.port")) {
+    // Several sidecars on one machine with no configuration: the first takes the default port,
+    // the others a free one. Peers learn the actual port from the resolver.
+    spdlog::info("internal port {} is taken; using a free port", settings.internal_port);
+    internal_port = (*transport)->listen(settings.internal_address, 0, &handler);
+  }
   if (!internal_port) {
     spdlog::critical("{}", internal_port.error().message);
     return 1;
