@@ -1,5 +1,6 @@
 #include "grpc_transport.hpp"
 
+#include <absl/synchronization/mutex.h>
 #include <grpc/support/log.h>
 
 #include <atomic>
@@ -161,6 +162,9 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
       throw std::invalid_argument(reader.describe("max_reconnect_backoff") + ": must be at least 100ms");
     g_log_host = host;
     gpr_set_log_function(forward_grpc_log);
+    // Debian builds Abseil with its debug-mode deadlock detector on, which gRPC's mutexes then
+    // pay for on every lock (a graph lookup per acquisition); it is a development aid only.
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     *instance = new GrpcTransport(host, s);
     return SKIFF_OK;
   });
