@@ -130,6 +130,13 @@ def test_unknown_app_id_gets_a_dapr_error(order_cart):
                         "message": "fail to invoke, id: nosuchapp, err: couldn't find service: nosuchapp"}
 
 
+def test_empty_method_gets_400(order_cart):
+    order, _ = order_cart
+    r = requests.get(f"{order.url}/v1.0/invoke/cart/method/", timeout=10)
+    assert r.status_code == 400
+    assert r.json()["errorCode"] == "ERR_DIRECT_INVOKE"
+
+
 def test_request_without_a_target_gets_404(order_cart):
     order, _ = order_cart
     r = requests.get(f"{order.url}/some/path", timeout=10)

@@ -125,6 +125,7 @@ Result<InvokeTarget> target_from_url(std::string_view request_target, std::strin
   if (!t) return t;
   auto method = normalize_method(after);
   if (!method) return method.error();
+  if (method->empty()) return invalid("invalid method name: the method is empty");
   t->method = std::move(*method);
   t->query = query;
   return t;
@@ -138,6 +139,7 @@ Result<InvokeTarget> target_from_header(std::string_view app_id, std::string_vie
   while (path.starts_with('/')) path.remove_prefix(1);
   auto method = normalize_method(path);
   if (!method) return method.error();
+  if (method->empty()) return invalid("invalid method name: the method is empty");
   t->method = std::move(*method);
   t->query = query;
   return t;

@@ -65,10 +65,13 @@ TEST(Target, MissingMethodSegmentIsNotFound) {
   EXPECT_FALSE(target_from_url("/v1.0/invoke//method/x", "default").ok());
 }
 
-TEST(Target, EmptyMethodIsTheRoot) {
-  auto t = target_from_url("/v1.0/invoke/cart/method", "default");
-  ASSERT_TRUE(t.ok());
-  EXPECT_EQ(t->method, "");
+TEST(Target, EmptyMethodIsRejectedAsDaprDoes) {
+  for (auto url : {"/v1.0/invoke/cart/method", "/v1.0/invoke/cart/method/", "/v1.0/invoke/cart/method/./.."}) {
+    auto t = target_from_url(url, "default");
+    ASSERT_FALSE(t.ok()) << url;
+    EXPECT_EQ(t.error().code, SKIFF_ERR_INVALID_ARGUMENT);
+  }
+  EXPECT_FALSE(target_from_header("cart", "/", "default").ok());
 }
 
 TEST(Target, HeaderFormUsesTheWholePath) {
