@@ -101,6 +101,8 @@ pb::Invocation::Stub* GrpcTransport::stub_for(const std::string& address) {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(settings_.keepalive_time_ms));
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(settings_.keepalive_timeout_ms));
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // A peer nobody calls any more (it went away) stops costing reconnect attempts.
+    args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, 60000);
     auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
     stub = pb::Invocation::NewStub(channel);
   }

@@ -198,3 +198,24 @@ def test_many_calls_reuse_one_keep_alive_connection(order_cart):
         for i in range(200):
             r = s.post(invoke_url(order, "cart", "echo"), data=str(i), timeout=10)
             assert r.text == str(i)
+
+
+def test_concurrent_calls_of_mixed_sizes_all_arrive_intact(order_cart):
+    from concurrent.futures import ThreadPoolExecutor
+    order, _ = order_cart
+    sizes = [0, 10, 1000, 70_000, 300_000]
+
+    def worker(n):
+        failures = []
+        with requests.Session() as s:
+            for i in range(25):
+                size = sizes[(n + i) % len(sizes)]
+                body = bytes([(n * 7 + i) % 256]) * size
+                r = s.post(invoke_url(order, "cart", f"echo/{n}/{i}"), data=body, timeout=30)
+                if r.status_code != 200 or r.content != body or r.headers["X-Echo-Target"] != f"/echo/{n}/{i}":
+                    failures.append((n, i, r.status_code))
+        return failures
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(worker, range(16)))
+    assert [f for r in results for f in r] == []
