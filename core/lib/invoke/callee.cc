@@ -33,7 +33,9 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
       co_await call.fail(SKIFF_ERR_RESOURCE_EXHAUSTED, too_large);
       co_return;
     }
-    req.body().append(chunk.chunk);
+    // A body that came in one piece is moved, not copied.
+    if (req.body().empty()) req.body() = std::move(chunk.chunk);
+    else req.body().append(chunk.chunk);
     if (chunk.end_of_body) break;
   }
 

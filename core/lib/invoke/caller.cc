@@ -116,7 +116,8 @@ asio::awaitable<Caller::Attempt> Caller::call_once(const std::string& address, c
     auto chunk = co_await call->read();
     if (chunk.status != SKIFF_OK)
       co_return Attempt{true, failure(500, target, "response interrupted: " + chunk.message)};
-    res.body().append(chunk.chunk);
+    if (res.body().empty()) res.body() = std::move(chunk.chunk);  // one piece: no copy
+    else res.body().append(chunk.chunk);
     if (chunk.end_of_body) break;
   }
   co_return Attempt{true, std::move(res)};
