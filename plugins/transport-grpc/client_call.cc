@@ -50,6 +50,7 @@ void ClientCall::OnWriteDone(bool ok) {
   void* ud;
   {
     std::lock_guard lock(mu_);
+    maybe_delivered_ = maybe_delivered_ || ok;
     done = write_done_;
     ud = write_ud_;
     write_done_ = nullptr;
@@ -125,9 +126,17 @@ bool ClientCall::progress(Deferred& out) {
   auto terminal = [&]() -> std::optional<std::pair<skiff_status_t, std::string>> {
     if (failure_) return std::pair{static_cast<skiff_status_t>(failure_->status()), failure_->message()};
     if (!done_) return std::nullopt;
-    if (!status_.ok())
-      return std::pair{static_cast<skiff_status_t>(status_.error_code()),
-                       "sidecar at " + address_ + ": " + status_.error_message()};
+    if (!status_.ok()) {
+      auto code = static_cast<skiff_status_t>(status_.error_code());
+      std::string message = "sidecar at " + address_ + ": " + status_.error_message();
+      // UNAVAILABLE promises the host that nothing was delivered (so a retry is safe). Once a
+      // write went out, the peer may be running the call: report it as lost instead.
+      if (code == SKIFF_ERR_UNAVAILABLE && maybe_delivered_) {
+        code = SKIFF_ERR_UNKNOWN;
+        message += " (the connection broke after the request was sent; not retried)";
+      }
+      return std::pair{code, message};
+    }
     return std::pair{SKIFF_ERR_INTERNAL, "sidecar at " + address_ + " ended the call without a response"};
   };
 

@@ -50,6 +50,7 @@ class ClientCall final : public grpc::ClientBidiReactor<pb::Frame, pb::Frame> {
   bool hold_ = true;
   bool read_hold_ = true;
   bool head_sent_ = false;
+  bool maybe_delivered_ = false;  // a write reached gRPC's transport: the peer may have the call
   skiff_done_fn write_done_ = nullptr;
   void* write_ud_ = nullptr;
   skiff_head_done_fn head_waiter_ = nullptr;

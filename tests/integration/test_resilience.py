@@ -125,3 +125,27 @@ def test_an_explicit_internal_port_that_is_taken_is_an_error(cluster):
         p = cluster.sidecar("order", internal_port=port, wait_ready=False)
         assert p.proc.wait(timeout=10) == 1
         assert "cannot listen" in p.output()
+
+
+def test_a_call_lost_after_delivery_is_not_retried_on_another_instance(cluster):
+    import signal
+    import threading
+    apps = [cluster.app("cart-1"), cluster.app("cart-2")]
+    sidecars = [cluster.sidecar("cart", app_port=a.port) for a in apps]
+    order = cluster.sidecar("order")
+
+    def sleeps(app):
+        return requests.get(f"http://127.0.0.1:{app.port}/stats", timeout=5).json()["sleeps"]
+
+    answer = {}
+    caller = threading.Thread(target=lambda: answer.setdefault(
+        "r", requests.post(invoke_url(order, "cart", "sleep/3000"), data=b"charge card", timeout=30)))
+    caller.start()
+    wait_until(lambda: any(sleeps(a) == 1 for a in apps), what="the call to reach an app")
+    busy = next(i for i, a in enumerate(apps) if sleeps(a) == 1)
+    sidecars[busy].stop(signal.SIGKILL)
+    caller.join(timeout=30)
+    r = answer["r"]
+    assert r.status_code == 500, r.text
+    assert "not retried" in r.json()["message"]
+    assert sleeps(apps[1 - busy]) == 0  # the other instance never ran it

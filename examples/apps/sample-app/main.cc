@@ -2,6 +2,7 @@
 //   /status/<code>   answers with that status
 //   /sleep/<ms>      answers after a delay
 //   /inspect/...     answers a JSON description of the request (verb, target, headers, body size)
+//   /stats           answers how many requests and /sleep calls this app has received
 //   anything else    echoes the body, with X-App-Name, X-Echo-Verb and X-Echo-Target headers
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
@@ -18,6 +19,8 @@ using asio::ip::tcp;
 namespace {
 
 std::string g_name = "sample";
+uint64_t g_requests = 0;  // the app runs one thread: plain counters are enough
+uint64_t g_sleeps = 0;
 
 asio::awaitable<http::response<http::string_body>> answer(http::request<http::string_body>& req) {
   std::string target(req.target());
@@ -26,11 +29,16 @@ asio::awaitable<http::response<http::string_body>> answer(http::request<http::st
   res.set("X-App-Name", g_name);
   res.set("X-Echo-Verb", req.method_string());
   res.set("X-Echo-Target", target);
-  if (path.starts_with("/status/")) {
+  ++g_requests;
+  if (path == "/stats") {
+    res.set(http::field::content_type, "application/json");
+    res.body() = nlohmann::json{{"requests", g_requests}, {"sleeps", g_sleeps}}.dump();
+  } else if (path.starts_with("/status/")) {
     unsigned code = static_cast<unsigned>(std::atoi(path.c_str() + 8));
     res.result(code);
     if (code >= 200 && code != 204 && code != 304) res.body() = "status " + path.substr(8);
   } else if (path.starts_with("/sleep/")) {
+    ++g_sleeps;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     timer.expires_after(std::chrono::milliseconds(std::atoll(path.c_str() + 7)));
     co_await timer.async_wait(asio::use_awaitable);
