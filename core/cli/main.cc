@@ -6,12 +6,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "config/loader.hpp"
@@ -58,8 +57,10 @@ int run_invoke(const InvokeOptions& o) {
 
   http::request<http::string_body> req;
   auto verb = http::string_to_verb(o.verb);
-  if (verb == http::verb::unknown) req.method_string(o.verb);
-  else req.method(verb);
+  if (verb == http::verb::unknown)
+    req.method_string(o.verb);
+  else
+    req.method(verb);
   req.target("/v1.0/invoke/" + o.app_id + "/method/" + method);
   req.version(11);
   req.set(http::field::host, o.sidecar_address + ":" + std::to_string(port));
@@ -88,8 +89,8 @@ int run_invoke(const InvokeOptions& o) {
   stream.expires_after(std::chrono::seconds(o.timeout_s));
   if (!ec) stream.connect(endpoints, ec);
   if (ec) {
-    std::cerr << "skiff invoke: cannot reach the sidecar at " << o.sidecar_address << ":" << port << ": "
-              << ec.message() << "\n";
+    std::cerr << "skiff invoke: cannot reach the sidecar at " << o.sidecar_address << ":" << port
+              << ": " << ec.message() << "\n";
     return 1;
   }
   http::write(stream, req, ec);
@@ -120,7 +121,8 @@ int run_plugins_list(const std::vector<std::string>& dirs, const std::string& co
       std::cerr << "skiff: invalid configuration: " << settings.error().message << "\n";
       return 2;
     }
-    configured.insert(configured.end(), settings->plugin_paths.begin(), settings->plugin_paths.end());
+    configured.insert(configured.end(), settings->plugin_paths.begin(),
+                      settings->plugin_paths.end());
   }
   asio::io_context io;
   skiff::HostServices host(io);
@@ -128,9 +130,9 @@ int run_plugins_list(const std::vector<std::string>& dirs, const std::string& co
   std::cout << "KIND        TYPE        ABI   PLUGIN                  FILE\n";
   for (const auto& c : catalog.components()) {
     std::string abi = std::to_string(c.abi.major) + "." + std::to_string(c.abi.minor);
-    std::cout << std::left << std::setw(12) << skiff::kind_name(c.kind) << std::setw(12) << c.type_name
-              << std::setw(6) << abi << std::setw(24) << (c.plugin_name + " " + c.plugin_version) << c.file.string()
-              << "\n";
+    std::cout << std::left << std::setw(12) << skiff::kind_name(c.kind) << std::setw(12)
+              << c.type_name << std::setw(6) << abi << std::setw(24)
+              << (c.plugin_name + " " + c.plugin_version) << c.file.string() << "\n";
   }
   for (const auto& f : catalog.failures()) std::cerr << "refused: " << f.line() << "\n";
   return catalog.failures().empty() ? 0 : 1;
@@ -138,8 +140,10 @@ int run_plugins_list(const std::vector<std::string>& dirs, const std::string& co
 
 int run_config_check(const std::string& config_file) {
   std::vector<std::filesystem::path> files;
-  if (!config_file.empty()) files.push_back(config_file);
-  else files = skiff::default_config_files();
+  if (!config_file.empty())
+    files.push_back(config_file);
+  else
+    files = skiff::default_config_files();
   auto settings = skiff::load_settings(files, {});
   if (!settings) {
     std::cerr << "skiff: invalid configuration: " << settings.error().message << "\n";
@@ -161,11 +165,15 @@ int main(int argc, char** argv) {
   inv->add_option("--method,-m", invoke.method, "Method path, e.g. orders/42")->required();
   inv->add_option("--verb,-v", invoke.verb, "HTTP verb")->capture_default_str();
   auto* data = inv->add_option("--data,-d", invoke.data, "Request body");
-  inv->add_option("--data-file", invoke.data_file, "Read the request body from a file")->excludes(data);
+  inv->add_option("--data-file", invoke.data_file, "Read the request body from a file")
+      ->excludes(data);
   inv->add_option("--header,-H", invoke.headers, "Extra header NAME:VALUE (repeatable)");
-  inv->add_option("--sidecar-port,-p", invoke.sidecar_port, "HTTP port of the local sidecar (default $DAPR_HTTP_PORT or 3500)");
-  inv->add_option("--sidecar-address", invoke.sidecar_address, "Address of the local sidecar")->capture_default_str();
-  inv->add_option("--timeout", invoke.timeout_s, "Seconds to wait for the answer")->capture_default_str();
+  inv->add_option("--sidecar-port,-p", invoke.sidecar_port,
+                  "HTTP port of the local sidecar (default $DAPR_HTTP_PORT or 3500)");
+  inv->add_option("--sidecar-address", invoke.sidecar_address, "Address of the local sidecar")
+      ->capture_default_str();
+  inv->add_option("--timeout", invoke.timeout_s, "Seconds to wait for the answer")
+      ->capture_default_str();
 
   auto* plugins = app.add_subcommand("plugins", "Inspect plugins");
   plugins->require_subcommand(1);
@@ -173,7 +181,8 @@ int main(int argc, char** argv) {
   std::string plugins_config;
   auto* list = plugins->add_subcommand("list", "List the components the plugin loader finds");
   list->add_option("--plugin-dir", plugin_dirs, "Extra directory to search first (repeatable)");
-  list->add_option("--config", plugins_config, "Also search the plugin paths of this configuration file");
+  list->add_option("--config", plugins_config,
+                   "Also search the plugin paths of this configuration file");
 
   auto* config = app.add_subcommand("config", "Configuration tools");
   config->require_subcommand(1);

@@ -1,7 +1,7 @@
 // skiffd: the sidecar daemon. A thin main: flags and files to Settings, then the runtime.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
 
@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (version) {
-    std::cout << "skiffd " << SKIFF_VERSION << " (plugin ABI " << SKIFF_ABI_MAJOR << "." << SKIFF_ABI_MINOR << ")\n";
+    std::cout << "skiffd " << SKIFF_VERSION << " (plugin ABI " << SKIFF_ABI_MAJOR << "."
+              << SKIFF_ABI_MINOR << ")\n";
     return 0;
   }
   if (print_reference) {
@@ -46,11 +47,14 @@ int main(int argc, char** argv) {
   auto ext = std::filesystem::path(config_file).extension();
   if (ext == ".yaml" || ext == ".yml") {
     // daprd's --config names a Dapr Configuration resource; skiff's configuration is TOML.
-    notes.push_back("ignoring " + config_file + ": a Dapr Configuration (YAML) file; skiffd reads TOML");
+    notes.push_back("ignoring " + config_file +
+                    ": a Dapr Configuration (YAML) file; skiffd reads TOML");
     config_file.clear();
   }
-  if (!config_file.empty()) files.push_back(config_file);
-  else files = skiff::default_config_files();
+  if (!config_file.empty())
+    files.push_back(config_file);
+  else
+    files = skiff::default_config_files();
   auto settings = skiff::load_settings(files, flags.given());
   if (!settings) {
     std::cerr << "skiffd: invalid configuration: " << settings.error().message << "\n";
@@ -60,7 +64,8 @@ int main(int argc, char** argv) {
     std::cout << "configuration OK";
     if (!settings->sources.empty()) {
       std::cout << " (";
-      for (size_t i = 0; i < settings->sources.size(); ++i) std::cout << (i ? ", " : "") << settings->sources[i];
+      for (size_t i = 0; i < settings->sources.size(); ++i)
+        std::cout << (i ? ", " : "") << settings->sources[i];
       std::cout << ")";
     }
     std::cout << "\n";

@@ -64,7 +64,9 @@ struct Row {
 // A prepared statement, finalized on scope exit.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  Statement(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
   ~Statement() { sqlite3_finalize(stmt_); }
   bool ok() const { return rc_ == SQLITE_OK; }
   Statement& bind(int i, const std::string& s) {
@@ -78,7 +80,8 @@ class Statement {
   int step() { return sqlite3_step(stmt_); }
   std::string text(int col) const {
     auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col))
+             : std::string();
   }
   int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
 
@@ -106,22 +109,24 @@ class SqliteResolver {
     auto dir = std::filesystem::path(cfg_.path).parent_path();
     if (!dir.empty()) std::filesystem::create_directories(dir, ec);
     if (ec) return "cannot create directory " + dir.string() + ": " + ec.message();
-    int rc = sqlite3_open_v2(cfg_.path.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc =
+        sqlite3_open_v2(cfg_.path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return "cannot open " + cfg_.path + ": " + sqlite3_errstr(rc);
     sqlite3_busy_timeout(db_, static_cast<int>(cfg_.busy_timeout_ms));
     // Switching to WAL needs a moment of exclusive access; another sidecar may hold the file.
     std::string err;
     for (int attempt = 0; attempt < 20; ++attempt) {
       err = exec("PRAGMA journal_mode=WAL");
-      if (err.empty()) err = exec(
-          "CREATE TABLE IF NOT EXISTS hosts ("
-          " registration_id TEXT PRIMARY KEY,"
-          " address TEXT NOT NULL UNIQUE,"
-          " app_id TEXT NOT NULL,"
-          " namespace TEXT NOT NULL,"
-          " last_update INTEGER NOT NULL);"
-          "CREATE INDEX IF NOT EXISTS hosts_app ON hosts(app_id, namespace, last_update);");
+      if (err.empty())
+        err = exec(
+            "CREATE TABLE IF NOT EXISTS hosts ("
+            " registration_id TEXT PRIMARY KEY,"
+            " address TEXT NOT NULL UNIQUE,"
+            " app_id TEXT NOT NULL,"
+            " namespace TEXT NOT NULL,"
+            " last_update INTEGER NOT NULL);"
+            "CREATE INDEX IF NOT EXISTS hosts_app ON hosts(app_id, namespace, last_update);");
       if (err.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));  // start-up only, off the loop
     }
@@ -139,7 +144,8 @@ class SqliteResolver {
       if (err.empty()) {
         registration_ = r;
         next_heartbeat_ = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms);
-        log(SKIFF_LOG_INFO, "registered " + r.app_id + "." + r.ns + " at " + r.address + " in " + cfg_.path);
+        log(SKIFF_LOG_INFO,
+            "registered " + r.app_id + "." + r.ns + " at " + r.address + " in " + cfg_.path);
         refresh();
       }
       done(ud, err.empty() ? SKIFF_OK : SKIFF_ERR_UNAVAILABLE, str(err));
@@ -159,7 +165,8 @@ class SqliteResolver {
     });
   }
 
-  void resolve(const skiff_resolve_request_t* req, skiff_resolve_done_fn done, void* ud, uint64_t* op_id) {
+  void resolve(const skiff_resolve_request_t* req, skiff_resolve_done_fn done, void* ud,
+               uint64_t* op_id) {
     *op_id = 0;
     std::string key = cache_key(view(req->app_namespace), view(req->app_id));
     std::vector<std::string> found;
@@ -185,7 +192,8 @@ class SqliteResolver {
   void report_unavailable(std::string_view app_id, std::string_view ns, std::string_view address) {
     std::lock_guard lock(cache_mu_);
     suspects_[std::string(address)] = unix_ms();
-    if (auto it = snapshot_.find(cache_key(ns, app_id)); it != snapshot_.end() && it->second.size() > 1)
+    if (auto it = snapshot_.find(cache_key(ns, app_id));
+        it != snapshot_.end() && it->second.size() > 1)
       std::erase(it->second, std::string(address));
   }
 
@@ -207,12 +215,14 @@ class SqliteResolver {
   }
 
   void complete(std::vector<std::string> addresses, skiff_resolve_done_fn done, void* ud) {
-    if (addresses.empty()) return done(ud, SKIFF_ERR_NOT_FOUND, nullptr, 0, str("no live instance"));
+    if (addresses.empty())
+      return done(ud, SKIFF_ERR_NOT_FOUND, nullptr, 0, str("no live instance"));
     // Round robin: each call starts one further along the list.
     size_t start = next_.fetch_add(1, std::memory_order_relaxed) % addresses.size();
     std::vector<skiff_str_t> views;
     views.reserve(addresses.size());
-    for (size_t i = 0; i < addresses.size(); ++i) views.push_back(str(addresses[(start + i) % addresses.size()]));
+    for (size_t i = 0; i < addresses.size(); ++i)
+      views.push_back(str(addresses[(start + i) % addresses.size()]));
     done(ud, SKIFF_OK, views.data(), views.size(), str(""));
   }
 
@@ -238,9 +248,10 @@ class SqliteResolver {
 
   // Worker thread only from here on.
   std::string write_registration(const Registration& r) {
-    Statement st(db_,
-                 "INSERT OR REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)"
-                 " VALUES (?, ?, ?, ?, ?)");
+    Statement st(
+        db_,
+        "INSERT OR REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)"
+        " VALUES (?, ?, ?, ?, ?)");
     st.bind(1, r.id).bind(2, r.address).bind(3, r.app_id).bind(4, r.ns).bind(5, unix_ms());
     return st.step() == SQLITE_DONE ? "" : std::string("cannot register: ") + sqlite3_errmsg(db_);
   }
@@ -255,7 +266,8 @@ class SqliteResolver {
     if (sqlite3_changes(db_) == 0) {
       // Someone removed our row (cleanup after a long pause, a manual delete): register again
       // instead of dying, so callers find us within one heartbeat.
-      log(SKIFF_LOG_WARN, "registration row of " + registration_->address + " disappeared; registering again");
+      log(SKIFF_LOG_WARN,
+          "registration row of " + registration_->address + " disappeared; registering again");
       if (auto err = write_registration(*registration_); !err.empty()) log(SKIFF_LOG_WARN, err);
     }
   }
@@ -263,14 +275,17 @@ class SqliteResolver {
   void refresh() {
     last_refresh_ = Clock::now();
     const int64_t now = unix_ms();
-    Statement st(db_, "SELECT app_id, namespace, address, last_update FROM hosts WHERE last_update >= ? ORDER BY address");
+    Statement st(db_,
+                 "SELECT app_id, namespace, address, last_update FROM hosts WHERE last_update >= ? "
+                 "ORDER BY address");
     st.bind(1, now - static_cast<int64_t>(cfg_.ttl_ms));
     std::map<std::string, std::vector<Row>> rows;
     int rc;
     while ((rc = st.step()) == SQLITE_ROW)
       rows[cache_key(st.text(1), st.text(0))].push_back(Row{st.text(2), st.integer(3)});
     if (rc != SQLITE_DONE) {
-      log(SKIFF_LOG_WARN, std::string("refresh failed, keeping the previous view: ") + sqlite3_errmsg(db_));
+      log(SKIFF_LOG_WARN,
+          std::string("refresh failed, keeping the previous view: ") + sqlite3_errmsg(db_));
       return;
     }
     std::lock_guard lock(cache_mu_);
@@ -299,8 +314,10 @@ class SqliteResolver {
     Statement st(db_, "DELETE FROM hosts WHERE last_update < ?");
     // Only rows whose heartbeat is older than the ttl, which are by definition not live.
     st.bind(1, unix_ms() - static_cast<int64_t>(cfg_.ttl_ms));
-    if (st.step() != SQLITE_DONE) log(SKIFF_LOG_WARN, std::string("cleanup failed: ") + sqlite3_errmsg(db_));
-    else if (int n = sqlite3_changes(db_)) log(SKIFF_LOG_DEBUG, "removed " + std::to_string(n) + " expired rows");
+    if (st.step() != SQLITE_DONE)
+      log(SKIFF_LOG_WARN, std::string("cleanup failed: ") + sqlite3_errmsg(db_));
+    else if (int n = sqlite3_changes(db_))
+      log(SKIFF_LOG_DEBUG, "removed " + std::to_string(n) + " expired rows");
   }
 
   void run() {
@@ -352,8 +369,8 @@ class SqliteResolver {
   std::deque<std::function<void()>> jobs_;
   bool stop_ = false;
   std::optional<Registration> registration_;  // worker only
-  Clock::time_point next_heartbeat_{};       // worker only
-  Clock::time_point last_refresh_{};         // worker only
+  Clock::time_point next_heartbeat_{};        // worker only
+  Clock::time_point last_refresh_{};          // worker only
 
   std::mutex cache_mu_;  // guards snapshot_ and suspects_; held for a lookup or a copy only
   std::map<std::string, std::vector<std::string>> snapshot_;
@@ -367,7 +384,8 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
                       skiff_errbuf_t err) {
   return skiff::sdk::guard(err, [&]() -> skiff_status_t {
     skiff::sdk::ConfigReader reader(host, config);
-    static constexpr std::string_view kKeys[] = {"path", "heartbeat_interval", "ttl", "refresh_interval",
+    static constexpr std::string_view kKeys[] = {"path",         "heartbeat_interval",
+                                                 "ttl",          "refresh_interval",
                                                  "busy_timeout", "cleanup_interval"};
     reader.reject_unknown_keys(kKeys);
     Config cfg;
@@ -379,9 +397,11 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
     cfg.busy_timeout_ms = reader.duration_ms_or("busy_timeout", cfg.busy_timeout_ms);
     cfg.cleanup_ms = reader.duration_ms_or("cleanup_interval", cfg.cleanup_ms);
     if (cfg.heartbeat_ms == 0 || cfg.refresh_ms == 0 || cfg.cleanup_ms == 0)
-      throw std::invalid_argument(reader.describe("heartbeat_interval") + ": intervals must be greater than 0");
+      throw std::invalid_argument(reader.describe("heartbeat_interval") +
+                                  ": intervals must be greater than 0");
     if (cfg.ttl_ms <= cfg.heartbeat_ms)
-      throw std::invalid_argument(reader.describe("ttl") + ": must be longer than heartbeat_interval");
+      throw std::invalid_argument(reader.describe("ttl") +
+                                  ": must be longer than heartbeat_interval");
     auto r = std::make_unique<SqliteResolver>(host, std::move(cfg));
     if (auto e = r->open(); !e.empty()) throw std::runtime_error(e);
     *instance = r.release();
@@ -389,7 +409,9 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
   });
 }
 
-void destroy(void* instance) { delete static_cast<SqliteResolver*>(instance); }
+void destroy(void* instance) {
+  delete static_cast<SqliteResolver*>(instance);
+}
 
 void register_self(void* instance, const skiff_registration_t* self, skiff_done_fn done, void* ud) {
   static_cast<SqliteResolver*>(instance)->register_self(self, done, ud);
@@ -399,8 +421,8 @@ void deregister_self(void* instance, skiff_done_fn done, void* ud) {
   static_cast<SqliteResolver*>(instance)->deregister_self(done, ud);
 }
 
-void resolve(void* instance, const skiff_resolve_request_t* req, skiff_resolve_done_fn done, void* ud,
-             uint64_t* op_id) {
+void resolve(void* instance, const skiff_resolve_request_t* req, skiff_resolve_done_fn done,
+             void* ud, uint64_t* op_id) {
   static_cast<SqliteResolver*>(instance)->resolve(req, done, ud, op_id);
 }
 
@@ -408,18 +430,26 @@ void report_unavailable(void* instance, skiff_str_t app_id, skiff_str_t ns, skif
   static_cast<SqliteResolver*>(instance)->report_unavailable(view(app_id), view(ns), view(address));
 }
 
-const skiff_resolver_vtable_v1_t kVtable = {
-    sizeof(skiff_resolver_vtable_v1_t), create, destroy, register_self, deregister_self, resolve,
-    nullptr, report_unavailable};
-const skiff_component_t kComponent = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, "sqlite", &kVtable};
+const skiff_resolver_vtable_v1_t kVtable = {sizeof(skiff_resolver_vtable_v1_t),
+                                            create,
+                                            destroy,
+                                            register_self,
+                                            deregister_self,
+                                            resolve,
+                                            nullptr,
+                                            report_unavailable};
+const skiff_component_t kComponent = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, "sqlite",
+                                      &kVtable};
 const skiff_component_t* const kComponents[] = {&kComponent};
-const skiff_plugin_info_t kInfo = {sizeof(skiff_plugin_info_t), "resolver-sqlite", "0.1.0", kComponents, 1};
+const skiff_plugin_info_t kInfo = {sizeof(skiff_plugin_info_t), "resolver-sqlite", "0.1.0",
+                                   kComponents, 1};
 
 }  // namespace
 
 extern "C" {
 SKIFF_PLUGIN_DEFINE_ABI_VERSION();
-skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info, skiff_errbuf_t) {
+skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info,
+                                  skiff_errbuf_t) {
   *info = &kInfo;
   return SKIFF_OK;
 }

@@ -9,7 +9,8 @@ ClientCall::ClientCall(std::string address, pb::CallHead head)
 
 void ClientCall::start(pb::Invocation::Stub* stub) {
   if (head_.timeout_ms() > 0)
-    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(head_.timeout_ms()));
+    context_.set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::milliseconds(head_.timeout_ms()));
   stub->async()->Call(&context_, this);
   AddHold();
   AddHold();
@@ -124,7 +125,8 @@ bool ClientCall::progress(Deferred& out) {
   bool need_read = false;
   // Why the stream cannot give more, if it cannot.
   auto terminal = [&]() -> std::optional<std::pair<skiff_status_t, std::string>> {
-    if (failure_) return std::pair{static_cast<skiff_status_t>(failure_->status()), failure_->message()};
+    if (failure_)
+      return std::pair{static_cast<skiff_status_t>(failure_->status()), failure_->message()};
     if (!done_) return std::nullopt;
     if (!status_.ok()) {
       auto code = static_cast<skiff_status_t>(status_.error_code());
@@ -137,7 +139,8 @@ bool ClientCall::progress(Deferred& out) {
       }
       return std::pair{code, message};
     }
-    return std::pair{SKIFF_ERR_INTERNAL, "sidecar at " + address_ + " ended the call without a response"};
+    return std::pair{SKIFF_ERR_INTERNAL,
+                     "sidecar at " + address_ + " ended the call without a response"};
   };
 
   if (head_waiter_) {
@@ -149,7 +152,8 @@ bool ClientCall::progress(Deferred& out) {
       auto head = *response_head_;
       out.push_back([fn, ud, head = std::move(head)] {
         auto views = header_views(head.headers());
-        skiff_response_head_t h{sizeof(skiff_response_head_t), head.http_status(), views.data(), views.size()};
+        skiff_response_head_t h{sizeof(skiff_response_head_t), head.http_status(), views.data(),
+                                views.size()};
         fn(ud, SKIFF_OK, &h, str(""));
       });
     } else if (auto t = terminal()) {
@@ -171,12 +175,16 @@ bool ClientCall::progress(Deferred& out) {
       has_pending_ = false;
       bool eob = end_of_body_;
       out.push_back([fn, ud, chunk = std::move(chunk), eob] {
-        fn(ud, SKIFF_OK, skiff_bytes_t{reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()}, eob ? 1 : 0,
+        fn(ud, SKIFF_OK,
+           skiff_bytes_t{reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()}, eob ? 1 : 0,
            str(""));
       });
     } else if (auto t = terminal()) {
       read_waiter_ = nullptr;
-      out.push_back([fn, ud, t = *t] { fn(ud, t.first == SKIFF_OK ? SKIFF_ERR_DATA_LOSS : t.first, skiff_bytes_t{}, 0, str(t.second)); });
+      out.push_back([fn, ud, t = *t] {
+        fn(ud, t.first == SKIFF_OK ? SKIFF_ERR_DATA_LOSS : t.first, skiff_bytes_t{}, 0,
+           str(t.second));
+      });
     } else if (!read_in_flight_ && !stream_ended_) {
       need_read = true;
     }

@@ -23,7 +23,8 @@ void fill_headers(const skiff_header_t* headers, size_t count,
   }
 }
 
-std::vector<skiff_header_t> header_views(const google::protobuf::RepeatedPtrField<pb::Header>& headers) {
+std::vector<skiff_header_t> header_views(
+    const google::protobuf::RepeatedPtrField<pb::Header>& headers) {
   std::vector<skiff_header_t> out;
   out.reserve(headers.size());
   for (const auto& h : headers) out.push_back(skiff_header_t{str(h.name()), str(h.value())});
@@ -58,7 +59,8 @@ skiff_status_t GrpcTransport::listen(std::string_view address, uint16_t port,
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   int selected = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(), &selected);
+  builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
+                           &selected);
   builder.RegisterService(&service_);
   // Two sidecars must never share a port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -97,7 +99,8 @@ pb::Invocation::Stub* GrpcTransport::stub_for(const std::string& address) {
     // A restarted peer must be found again quickly, not after gRPC's default 120 s backoff.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(settings_.max_reconnect_backoff_ms));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                static_cast<int>(settings_.max_reconnect_backoff_ms));
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(settings_.keepalive_time_ms));
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(settings_.keepalive_timeout_ms));
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -139,12 +142,19 @@ namespace {
 std::atomic<const skiff_host_api_t*> g_log_host{nullptr};
 
 void forward_grpc_log(gpr_log_func_args* args) {
-  if (const auto* host = g_log_host.load()) host->log(host->host, SKIFF_LOG_DEBUG, str("grpc"), str(args->message));
+  if (const auto* host = g_log_host.load())
+    host->log(host->host, SKIFF_LOG_DEBUG, str("grpc"), str(args->message));
 }
 
-GrpcTransport* self(void* instance) { return static_cast<GrpcTransport*>(instance); }
-ClientCall* client(skiff_client_call_t* c) { return reinterpret_cast<ClientCall*>(c); }
-ServerCall* server(skiff_server_call_t* c) { return reinterpret_cast<ServerCall*>(c); }
+GrpcTransport* self(void* instance) {
+  return static_cast<GrpcTransport*>(instance);
+}
+ClientCall* client(skiff_client_call_t* c) {
+  return reinterpret_cast<ClientCall*>(c);
+}
+ServerCall* server(skiff_server_call_t* c) {
+  return reinterpret_cast<ServerCall*>(c);
+}
 
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
@@ -156,12 +166,14 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
     Settings s;
     s.keepalive_time_ms = reader.duration_ms_or("keepalive_time", s.keepalive_time_ms);
     s.keepalive_timeout_ms = reader.duration_ms_or("keepalive_timeout", s.keepalive_timeout_ms);
-    s.max_reconnect_backoff_ms = reader.duration_ms_or("max_reconnect_backoff", s.max_reconnect_backoff_ms);
+    s.max_reconnect_backoff_ms =
+        reader.duration_ms_or("max_reconnect_backoff", s.max_reconnect_backoff_ms);
     s.shutdown_grace_ms = reader.duration_ms_or("shutdown_grace", s.shutdown_grace_ms);
     if (s.keepalive_time_ms < 1000)
       throw std::invalid_argument(reader.describe("keepalive_time") + ": must be at least 1s");
     if (s.max_reconnect_backoff_ms < 100)
-      throw std::invalid_argument(reader.describe("max_reconnect_backoff") + ": must be at least 100ms");
+      throw std::invalid_argument(reader.describe("max_reconnect_backoff") +
+                                  ": must be at least 100ms");
     g_log_host = host;
     gpr_set_log_function(forward_grpc_log);
     // Debian builds Abseil with its debug-mode deadlock detector on, which gRPC's mutexes then
@@ -172,60 +184,100 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
   });
 }
 
-void destroy(void* instance) { delete self(instance); }
+void destroy(void* instance) {
+  delete self(instance);
+}
 
-skiff_status_t set_credentials(void*, const skiff_tls_credentials_t* credentials, skiff_errbuf_t err) {
+skiff_status_t set_credentials(void*, const skiff_tls_credentials_t* credentials,
+                               skiff_errbuf_t err) {
   if (credentials == nullptr) return SKIFF_OK;  // plaintext is what this version speaks
   skiff_errbuf_set(err, "transport-grpc does not support TLS in this version");
   return SKIFF_ERR_UNIMPLEMENTED;
 }
 
-skiff_status_t listen(void* instance, skiff_str_t address, uint16_t port, const skiff_inbound_handler_t* handler,
-                      uint16_t* bound_port, skiff_errbuf_t err) {
-  return sdk::guard(err, [&] { return self(instance)->listen(view(address), port, handler, bound_port, err); });
+skiff_status_t listen(void* instance, skiff_str_t address, uint16_t port,
+                      const skiff_inbound_handler_t* handler, uint16_t* bound_port,
+                      skiff_errbuf_t err) {
+  return sdk::guard(
+      err, [&] { return self(instance)->listen(view(address), port, handler, bound_port, err); });
 }
 
-void shutdown(void* instance, skiff_done_fn done, void* ud) { self(instance)->shutdown(done, ud); }
+void shutdown(void* instance, skiff_done_fn done, void* ud) {
+  self(instance)->shutdown(done, ud);
+}
 
 skiff_status_t call_start(void* instance, skiff_str_t address, const skiff_call_head_t* head,
                           skiff_client_call_t** call, skiff_errbuf_t err) {
-  return sdk::guard(err, [&] { return self(instance)->call_start(view(address), head, call, err); });
+  return sdk::guard(err,
+                    [&] { return self(instance)->call_start(view(address), head, call, err); });
 }
 
-void call_write(skiff_client_call_t* c, skiff_bytes_t chunk, int32_t eob, skiff_done_fn done, void* ud) {
+void call_write(skiff_client_call_t* c, skiff_bytes_t chunk, int32_t eob, skiff_done_fn done,
+                void* ud) {
   client(c)->write(chunk, eob != 0, done, ud);
 }
-void call_read_head(skiff_client_call_t* c, skiff_head_done_fn done, void* ud) { client(c)->read_head(done, ud); }
-void call_read(skiff_client_call_t* c, skiff_read_done_fn done, void* ud) { client(c)->read(done, ud); }
-void call_cancel(skiff_client_call_t* c) { client(c)->cancel(); }
-void call_release(skiff_client_call_t* c) { client(c)->release(); }
+void call_read_head(skiff_client_call_t* c, skiff_head_done_fn done, void* ud) {
+  client(c)->read_head(done, ud);
+}
+void call_read(skiff_client_call_t* c, skiff_read_done_fn done, void* ud) {
+  client(c)->read(done, ud);
+}
+void call_cancel(skiff_client_call_t* c) {
+  client(c)->cancel();
+}
+void call_release(skiff_client_call_t* c) {
+  client(c)->release();
+}
 
-void server_read(skiff_server_call_t* c, skiff_read_done_fn done, void* ud) { server(c)->read(done, ud); }
-void server_write_head(skiff_server_call_t* c, const skiff_response_head_t* head, skiff_done_fn done, void* ud) {
+void server_read(skiff_server_call_t* c, skiff_read_done_fn done, void* ud) {
+  server(c)->read(done, ud);
+}
+void server_write_head(skiff_server_call_t* c, const skiff_response_head_t* head,
+                       skiff_done_fn done, void* ud) {
   server(c)->write_head(head, done, ud);
 }
-void server_write(skiff_server_call_t* c, skiff_bytes_t chunk, int32_t eob, skiff_done_fn done, void* ud) {
+void server_write(skiff_server_call_t* c, skiff_bytes_t chunk, int32_t eob, skiff_done_fn done,
+                  void* ud) {
   server(c)->write(chunk, eob != 0, done, ud);
 }
-void server_fail(skiff_server_call_t* c, skiff_status_t status, skiff_str_t message, skiff_done_fn done, void* ud) {
+void server_fail(skiff_server_call_t* c, skiff_status_t status, skiff_str_t message,
+                 skiff_done_fn done, void* ud) {
   server(c)->fail(status, view(message), done, ud);
 }
-void server_release(skiff_server_call_t* c) { server(c)->release(); }
+void server_release(skiff_server_call_t* c) {
+  server(c)->release();
+}
 
-const skiff_transport_vtable_v1_t kVtable = {
-    sizeof(skiff_transport_vtable_v1_t), create, destroy, set_credentials, listen, shutdown,
-    call_start, call_write, call_read_head, call_read, call_cancel, call_release,
-    server_read, server_write_head, server_write, server_fail, server_release};
-const skiff_component_t kComponent = {sizeof(skiff_component_t), SKIFF_KIND_TRANSPORT, "grpc", &kVtable};
+const skiff_transport_vtable_v1_t kVtable = {sizeof(skiff_transport_vtable_v1_t),
+                                             create,
+                                             destroy,
+                                             set_credentials,
+                                             listen,
+                                             shutdown,
+                                             call_start,
+                                             call_write,
+                                             call_read_head,
+                                             call_read,
+                                             call_cancel,
+                                             call_release,
+                                             server_read,
+                                             server_write_head,
+                                             server_write,
+                                             server_fail,
+                                             server_release};
+const skiff_component_t kComponent = {sizeof(skiff_component_t), SKIFF_KIND_TRANSPORT, "grpc",
+                                      &kVtable};
 const skiff_component_t* const kComponents[] = {&kComponent};
-const skiff_plugin_info_t kInfo = {sizeof(skiff_plugin_info_t), "transport-grpc", "0.1.0", kComponents, 1};
+const skiff_plugin_info_t kInfo = {sizeof(skiff_plugin_info_t), "transport-grpc", "0.1.0",
+                                   kComponents, 1};
 
 }  // namespace
 }  // namespace skiff::grpc_transport
 
 extern "C" {
 SKIFF_PLUGIN_DEFINE_ABI_VERSION();
-skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info, skiff_errbuf_t) {
+skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info,
+                                  skiff_errbuf_t) {
   *info = &skiff::grpc_transport::kInfo;
   return SKIFF_OK;
 }

@@ -29,7 +29,8 @@ class GrpcTransport;
 class Service final : public pb::Invocation::CallbackService {
  public:
   explicit Service(GrpcTransport* transport) : transport_(transport) {}
-  grpc::ServerBidiReactor<pb::Frame, pb::Frame>* Call(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<pb::Frame, pb::Frame>* Call(
+      grpc::CallbackServerContext* context) override;
 
  private:
   GrpcTransport* transport_;
@@ -40,8 +41,9 @@ class GrpcTransport {
   GrpcTransport(const skiff_host_api_t* host, Settings settings);
   ~GrpcTransport();
 
-  skiff_status_t listen(std::string_view address, uint16_t port, const skiff_inbound_handler_t* handler,
-                        uint16_t* bound_port, skiff_errbuf_t err);
+  skiff_status_t listen(std::string_view address, uint16_t port,
+                        const skiff_inbound_handler_t* handler, uint16_t* bound_port,
+                        skiff_errbuf_t err);
   void shutdown(skiff_done_fn done, void* user_data);
   skiff_status_t call_start(std::string_view address, const skiff_call_head_t* head,
                             skiff_client_call_t** call, skiff_errbuf_t err);
@@ -65,6 +67,7 @@ class GrpcTransport {
 // Conversions between the ABI's views and the protocol's messages.
 void fill_headers(const skiff_header_t* headers, size_t count,
                   google::protobuf::RepeatedPtrField<pb::Header>* out);
-std::vector<skiff_header_t> header_views(const google::protobuf::RepeatedPtrField<pb::Header>& headers);
+std::vector<skiff_header_t> header_views(
+    const google::protobuf::RepeatedPtrField<pb::Header>& headers);
 
 }  // namespace skiff::grpc_transport

@@ -24,7 +24,8 @@ void ServerCall::OnReadDone(bool ok) {
   if (!started_) {
     if (!in_.has_call_head()) {
       lock.unlock();
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first frame must carry the call head"));
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the first frame must carry the call head"));
       return;
     }
     started_ = true;
@@ -78,13 +79,15 @@ void ServerCall::deliver_read(std::unique_lock<std::mutex>& lock) {
     has_pending_ = false;
     bool eob = end_of_body_;
     lock.unlock();
-    fn(ud, SKIFF_OK, skiff_bytes_t{reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()}, eob ? 1 : 0, str(""));
+    fn(ud, SKIFF_OK, skiff_bytes_t{reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()},
+       eob ? 1 : 0, str(""));
     return;
   }
   if (stream_ended_ || done_) {
     read_waiter_ = nullptr;
     lock.unlock();
-    fn(ud, SKIFF_ERR_DATA_LOSS, skiff_bytes_t{}, 0, str("the caller ended the call before its body was complete"));
+    fn(ud, SKIFF_ERR_DATA_LOSS, skiff_bytes_t{}, 0,
+       str("the caller ended the call before its body was complete"));
     return;
   }
   if (!read_in_flight_) {
@@ -125,11 +128,14 @@ void ServerCall::write(skiff_bytes_t chunk, bool end_of_body, skiff_done_fn done
     finishing_ = end_of_body;
   }
   // The last frame and the OK status go out together; its completion fires in OnDone.
-  if (end_of_body) StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
-  else StartWrite(&out_);
+  if (end_of_body)
+    StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+  else
+    StartWrite(&out_);
 }
 
-void ServerCall::fail(skiff_status_t status, std::string_view message, skiff_done_fn done, void* ud) {
+void ServerCall::fail(skiff_status_t status, std::string_view message, skiff_done_fn done,
+                      void* ud) {
   {
     std::lock_guard lock(mu_);
     if (finishing_ || done_) {
@@ -183,7 +189,8 @@ void ServerCall::release() {
       finish = true;
     }
   }
-  if (finish) Finish(grpc::Status(grpc::StatusCode::INTERNAL, "the callee sidecar dropped the call"));
+  if (finish)
+    Finish(grpc::Status(grpc::StatusCode::INTERNAL, "the callee sidecar dropped the call"));
   unref();
 }
 

@@ -1,5 +1,7 @@
 #include "api/http_server.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -7,7 +9,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
-#include <spdlog/spdlog.h>
 
 namespace skiff {
 
@@ -24,11 +25,14 @@ Result<uint16_t> HttpServer::listen(const std::string& addresses, uint16_t port)
     auto comma = rest.find(',');
     std::string address(rest.substr(0, comma));
     rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
-    if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+    if (address.size() > 2 && address.front() == '[' && address.back() == ']')
+      address = address.substr(1, address.size() - 2);
     if (address.empty()) continue;
     boost::system::error_code ec;
     auto ip = asio::ip::make_address(address, ec);
-    if (ec) return make_error(SKIFF_ERR_INVALID_ARGUMENT, "api.http_address: '" + address + "' is not an IP address");
+    if (ec)
+      return make_error(SKIFF_ERR_INVALID_ARGUMENT,
+                        "api.http_address: '" + address + "' is not an IP address");
     // Every address shares the port of the first one (which may have been picked by the kernel).
     tcp::endpoint ep(ip, acceptors_.empty() ? port : acceptors_.front()->local_endpoint().port());
     auto acceptor = std::make_unique<tcp::acceptor>(io_);
@@ -42,7 +46,8 @@ Result<uint16_t> HttpServer::listen(const std::string& addresses, uint16_t port)
                                                    std::to_string(ep.port()) + ": " + ec.message());
     acceptors_.push_back(std::move(acceptor));
   }
-  if (acceptors_.empty()) return make_error(SKIFF_ERR_INVALID_ARGUMENT, "api.http_address: no address given");
+  if (acceptors_.empty())
+    return make_error(SKIFF_ERR_INVALID_ARGUMENT, "api.http_address: no address given");
   for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), asio::detached);
   return acceptors_.front()->local_endpoint().port();
 }
@@ -84,8 +89,10 @@ unsigned status_for_read_error(const boost::system::error_code& ec) {
   return 400;
 }
 
-std::string read_error_message(unsigned status, const boost::system::error_code& ec, uint64_t max_body) {
-  if (status == 413) return "request body exceeds the maximum of " + std::to_string(max_body) + " bytes";
+std::string read_error_message(unsigned status, const boost::system::error_code& ec,
+                               uint64_t max_body) {
+  if (status == 413)
+    return "request body exceeds the maximum of " + std::to_string(max_body) + " bytes";
   if (status == 431) return "request headers are too large";
   return "malformed HTTP request: " + ec.message();
 }
@@ -113,7 +120,8 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
       parser.header_limit(static_cast<uint32_t>(settings_.max_header_size));
       parser.body_limit(settings_.max_body_size);
       stream.expires_after(std::chrono::milliseconds(settings_.http_idle_timeout_ms));
-      co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read_header(stream, buffer, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) {
         auto& head = parser.get();
         auto length = parser.content_length();
@@ -125,12 +133,14 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
         }
       }
       if (!ec && !parser.is_done())
-        co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_read(stream, buffer, parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         unsigned status = status_for_read_error(ec);
         if (status != 0) {
-          auto res = dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
-                                read_error_message(status, ec, settings_.max_body_size));
+          auto res =
+              dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
+                         read_error_message(status, ec, settings_.max_body_size));
           co_await send(res, false);
           linger = true;
         }
@@ -152,7 +162,8 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
     stream.expires_after(std::chrono::seconds(2));
     std::vector<char> scratch(64 * 1024);
     for (size_t drained = 0; drained < (64u << 20);) {
-      size_t n = co_await stream.async_read_some(asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
+      size_t n = co_await stream.async_read_some(asio::buffer(scratch),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       drained += n;
     }

@@ -3,10 +3,10 @@
 // router. One coroutine per connection, on its own strand.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <atomic>
 #include <memory>
 #include <vector>
 

@@ -6,10 +6,13 @@
 namespace skiff {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
+bool iequals(std::string_view a, std::string_view b) {
+  return boost::beast::iequals(a, b);
+}
 
 bool named_in_connection(const http::fields& fields, std::string_view name) {
-  for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection; ++it) {
+  for (auto it = fields.find(http::field::connection);
+       it != fields.end() && it->name() == http::field::connection; ++it) {
     for (auto token : http::token_list(it->value()))
       if (iequals(token, name)) return true;
   }
@@ -28,21 +31,33 @@ Response dapr_error(unsigned status, std::string_view code, std::string_view mes
 
 unsigned http_status_for(skiff_status_t status) {
   switch (status) {
-    case SKIFF_OK: return 200;
-    case SKIFF_ERR_CANCELLED: return 408;
+    case SKIFF_OK:
+      return 200;
+    case SKIFF_ERR_CANCELLED:
+      return 408;
     case SKIFF_ERR_INVALID_ARGUMENT:
     case SKIFF_ERR_FAILED_PRECONDITION:
-    case SKIFF_ERR_OUT_OF_RANGE: return 400;
-    case SKIFF_ERR_DEADLINE_EXCEEDED: return 504;
-    case SKIFF_ERR_NOT_FOUND: return 404;
+    case SKIFF_ERR_OUT_OF_RANGE:
+      return 400;
+    case SKIFF_ERR_DEADLINE_EXCEEDED:
+      return 504;
+    case SKIFF_ERR_NOT_FOUND:
+      return 404;
     case SKIFF_ERR_ALREADY_EXISTS:
-    case SKIFF_ERR_ABORTED: return 409;
-    case SKIFF_ERR_PERMISSION_DENIED: return 403;
-    case SKIFF_ERR_UNAUTHENTICATED: return 401;
-    case SKIFF_ERR_RESOURCE_EXHAUSTED: return 429;
-    case SKIFF_ERR_UNIMPLEMENTED: return 501;
-    case SKIFF_ERR_UNAVAILABLE: return 503;
-    default: return 500;
+    case SKIFF_ERR_ABORTED:
+      return 409;
+    case SKIFF_ERR_PERMISSION_DENIED:
+      return 403;
+    case SKIFF_ERR_UNAUTHENTICATED:
+      return 401;
+    case SKIFF_ERR_RESOURCE_EXHAUSTED:
+      return 429;
+    case SKIFF_ERR_UNIMPLEMENTED:
+      return 501;
+    case SKIFF_ERR_UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
   }
 }
 

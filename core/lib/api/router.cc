@@ -48,8 +48,9 @@ asio::awaitable<Response> Router::handle(Request& req, const std::string& client
   if (path == "/v1.0/healthz" || path == "/v1.0/healthz/outbound") co_return no_content();
   if (path == "/v1.0/metadata" && req.method() == http::verb::get) co_return metadata();
 
-  Result<InvokeTarget> parsed = make_error(SKIFF_ERR_NOT_FOUND,
-      "failed getting app id either from the URL path or the header dapr-app-id");
+  Result<InvokeTarget> parsed =
+      make_error(SKIFF_ERR_NOT_FOUND,
+                 "failed getting app id either from the URL path or the header dapr-app-id");
   if (path.starts_with(kInvokePrefix)) {
     parsed = target_from_url(target, settings_.app_namespace);
   } else if (auto id = req["dapr-app-id"]; !id.empty()) {

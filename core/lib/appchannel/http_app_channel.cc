@@ -48,8 +48,8 @@ asio::awaitable<Result<std::unique_ptr<HttpAppChannel::Stream>>> HttpAppChannel:
     auto results = co_await resolver.async_resolve(host_, service,
                                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec)
-      co_return make_error(SKIFF_ERR_INTERNAL, "error invoking app channel: cannot resolve " + host_ +
-                                                   ": " + ec.message());
+      co_return make_error(SKIFF_ERR_INTERNAL, "error invoking app channel: cannot resolve " +
+                                                   host_ + ": " + ec.message());
     for (const auto& r : results) endpoints.push_back(r.endpoint());
     std::lock_guard lock(mu_);
     endpoints_ = endpoints;
@@ -58,10 +58,12 @@ asio::awaitable<Result<std::unique_ptr<HttpAppChannel::Stream>>> HttpAppChannel:
   stream->expires_after(std::chrono::milliseconds(connect_timeout_ms_));
   co_await stream->async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    auto why = ec == beast::error::timeout ? "timed out after " + std::to_string(connect_timeout_ms_) + "ms"
-                                           : ec.message();
-    co_return make_error(SKIFF_ERR_INTERNAL,
-                         "error invoking app channel: cannot connect to app at " + address() + ": " + why);
+    auto why = ec == beast::error::timeout
+                   ? "timed out after " + std::to_string(connect_timeout_ms_) + "ms"
+                   : ec.message();
+    co_return make_error(
+        SKIFF_ERR_INTERNAL,
+        "error invoking app channel: cannot connect to app at " + address() + ": " + why);
   }
   stream->socket().set_option(tcp::no_delay(true), ec);
   co_return std::move(stream);
@@ -69,7 +71,8 @@ asio::awaitable<Result<std::unique_ptr<HttpAppChannel::Stream>>> HttpAppChannel:
 
 asio::awaitable<Result<Response>> HttpAppChannel::send(Request req) {
   if (port_ == 0)
-    co_return make_error(SKIFF_ERR_INTERNAL, "error invoking app channel: this sidecar has no app (app.port is 0)");
+    co_return make_error(SKIFF_ERR_INTERNAL,
+                         "error invoking app channel: this sidecar has no app (app.port is 0)");
   req.set(http::field::host, address());
   req.keep_alive(true);
   req.prepare_payload();
@@ -86,8 +89,10 @@ asio::awaitable<Result<Response>> HttpAppChannel::send(Request req) {
       if (!connected) co_return connected.error();
       stream = std::move(*connected);
     }
-    if (timeout_ms_) stream->expires_at(deadline);
-    else stream->expires_never();
+    if (timeout_ms_)
+      stream->expires_at(deadline);
+    else
+      stream->expires_never();
 
     boost::system::error_code ec;
     co_await http::async_write(*stream, req, asio::redirect_error(asio::use_awaitable, ec));
@@ -100,7 +105,9 @@ asio::awaitable<Result<Response>> HttpAppChannel::send(Request req) {
       parser->header_limit(64 * 1024);
       parser->body_limit(std::numeric_limits<std::uint64_t>::max());
       parser->skip(head);
-      if (!ec) co_await http::async_read(*stream, buffer, *parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec)
+        co_await http::async_read(*stream, buffer, *parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
     } while (!ec && parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
     if (ec) {
       if (ec == beast::error::timeout)

@@ -36,6 +36,8 @@ class Result {
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error make_error(skiff_status_t code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(skiff_status_t code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 }  // namespace skiff

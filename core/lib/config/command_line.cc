@@ -26,17 +26,36 @@ void ConfigFlags::add_to(CLI::App& app) {
       ->expected(1);
   // daprd flags for features skiffd does not have (yet): accepted so that daprd launch scripts
   // start, and reported in the log as ignored.
-  static constexpr const char* kIgnored[] = {
-      "--resources-path", "--components-path", "--placement-host-address", "--scheduler-host-address",
-      "--control-plane-address", "--sentry-address", "--mode", "--enable-mtls", "--enable-metrics",
-      "--metrics-port", "--enable-profiling", "--profile-port", "--app-max-concurrency", "--app-ssl",
-      "--enable-app-health-check", "--app-health-check-path", "--app-health-probe-interval",
-      "--app-health-probe-timeout", "--app-health-threshold", "--dapr-public-port",
-      "--dapr-graceful-shutdown-seconds", "--dapr-block-shutdown-duration", "--enable-api-logging",
-      "--unix-domain-socket", "--dapr-internal-grpc-listen-address", "--allowed-origins"};
+  static constexpr const char* kIgnored[] = {"--resources-path",
+                                             "--components-path",
+                                             "--placement-host-address",
+                                             "--scheduler-host-address",
+                                             "--control-plane-address",
+                                             "--sentry-address",
+                                             "--mode",
+                                             "--enable-mtls",
+                                             "--enable-metrics",
+                                             "--metrics-port",
+                                             "--enable-profiling",
+                                             "--profile-port",
+                                             "--app-max-concurrency",
+                                             "--app-ssl",
+                                             "--enable-app-health-check",
+                                             "--app-health-check-path",
+                                             "--app-health-probe-interval",
+                                             "--app-health-probe-timeout",
+                                             "--app-health-threshold",
+                                             "--dapr-public-port",
+                                             "--dapr-graceful-shutdown-seconds",
+                                             "--dapr-block-shutdown-duration",
+                                             "--enable-api-logging",
+                                             "--unix-domain-socket",
+                                             "--dapr-internal-grpc-listen-address",
+                                             "--allowed-origins"};
   ignored_values_.resize(std::size(kIgnored));
   for (size_t i = 0; i < std::size(kIgnored); ++i) {
-    auto* opt = app.add_option(kIgnored[i], ignored_values_[i], "daprd flag accepted for compatibility; ignored")
+    auto* opt = app.add_option(kIgnored[i], ignored_values_[i],
+                               "daprd flag accepted for compatibility; ignored")
                     ->expected(0, 1)
                     ->group("daprd compatibility (ignored)");
     ignored_.emplace_back(kIgnored[i], opt);
@@ -46,7 +65,8 @@ void ConfigFlags::add_to(CLI::App& app) {
 std::vector<std::string> ConfigFlags::ignored() const {
   std::vector<std::string> out;
   for (const auto& [name, opt] : ignored_)
-    if (opt->count() > 0) out.push_back("ignoring daprd flag " + name + ": skiffd has no such feature yet");
+    if (opt->count() > 0)
+      out.push_back("ignoring daprd flag " + name + ": skiffd has no such feature yet");
   return out;
 }
 
@@ -63,8 +83,10 @@ std::vector<FlagValue> ConfigFlags::given() const {
   auto scaled = [](const std::string& n, const char* unit) {
     return n.find_first_not_of("0123456789") == std::string::npos && !n.empty() ? n + unit : n;
   };
-  for (const auto& mb : max_request_mb_) out.push_back({find_key("api.max_body_size"), scaled(mb, "Mi")});
-  for (const auto& kb : read_buffer_kb_) out.push_back({find_key("api.max_header_size"), scaled(kb, "Ki")});
+  for (const auto& mb : max_request_mb_)
+    out.push_back({find_key("api.max_body_size"), scaled(mb, "Mi")});
+  for (const auto& kb : read_buffer_kb_)
+    out.push_back({find_key("api.max_header_size"), scaled(kb, "Ki")});
   return out;
 }
 
@@ -72,7 +94,8 @@ std::vector<std::string> normalize_go_flags(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.size() > 2 && a[0] == '-' && a[1] != '-' && std::isalpha(static_cast<unsigned char>(a[1])))
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-' &&
+        std::isalpha(static_cast<unsigned char>(a[1])))
       a = "-" + a;
     args.push_back(std::move(a));
   }

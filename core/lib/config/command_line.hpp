@@ -28,7 +28,8 @@ class ConfigFlags {
     bool flag_value = false;
   };
   std::vector<std::unique_ptr<Slot>> slots_;
-  // daprd's older size flags, in MB and KB: --dapr-http-max-request-size, --dapr-http-read-buffer-size
+  // daprd's older size flags, in MB and KB: --dapr-http-max-request-size,
+  // --dapr-http-read-buffer-size
   std::vector<std::string> max_request_mb_, read_buffer_kb_;
   std::vector<std::pair<std::string, CLI::Option*>> ignored_;
   std::vector<std::string> ignored_values_;

@@ -24,19 +24,26 @@ Error bad(const std::string& location, const std::string& what) {
 
 std::string expectation(const KeySpec& spec) {
   switch (spec.kind) {
-    case KeyKind::kString: return "expected a string";
+    case KeyKind::kString:
+      return "expected a string";
     case KeyKind::kEnum: {
       std::string s = "expected one of";
       for (auto c : spec.choices) s += " \"" + std::string(c) + "\"";
       return s;
     }
     case KeyKind::kInt:
-      return "expected an integer from " + std::to_string(spec.min) + " to " + std::to_string(spec.max);
-    case KeyKind::kBool: return "expected true or false";
-    case KeyKind::kSize: return "expected a size such as 4194304, \"512Ki\" or \"4Mi\"";
-    case KeyKind::kDuration: return "expected a duration such as \"500ms\", \"5s\" or \"1m\"";
-    case KeyKind::kStringList: return "expected an array of strings";
-    case KeyKind::kPluginTable: return "expected a table";
+      return "expected an integer from " + std::to_string(spec.min) + " to " +
+             std::to_string(spec.max);
+    case KeyKind::kBool:
+      return "expected true or false";
+    case KeyKind::kSize:
+      return "expected a size such as 4194304, \"512Ki\" or \"4Mi\"";
+    case KeyKind::kDuration:
+      return "expected a duration such as \"500ms\", \"5s\" or \"1m\"";
+    case KeyKind::kStringList:
+      return "expected an array of strings";
+    case KeyKind::kPluginTable:
+      return "expected a table";
   }
   return "bad value";
 }
@@ -54,7 +61,8 @@ void store(Settings& settings, const KeySpec& spec, V value) {
 }
 
 // Converts a textual value (a flag, or a TOML string for sizes and durations). Empty result is OK.
-std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec, std::string_view text) {
+std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec,
+                                      std::string_view text) {
   settings.explicit_keys.emplace(spec.key);
   switch (spec.kind) {
     case KeyKind::kString:
@@ -74,9 +82,12 @@ std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec, s
       return std::nullopt;
     }
     case KeyKind::kBool:
-      if (text == "true" || text == "1") store(settings, spec, true);
-      else if (text == "false" || text == "0") store(settings, spec, false);
-      else return expectation(spec) + ", got \"" + std::string(text) + "\"";
+      if (text == "true" || text == "1")
+        store(settings, spec, true);
+      else if (text == "false" || text == "0")
+        store(settings, spec, false);
+      else
+        return expectation(spec) + ", got \"" + std::string(text) + "\"";
       return std::nullopt;
     case KeyKind::kSize: {
       auto n = parse_size(text);
@@ -109,7 +120,8 @@ std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec, s
           spec.field);
       return std::nullopt;
     }
-    case KeyKind::kPluginTable: return expectation(spec);
+    case KeyKind::kPluginTable:
+      return expectation(spec);
   }
   return "unsupported";
 }
@@ -196,7 +208,8 @@ Status walk(Settings& settings, toml::table& table, const std::string& prefix) {
 bool valid_app_id(std::string_view id) {
   if (id.empty() || id.size() > 253) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   });
 }
 
@@ -237,7 +250,8 @@ Status apply_toml_text(Settings& settings, std::string_view text, const std::str
 
 Status apply_toml_file(Settings& settings, const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) return make_error(SKIFF_ERR_NOT_FOUND, file.string() + ": cannot open configuration file");
+  if (!in)
+    return make_error(SKIFF_ERR_NOT_FOUND, file.string() + ": cannot open configuration file");
   std::ostringstream text;
   text << in.rdbuf();
   return apply_toml_text(settings, text.str(), file.string());
@@ -252,7 +266,8 @@ Status apply_flag_value(Settings& settings, const KeySpec& spec, std::string_vie
 Status validate_settings(const Settings& s) {
   auto fail = [](std::string key, std::string what) { return bad(key, what); };
   if (!s.app_id.empty() && !valid_app_id(s.app_id))
-    return fail("app.id", "\"" + s.app_id + "\" is not a valid app id (letters, digits, '-' and '_')");
+    return fail("app.id",
+                "\"" + s.app_id + "\" is not a valid app id (letters, digits, '-' and '_')");
   if (!valid_app_id(s.app_namespace))
     return fail("app.namespace", "\"" + s.app_namespace + "\" is not a valid namespace");
   if (s.app_port != 0 && s.app_id.empty()) return fail("app.id", "required when app.port is set");

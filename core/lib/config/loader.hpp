@@ -15,7 +15,8 @@
 namespace skiff {
 
 // /etc/skiff/skiff.toml then /etc/skiff/skiff.d/*.toml (sorted), those that exist.
-std::vector<std::filesystem::path> default_config_files(const std::filesystem::path& dir = "/etc/skiff");
+std::vector<std::filesystem::path> default_config_files(
+    const std::filesystem::path& dir = "/etc/skiff");
 
 // Applies one TOML document (source_name is used in messages).
 Status apply_toml_text(Settings& settings, std::string_view text, const std::string& source_name);

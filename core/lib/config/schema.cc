@@ -18,10 +18,16 @@ const std::vector<KeySpec>& specs() {
        "Namespace of this app; calls to `id` without `.namespace` stay in it. The `NAMESPACE` "
        "environment variable sets it too."},
       {"app.port", KeyKind::kInt, &S::app_port, "--app-port",
-       "Port the application listens on; 0 means there is no app (the sidecar only makes calls).", 0,
-       65535},
-      {"app.protocol", KeyKind::kEnum, &S::app_protocol, "--app-protocol",
-       "Protocol of the app channel.", 0, 0, {"http"}},
+       "Port the application listens on; 0 means there is no app (the sidecar only makes calls).",
+       0, 65535},
+      {"app.protocol",
+       KeyKind::kEnum,
+       &S::app_protocol,
+       "--app-protocol",
+       "Protocol of the app channel.",
+       0,
+       0,
+       {"http"}},
       {"app.channel_address", KeyKind::kString, &S::app_channel_address, "--app-channel-address",
        "Host or IP address where the application listens."},
       {"app.connect_timeout", KeyKind::kDuration, &S::app_connect_timeout_ms, "",
@@ -37,8 +43,10 @@ const std::vector<KeySpec>& specs() {
       {"api.http_port", KeyKind::kInt, &S::http_port, "--dapr-http-port",
        "Port of the app-facing HTTP API (Dapr-compatible).", 0, 65535},
       {"api.grpc_port", KeyKind::kInt, &S::grpc_port, "--dapr-grpc-port",
-       "Port reserved for the app-facing gRPC API; accepted for daprd compatibility, the gRPC API is "
-       "not served by this version.", 0, 65535},
+       "Port reserved for the app-facing gRPC API; accepted for daprd compatibility, the gRPC API "
+       "is "
+       "not served by this version.",
+       0, 65535},
       {"api.max_body_size", KeyKind::kSize, &S::max_body_size, "--max-body-size",
        "Largest request body the HTTP API accepts; larger requests get 413."},
       {"api.max_header_size", KeyKind::kSize, &S::max_header_size, "--max-header-size",
@@ -63,8 +71,14 @@ const std::vector<KeySpec>& specs() {
        "Pause before retrying the same instance (no pause when another instance is tried)."},
       {"runtime.threads", KeyKind::kInt, &S::threads, "",
        "Event-loop threads; 0 means one per CPU core.", 0, 1024},
-      {"log.level", KeyKind::kEnum, &S::log_level, "--log-level", "Lowest level that is logged.",
-       0, 0, {"debug", "info", "warn", "error", "fatal"}},
+      {"log.level",
+       KeyKind::kEnum,
+       &S::log_level,
+       "--log-level",
+       "Lowest level that is logged.",
+       0,
+       0,
+       {"debug", "info", "warn", "error", "fatal"}},
       {"log.json", KeyKind::kBool, &S::log_json, "--log-as-json",
        "Write logs as JSON lines instead of plain text."},
       {"plugins.paths", KeyKind::kStringList, &S::plugin_paths, "--plugin-path",
@@ -82,11 +96,15 @@ const std::vector<KeySpec>& specs() {
   return kSpecs;
 }
 
-std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quote(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 }  // namespace
 
-std::span<const KeySpec> config_schema() { return specs(); }
+std::span<const KeySpec> config_schema() {
+  return specs();
+}
 
 const KeySpec* find_key(std::string_view key) {
   for (const auto& s : specs())
@@ -96,14 +114,22 @@ const KeySpec* find_key(std::string_view key) {
 
 std::string_view kind_name(KeyKind kind) {
   switch (kind) {
-    case KeyKind::kString: return "string";
-    case KeyKind::kEnum: return "string (one of)";
-    case KeyKind::kInt: return "integer";
-    case KeyKind::kBool: return "boolean";
-    case KeyKind::kSize: return "size";
-    case KeyKind::kDuration: return "duration";
-    case KeyKind::kStringList: return "array of strings";
-    case KeyKind::kPluginTable: return "table";
+    case KeyKind::kString:
+      return "string";
+    case KeyKind::kEnum:
+      return "string (one of)";
+    case KeyKind::kInt:
+      return "integer";
+    case KeyKind::kBool:
+      return "boolean";
+    case KeyKind::kSize:
+      return "size";
+    case KeyKind::kDuration:
+      return "duration";
+    case KeyKind::kStringList:
+      return "array of strings";
+    case KeyKind::kPluginTable:
+      return "table";
   }
   return "?";
 }
@@ -138,8 +164,7 @@ std::string render_configuration_reference() {
     std::string type(kind_name(s.kind));
     if (s.kind == KeyKind::kEnum) {
       type = "string: ";
-      for (size_t i = 0; i < s.choices.size(); ++i)
-        type += (i ? ", " : "") + quote(s.choices[i]);
+      for (size_t i = 0; i < s.choices.size(); ++i) type += (i ? ", " : "") + quote(s.choices[i]);
     } else if (s.kind == KeyKind::kInt) {
       type += " " + std::to_string(s.min) + "–" + std::to_string(s.max);
     }

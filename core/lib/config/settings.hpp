@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <set>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace skiff {

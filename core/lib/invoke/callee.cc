@@ -17,10 +17,11 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     // A stale resolver entry can point at a port that another app's sidecar now uses. Nothing was
     // delivered, so the caller may safely try another instance: answer "unavailable".
     // Named, not a temporary: GCC 12 mis-destroys temporaries of a ?: inside a co_await.
-    const std::string serves =
-        settings_.app_id.empty() ? std::string("no app") : settings_.app_id + "." + settings_.app_namespace;
-    const std::string why = "the sidecar at this address serves " + serves + ", not " + head.target_app_id +
-                            "." + head.target_namespace;
+    const std::string serves = settings_.app_id.empty()
+                                   ? std::string("no app")
+                                   : settings_.app_id + "." + settings_.app_namespace;
+    const std::string why = "the sidecar at this address serves " + serves + ", not " +
+                            head.target_app_id + "." + head.target_namespace;
     co_await call.fail(SKIFF_ERR_UNAVAILABLE, why);
     co_return;
   }
@@ -34,14 +35,18 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
       co_return;
     }
     // A body that came in one piece is moved, not copied.
-    if (req.body().empty()) req.body() = std::move(chunk.chunk);
-    else req.body().append(chunk.chunk);
+    if (req.body().empty())
+      req.body() = std::move(chunk.chunk);
+    else
+      req.body().append(chunk.chunk);
     if (chunk.end_of_body) break;
   }
 
   auto verb = http::string_to_verb(head.verb);
-  if (verb == http::verb::unknown) req.method_string(head.verb);
-  else req.method(verb);
+  if (verb == http::verb::unknown)
+    req.method_string(head.verb);
+  else
+    req.method(verb);
   std::string target = "/" + head.method;
   if (!head.query.empty()) target += "?" + head.query;
   req.target(target);

@@ -1,9 +1,10 @@
 #include "invoke/caller.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <spdlog/spdlog.h>
 
 namespace skiff {
 
@@ -36,7 +37,8 @@ CallHead Caller::make_head(const InvokeTarget& target, const Request& req,
   std::string forwarded_for = client_address;
   if (auto it = req.find("X-Forwarded-For"); it != req.end()) {
     forwarded_for = std::string(it->value()) + ", " + client_address;
-    std::erase_if(head.headers, [](const Header& h) { return boost::beast::iequals(h.name, "X-Forwarded-For"); });
+    std::erase_if(head.headers,
+                  [](const Header& h) { return boost::beast::iequals(h.name, "X-Forwarded-For"); });
   }
   head.headers.push_back({"X-Forwarded-For", forwarded_for});
   if (auto host = req[http::field::host]; !host.empty()) {
@@ -85,7 +87,8 @@ asio::awaitable<Response> Caller::invoke(const InvokeTarget& target, Request& re
 }
 
 asio::awaitable<Caller::Attempt> Caller::call_once(const std::string& address, const CallHead& head,
-                                                   const std::string& body, const InvokeTarget& target) {
+                                                   const std::string& body,
+                                                   const InvokeTarget& target) {
   auto call = transport_->start_call(address, head);
   if (!call)
     co_return Attempt{call.error().code != SKIFF_ERR_UNAVAILABLE,
@@ -111,13 +114,16 @@ asio::awaitable<Caller::Attempt> Caller::call_once(const std::string& address, c
   copy_end_to_end_headers(head_result.head.headers, res.base());
   if (head.verb == "HEAD")
     for (const auto& h : head_result.head.headers)
-      if (boost::beast::iequals(h.name, "Content-Length")) res.set(http::field::content_length, h.value);
+      if (boost::beast::iequals(h.name, "Content-Length"))
+        res.set(http::field::content_length, h.value);
   for (;;) {
     auto chunk = co_await call->read();
     if (chunk.status != SKIFF_OK)
       co_return Attempt{true, failure(500, target, "response interrupted: " + chunk.message)};
-    if (res.body().empty()) res.body() = std::move(chunk.chunk);  // one piece: no copy
-    else res.body().append(chunk.chunk);
+    if (res.body().empty())
+      res.body() = std::move(chunk.chunk);  // one piece: no copy
+    else
+      res.body().append(chunk.chunk);
     if (chunk.end_of_body) break;
   }
   co_return Attempt{true, std::move(res)};

@@ -3,8 +3,8 @@
 // turn the answer (or the failure) into the app's HTTP response.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <string>
 
@@ -33,7 +33,8 @@ class Caller {
   };
   boost::asio::awaitable<Attempt> call_once(const std::string& address, const CallHead& head,
                                             const std::string& body, const InvokeTarget& target);
-  CallHead make_head(const InvokeTarget& target, const Request& req, const std::string& client_address) const;
+  CallHead make_head(const InvokeTarget& target, const Request& req,
+                     const std::string& client_address) const;
   Response failure(unsigned status, const InvokeTarget& target, std::string_view why) const;
 
   const Settings& settings_;

@@ -1,7 +1,7 @@
 #include "invoke/target.hpp"
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <algorithm>
+#include <boost/beast/core/detail/base64.hpp>
 #include <cctype>
 #include <vector>
 
@@ -15,7 +15,9 @@ int hex_value(char c) {
   return -1;
 }
 
-Error invalid(std::string message) { return make_error(SKIFF_ERR_INVALID_ARGUMENT, std::move(message)); }
+Error invalid(std::string message) {
+  return make_error(SKIFF_ERR_INVALID_ARGUMENT, std::move(message));
+}
 
 std::pair<std::string_view, std::string_view> split_query(std::string_view target) {
   auto q = target.find('?');
@@ -26,7 +28,8 @@ std::pair<std::string_view, std::string_view> split_query(std::string_view targe
 bool valid_id(std::string_view id) {
   if (id.empty()) return false;
   for (char c : id)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
       return false;
   return true;
 }
@@ -66,7 +69,8 @@ Result<InvokeTarget> split_app_id(std::string_view app, std::string_view default
     t.app_namespace = default_namespace;
   } else {
     if (app.find('.', dot + 1) != std::string_view::npos)
-      return invalid("invalid app id '" + std::string(app) + "': expected 'app' or 'app.namespace'");
+      return invalid("invalid app id '" + std::string(app) +
+                     "': expected 'app' or 'app.namespace'");
     t.app_id = app.substr(0, dot);
     t.app_namespace = app.substr(dot + 1);
   }
@@ -103,19 +107,22 @@ Result<std::string> normalize_method(std::string_view raw) {
   return out;
 }
 
-Result<InvokeTarget> target_from_url(std::string_view request_target, std::string_view default_namespace) {
+Result<InvokeTarget> target_from_url(std::string_view request_target,
+                                     std::string_view default_namespace) {
   auto [path, query] = split_query(request_target);
   if (!path.starts_with(kInvokePrefix))
     return make_error(SKIFF_ERR_NOT_FOUND, "not an invocation path");
   path.remove_prefix(kInvokePrefix.size());
   auto slash = path.find('/');
   std::string_view app_raw = path.substr(0, slash);
-  std::string_view after = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+  std::string_view after =
+      slash == std::string_view::npos ? std::string_view() : path.substr(slash);
   if (app_raw.empty())
     return make_error(SKIFF_ERR_NOT_FOUND,
                       "failed getting app id either from the URL path or the header dapr-app-id");
   constexpr std::string_view kMethod = "/method";
-  if (!after.starts_with(kMethod) || (after.size() > kMethod.size() && after[kMethod.size()] != '/'))
+  if (!after.starts_with(kMethod) ||
+      (after.size() > kMethod.size() && after[kMethod.size()] != '/'))
     return make_error(SKIFF_ERR_NOT_FOUND,
                       "invalid invocation path: expected /v1.0/invoke/{app-id}/method/{method}");
   after.remove_prefix(std::min(after.size(), kMethod.size() + 1));
@@ -154,7 +161,8 @@ std::optional<std::string> app_id_from_basic_auth(std::string_view authorization
   auto encoded = authorization.substr(kBasic.size());
   while (encoded.ends_with('=')) encoded.remove_suffix(1);  // padding: decode() stops there
   std::string decoded(boost::beast::detail::base64::decoded_size(encoded.size()) + 1, '\0');
-  auto [written, read] = boost::beast::detail::base64::decode(decoded.data(), encoded.data(), encoded.size());
+  auto [written, read] =
+      boost::beast::detail::base64::decode(decoded.data(), encoded.data(), encoded.size());
   if (read != encoded.size()) return std::nullopt;
   decoded.resize(written);
   constexpr std::string_view kUser = "dapr-app-id:";

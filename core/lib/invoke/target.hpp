@@ -31,7 +31,8 @@ Result<InvokeTarget> split_app_id(std::string_view app, std::string_view default
 Result<std::string> normalize_method(std::string_view raw_path);
 
 // `request_target` is the raw request-target (path and query) of an HTTP request.
-Result<InvokeTarget> target_from_url(std::string_view request_target, std::string_view default_namespace);
+Result<InvokeTarget> target_from_url(std::string_view request_target,
+                                     std::string_view default_namespace);
 Result<InvokeTarget> target_from_header(std::string_view app_id, std::string_view request_target,
                                         std::string_view default_namespace);
 // "Basic base64(dapr-app-id:<id>)" gives <id>; anything else gives nothing.

@@ -3,7 +3,8 @@
 namespace skiff {
 
 void complete_done(void* ud, skiff_status_t status, skiff_str_t message) {
-  static_cast<Completion<DoneResult>*>(ud)->complete(DoneResult{status, std::string(view(message))});
+  static_cast<Completion<DoneResult>*>(ud)->complete(
+      DoneResult{status, std::string(view(message))});
 }
 
 void complete_resolve(void* ud, skiff_status_t status, const skiff_str_t* addresses, size_t count,
@@ -19,7 +20,8 @@ void complete_resolve(void* ud, skiff_status_t status, const skiff_str_t* addres
 void complete_read(void* ud, skiff_status_t status, skiff_bytes_t chunk, int32_t end_of_body,
                    skiff_str_t message) {
   ReadResult r{status, {}, end_of_body != 0, std::string(view(message))};
-  if (status == SKIFF_OK && chunk.len) r.chunk.assign(reinterpret_cast<const char*>(chunk.ptr), chunk.len);
+  if (status == SKIFF_OK && chunk.len)
+    r.chunk.assign(reinterpret_cast<const char*>(chunk.ptr), chunk.len);
   static_cast<Completion<ReadResult>*>(ud)->complete(std::move(r));
 }
 

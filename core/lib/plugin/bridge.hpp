@@ -3,8 +3,8 @@
 // resumed on its own executor.
 #pragma once
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,7 +20,9 @@ namespace skiff {
 inline std::string_view view(skiff_str_t s) {
   return s.len ? std::string_view(s.ptr, s.len) : std::string_view();
 }
-inline skiff_str_t str(std::string_view s) { return skiff_str_t{s.data(), s.size()}; }
+inline skiff_str_t str(std::string_view s) {
+  return skiff_str_t{s.data(), s.size()};
+}
 
 template <typename R>
 struct Completion {

@@ -1,10 +1,10 @@
 #include "plugin/catalog.hpp"
 
-#include <boost/dll/import.hpp>
-#include <algorithm>
-#include <cstdlib>
-
 #include <dlfcn.h>
+
+#include <algorithm>
+#include <boost/dll/import.hpp>
+#include <cstdlib>
 
 #ifndef SKIFF_PLUGINDIR
 #define SKIFF_PLUGINDIR "/usr/local/lib/skiff/plugins"
@@ -38,18 +38,23 @@ std::string missing_required(uint32_t kind, const void* vtable) {
   switch (kind) {
     case SKIFF_KIND_RESOLVER: {
       auto* v = static_cast<const skiff_resolver_vtable_v1_t*>(vtable);
-      return check({{"create", (const void*)v->create}, {"destroy", (const void*)v->destroy},
+      return check({{"create", (const void*)v->create},
+                    {"destroy", (const void*)v->destroy},
                     {"register_self", (const void*)v->register_self},
                     {"deregister_self", (const void*)v->deregister_self},
                     {"resolve", (const void*)v->resolve}});
     }
     case SKIFF_KIND_TRANSPORT: {
       auto* v = static_cast<const skiff_transport_vtable_v1_t*>(vtable);
-      return check({{"create", (const void*)v->create}, {"destroy", (const void*)v->destroy},
-                    {"listen", (const void*)v->listen}, {"shutdown", (const void*)v->shutdown},
-                    {"call_start", (const void*)v->call_start}, {"call_write", (const void*)v->call_write},
+      return check({{"create", (const void*)v->create},
+                    {"destroy", (const void*)v->destroy},
+                    {"listen", (const void*)v->listen},
+                    {"shutdown", (const void*)v->shutdown},
+                    {"call_start", (const void*)v->call_start},
+                    {"call_write", (const void*)v->call_write},
                     {"call_read_head", (const void*)v->call_read_head},
-                    {"call_read", (const void*)v->call_read}, {"call_cancel", (const void*)v->call_cancel},
+                    {"call_read", (const void*)v->call_read},
+                    {"call_cancel", (const void*)v->call_cancel},
                     {"call_release", (const void*)v->call_release},
                     {"server_read", (const void*)v->server_read},
                     {"server_write_head", (const void*)v->server_write_head},
@@ -69,21 +74,29 @@ std::string missing_required(uint32_t kind, const void* vtable) {
   return "";
 }
 
-Error refuse(std::string reason) { return make_error(SKIFF_ERR_FAILED_PRECONDITION, std::move(reason)); }
+Error refuse(std::string reason) {
+  return make_error(SKIFF_ERR_FAILED_PRECONDITION, std::move(reason));
+}
 
 }  // namespace
 
 std::string_view kind_name(uint32_t kind) {
   switch (kind) {
-    case SKIFF_KIND_RESOLVER: return "resolver";
-    case SKIFF_KIND_TRANSPORT: return "transport";
-    case SKIFF_KIND_MIDDLEWARE: return "middleware";
-    case SKIFF_KIND_OBSERVER: return "observer";
+    case SKIFF_KIND_RESOLVER:
+      return "resolver";
+    case SKIFF_KIND_TRANSPORT:
+      return "transport";
+    case SKIFF_KIND_MIDDLEWARE:
+      return "middleware";
+    case SKIFF_KIND_OBSERVER:
+      return "observer";
   }
   return "unknown";
 }
 
-std::filesystem::path plugin_install_dir() { return SKIFF_PLUGINDIR; }
+std::filesystem::path plugin_install_dir() {
+  return SKIFF_PLUGINDIR;
+}
 
 std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::string>& configured) {
   std::vector<std::filesystem::path> dirs(configured.begin(), configured.end());
@@ -113,9 +126,10 @@ Result<std::vector<LoadedComponent>> load_plugin_file(const std::filesystem::pat
     return refuse("not a skiff plugin: missing symbol " SKIFF_ABI_VERSION_SYMBOL);
   const auto& version = library->get<const skiff_abi_version_t>(SKIFF_ABI_VERSION_SYMBOL);
   if (version.major != SKIFF_ABI_MAJOR)
-    return refuse("ABI major mismatch: plugin built for skiff ABI " + std::to_string(version.major) +
-                  "." + std::to_string(version.minor) + ", this host speaks " +
-                  std::to_string(SKIFF_ABI_MAJOR) + "." + std::to_string(SKIFF_ABI_MINOR));
+    return refuse("ABI major mismatch: plugin built for skiff ABI " +
+                  std::to_string(version.major) + "." + std::to_string(version.minor) +
+                  ", this host speaks " + std::to_string(SKIFF_ABI_MAJOR) + "." +
+                  std::to_string(SKIFF_ABI_MINOR));
   if (!library->has(SKIFF_ENTRY_SYMBOL)) return refuse("missing symbol " SKIFF_ENTRY_SYMBOL);
   auto& entry = library->get<decltype(skiff_plugin_entry)>(SKIFF_ENTRY_SYMBOL);
   // From here on plugin code runs, and may leave behind threads, atexit handlers or callbacks
@@ -152,7 +166,8 @@ Result<std::vector<LoadedComponent>> load_plugin_file(const std::filesystem::pat
       return refuse("bad struct size: " + which + " skiff_component_t is " +
                     std::to_string(c->struct_size) + " bytes, at least " +
                     std::to_string(kMinComponent) + " needed");
-    if (c->type_name == nullptr || *c->type_name == '\0') return refuse(which + " has no type name");
+    if (c->type_name == nullptr || *c->type_name == '\0')
+      return refuse(which + " has no type name");
     which = std::string(kind_name(c->kind)) + " '" + c->type_name + "'";
     if (min_vtable_size(c->kind) == 0)
       return refuse(which + ": unknown component kind " + std::to_string(c->kind));

@@ -38,19 +38,20 @@ ComponentInstance::ComponentInstance(LoadedComponent component, const toml::tabl
                                      std::string config_prefix)
     : component_(std::move(component)), config_handle_{&config, std::move(config_prefix)} {}
 
-Status ComponentInstance::create(
-    const skiff_host_api_t* host,
-    skiff_status_t (*create_fn)(const skiff_host_api_t*, const skiff_config_t*, void**, skiff_errbuf_t)) {
+Status ComponentInstance::create(const skiff_host_api_t* host,
+                                 skiff_status_t (*create_fn)(const skiff_host_api_t*,
+                                                             const skiff_config_t*, void**,
+                                                             skiff_errbuf_t)) {
   char message[1024] = "";
   skiff_status_t status = SKIFF_ERR_INTERNAL;
   try {
     status = create_fn(host, &config_handle_, &instance_, skiff_errbuf_t{message, sizeof message});
   } catch (...) {
     instance_ = nullptr;
-    return make_error(SKIFF_ERR_INTERNAL, component_.file.string() + ": " +
-                                              std::string(kind_name(component_.kind)) + " '" +
-                                              component_.type_name +
-                                              "': create threw a C++ exception across the boundary");
+    return make_error(SKIFF_ERR_INTERNAL,
+                      component_.file.string() + ": " + std::string(kind_name(component_.kind)) +
+                          " '" + component_.type_name +
+                          "': create threw a C++ exception across the boundary");
   }
   if (status != SKIFF_OK) {
     instance_ = nullptr;
@@ -76,7 +77,8 @@ ResolverInstance::~ResolverInstance() {
   if (instance_) vt()->destroy(instance_);
 }
 
-boost::asio::awaitable<DoneResult> ResolverInstance::register_self(const skiff_registration_t& self) {
+boost::asio::awaitable<DoneResult> ResolverInstance::register_self(
+    const skiff_registration_t& self) {
   return await_completion<DoneResult>([this, &self](Completion<DoneResult>* c) {
     vt()->register_self(instance_, &self, complete_done, c);
   });
@@ -104,10 +106,10 @@ void ResolverInstance::report_unavailable(const std::string& app_id, const std::
 
 // ---- transport ----
 
-Result<std::shared_ptr<TransportInstance>> TransportInstance::create(const LoadedComponent& component,
-                                                                     const skiff_host_api_t* host,
-                                                                     const toml::table& config) {
-  std::shared_ptr<TransportInstance> t(new TransportInstance(component, config, "transport.config"));
+Result<std::shared_ptr<TransportInstance>> TransportInstance::create(
+    const LoadedComponent& component, const skiff_host_api_t* host, const toml::table& config) {
+  std::shared_ptr<TransportInstance> t(
+      new TransportInstance(component, config, "transport.config"));
   auto st = t->ComponentInstance::create(host, t->vt()->create);
   if (!st) return st.error();
   return t;
@@ -138,14 +140,16 @@ Result<ClientCall> TransportInstance::start_call(const std::string& address, con
   CallHeadView hv(head);
   skiff_client_call_t* call = nullptr;
   char message[512] = "";
-  auto st = vt()->call_start(instance_, str(address), &hv.c, &call, skiff_errbuf_t{message, sizeof message});
+  auto st = vt()->call_start(instance_, str(address), &hv.c, &call,
+                             skiff_errbuf_t{message, sizeof message});
   if (st != SKIFF_OK || call == nullptr) return make_error(st ? st : SKIFF_ERR_INTERNAL, message);
   return ClientCall(shared_from_this(), call);
 }
 
 ClientCall::ClientCall(std::shared_ptr<TransportInstance> transport, skiff_client_call_t* call)
     : transport_(std::move(transport)), call_(call) {}
-ClientCall::ClientCall(ClientCall&& o) noexcept : transport_(std::move(o.transport_)), call_(o.call_) {
+ClientCall::ClientCall(ClientCall&& o) noexcept
+    : transport_(std::move(o.transport_)), call_(o.call_) {
   o.call_ = nullptr;
 }
 ClientCall::~ClientCall() {
@@ -160,8 +164,9 @@ boost::asio::awaitable<DoneResult> ClientCall::write(std::string_view chunk, boo
 }
 
 boost::asio::awaitable<HeadResult> ClientCall::read_head() {
-  return await_completion<HeadResult>(
-      [this](Completion<HeadResult>* c) { transport_->vt()->call_read_head(call_, complete_head, c); });
+  return await_completion<HeadResult>([this](Completion<HeadResult>* c) {
+    transport_->vt()->call_read_head(call_, complete_head, c);
+  });
 }
 
 boost::asio::awaitable<ReadResult> ClientCall::read() {
@@ -169,11 +174,14 @@ boost::asio::awaitable<ReadResult> ClientCall::read() {
       [this](Completion<ReadResult>* c) { transport_->vt()->call_read(call_, complete_read, c); });
 }
 
-void ClientCall::cancel() { transport_->vt()->call_cancel(call_); }
+void ClientCall::cancel() {
+  transport_->vt()->call_cancel(call_);
+}
 
 ServerCall::ServerCall(std::shared_ptr<TransportInstance> transport, skiff_server_call_t* call)
     : transport_(std::move(transport)), call_(call) {}
-ServerCall::ServerCall(ServerCall&& o) noexcept : transport_(std::move(o.transport_)), call_(o.call_) {
+ServerCall::ServerCall(ServerCall&& o) noexcept
+    : transport_(std::move(o.transport_)), call_(o.call_) {
   o.call_ = nullptr;
 }
 ServerCall::~ServerCall() {
@@ -181,14 +189,16 @@ ServerCall::~ServerCall() {
 }
 
 boost::asio::awaitable<ReadResult> ServerCall::read() {
-  return await_completion<ReadResult>(
-      [this](Completion<ReadResult>* c) { transport_->vt()->server_read(call_, complete_read, c); });
+  return await_completion<ReadResult>([this](Completion<ReadResult>* c) {
+    transport_->vt()->server_read(call_, complete_read, c);
+  });
 }
 
 boost::asio::awaitable<DoneResult> ServerCall::write_head(const ResponseHead& head) {
   return await_completion<DoneResult>([this, &head](Completion<DoneResult>* c) {
     auto views = header_views(head.headers);
-    skiff_response_head_t h{sizeof(skiff_response_head_t), head.http_status, views.data(), views.size()};
+    skiff_response_head_t h{sizeof(skiff_response_head_t), head.http_status, views.data(),
+                            views.size()};
     transport_->vt()->server_write_head(call_, &h, complete_done, c);
   });
 }
@@ -200,7 +210,8 @@ boost::asio::awaitable<DoneResult> ServerCall::write(std::string_view chunk, boo
   });
 }
 
-boost::asio::awaitable<DoneResult> ServerCall::fail(skiff_status_t status, const std::string& message) {
+boost::asio::awaitable<DoneResult> ServerCall::fail(skiff_status_t status,
+                                                    const std::string& message) {
   return await_completion<DoneResult>([this, status, &message](Completion<DoneResult>* c) {
     transport_->vt()->server_fail(call_, status, str(message), complete_done, c);
   });

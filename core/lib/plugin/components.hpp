@@ -2,11 +2,11 @@
 // loaded), and expose the asynchronous operations as awaitables.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <toml++/toml.h>
 
 #include "common/result.hpp"
 #include "plugin/bridge.hpp"
@@ -41,7 +41,8 @@ class ComponentInstance {
  protected:
   // `config` must outlive the instance: it is read in place so that its nodes keep their source
   // positions (toml++ drops them on copy), which plugins use to name file and line in errors.
-  ComponentInstance(LoadedComponent component, const toml::table& config, std::string config_prefix);
+  ComponentInstance(LoadedComponent component, const toml::table& config,
+                    std::string config_prefix);
   // Runs the vtable's create(); the message names the plugin and why it failed.
   Status create(const skiff_host_api_t* host,
                 skiff_status_t (*create_fn)(const skiff_host_api_t*, const skiff_config_t*, void**,
@@ -61,7 +62,8 @@ class ResolverInstance : public ComponentInstance {
   boost::asio::awaitable<DoneResult> register_self(const skiff_registration_t& self);
   boost::asio::awaitable<DoneResult> deregister_self();
   boost::asio::awaitable<ResolveResult> resolve(const std::string& app_id, const std::string& ns);
-  void report_unavailable(const std::string& app_id, const std::string& ns, const std::string& address);
+  void report_unavailable(const std::string& app_id, const std::string& ns,
+                          const std::string& address);
 
  private:
   using ComponentInstance::ComponentInstance;

@@ -11,7 +11,9 @@
 namespace skiff {
 namespace {
 
-std::string_view view(skiff_str_t s) { return s.len ? std::string_view(s.ptr, s.len) : std::string_view(); }
+std::string_view view(skiff_str_t s) {
+  return s.len ? std::string_view(s.ptr, s.len) : std::string_view();
+}
 
 toml::node_view<const toml::node> lookup(const skiff_config_t* config, skiff_str_t path) {
   if (config == nullptr || config->table == nullptr) return {};
@@ -23,13 +25,20 @@ int32_t config_type(const skiff_config_t* config, skiff_str_t path) {
   auto node = lookup(config, path);
   if (!node) return SKIFF_CONFIG_NONE;
   switch (node.type()) {
-    case toml::node_type::string: return SKIFF_CONFIG_STRING;
-    case toml::node_type::integer: return SKIFF_CONFIG_INT;
-    case toml::node_type::floating_point: return SKIFF_CONFIG_FLOAT;
-    case toml::node_type::boolean: return SKIFF_CONFIG_BOOL;
-    case toml::node_type::array: return SKIFF_CONFIG_ARRAY;
-    case toml::node_type::table: return SKIFF_CONFIG_TABLE;
-    default: return SKIFF_CONFIG_OTHER;
+    case toml::node_type::string:
+      return SKIFF_CONFIG_STRING;
+    case toml::node_type::integer:
+      return SKIFF_CONFIG_INT;
+    case toml::node_type::floating_point:
+      return SKIFF_CONFIG_FLOAT;
+    case toml::node_type::boolean:
+      return SKIFF_CONFIG_BOOL;
+    case toml::node_type::array:
+      return SKIFF_CONFIG_ARRAY;
+    case toml::node_type::table:
+      return SKIFF_CONFIG_TABLE;
+    default:
+      return SKIFF_CONFIG_OTHER;
   }
 }
 
@@ -53,9 +62,12 @@ skiff_status_t get_int(const skiff_config_t* config, skiff_str_t path, int64_t* 
 skiff_status_t get_float(const skiff_config_t* config, skiff_str_t path, double* out) {
   auto node = lookup(config, path);
   if (!node) return SKIFF_ERR_NOT_FOUND;
-  if (node.is_floating_point()) *out = node.as_floating_point()->get();
-  else if (node.is_integer()) *out = static_cast<double>(node.as_integer()->get());
-  else return SKIFF_ERR_INVALID_ARGUMENT;
+  if (node.is_floating_point())
+    *out = node.as_floating_point()->get();
+  else if (node.is_integer())
+    *out = static_cast<double>(node.as_integer()->get());
+  else
+    return SKIFF_ERR_INVALID_ARGUMENT;
   return SKIFF_OK;
 }
 
@@ -149,9 +161,9 @@ HostServices::HostServices(boost::asio::io_context& io) : io_(io) {
 }
 
 void HostServices::log(void*, int32_t level, skiff_str_t component, skiff_str_t message) {
-  static constexpr spdlog::level::level_enum kLevels[] = {
-      spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
-      spdlog::level::err};
+  static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::trace,
+                                                          spdlog::level::debug, spdlog::level::info,
+                                                          spdlog::level::warn, spdlog::level::err};
   auto lvl = kLevels[std::clamp<int32_t>(level, SKIFF_LOG_TRACE, SKIFF_LOG_ERROR)];
   spdlog::log(lvl, "[{}] {}", view(component), view(message));
 }
@@ -161,7 +173,8 @@ void HostServices::post(void* host, skiff_task_fn fn, void* user_data) {
   boost::asio::post(self->io_, [fn, user_data] { fn(user_data); });
 }
 
-skiff_timer_id_t HostServices::timer_start(void* host, uint64_t delay_ms, skiff_task_fn fn, void* ud) {
+skiff_timer_id_t HostServices::timer_start(void* host, uint64_t delay_ms, skiff_task_fn fn,
+                                           void* ud) {
   auto* self = static_cast<HostServices*>(host);
   auto timer = std::make_shared<boost::asio::steady_timer>(self->io_);
   timer->expires_after(std::chrono::milliseconds(delay_ms));

@@ -2,14 +2,14 @@
 // read access to the component's own configuration table.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
-
-#include <toml++/toml.h>
 
 #include "skiff/skiff.h"
 

@@ -1,11 +1,11 @@
 #include "runtime/logging.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 namespace skiff {
 namespace {
@@ -21,7 +21,8 @@ class JsonFormatter final : public spdlog::formatter {
     gmtime_r(&t, &tm);
     char stamp[64];
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::string time = std::string(stamp) + "." + fmt::format("{:06d}", secs.count() % 1000000) + "Z";
+    std::string time =
+        std::string(stamp) + "." + fmt::format("{:06d}", secs.count() % 1000000) + "Z";
     nlohmann::json line = {{"time", time},
                            {"level", spdlog::level::to_string_view(msg.level).data()},
                            {"msg", std::string(msg.payload.data(), msg.payload.size())},
@@ -32,7 +33,9 @@ class JsonFormatter final : public spdlog::formatter {
     dest.append(s.data(), s.data() + s.size());
     dest.push_back('\n');
   }
-  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(app_id_); }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>(app_id_);
+  }
 
  private:
   std::string app_id_;
@@ -43,9 +46,12 @@ class JsonFormatter final : public spdlog::formatter {
 bool setup_logging(const std::string& level, bool json, const std::string& app_id) {
   auto lvl = level == "fatal" ? spdlog::level::critical : spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off") return false;
-  auto logger = std::make_shared<spdlog::logger>("skiffd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  if (json) logger->set_formatter(std::make_unique<JsonFormatter>(app_id));
-  else logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [skiffd] %v");
+  auto logger =
+      std::make_shared<spdlog::logger>("skiffd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  if (json)
+    logger->set_formatter(std::make_unique<JsonFormatter>(app_id));
+  else
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [skiffd] %v");
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);

@@ -1,15 +1,15 @@
 #include "runtime/runtime.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/strand.hpp>
-#include <spdlog/spdlog.h>
-
+#include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 #include <thread>
 
@@ -35,7 +35,8 @@ struct Inbound {
 
 void on_inbound_call(void* host_data, skiff_server_call_t* call, const skiff_call_head_t* head) {
   auto* in = static_cast<Inbound*>(host_data);
-  asio::co_spawn(asio::make_strand(*in->io), in->callee->serve(in->transport->adopt(call), copy_call_head(*head)),
+  asio::co_spawn(asio::make_strand(*in->io),
+                 in->callee->serve(in->transport->adopt(call), copy_call_head(*head)),
                  asio::detached);
 }
 
@@ -52,20 +53,24 @@ int run_sidecar(const Settings& settings) {
 
   const auto* resolver_component = catalog.find(SKIFF_KIND_RESOLVER, settings.resolver_type);
   if (!resolver_component) {
-    spdlog::critical("resolver.type: {}", catalog.describe_missing(SKIFF_KIND_RESOLVER, settings.resolver_type));
+    spdlog::critical("resolver.type: {}",
+                     catalog.describe_missing(SKIFF_KIND_RESOLVER, settings.resolver_type));
     return 1;
   }
   const auto* transport_component = catalog.find(SKIFF_KIND_TRANSPORT, settings.transport_type);
   if (!transport_component) {
-    spdlog::critical("transport.type: {}", catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
+    spdlog::critical("transport.type: {}",
+                     catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
     return 1;
   }
-  auto transport = TransportInstance::create(*transport_component, host.api(), settings.transport_config);
+  auto transport =
+      TransportInstance::create(*transport_component, host.api(), settings.transport_config);
   if (!transport) {
     spdlog::critical("{}", transport.error().message);
     return 1;
   }
-  auto resolver = ResolverInstance::create(*resolver_component, host.api(), settings.resolver_config);
+  auto resolver =
+      ResolverInstance::create(*resolver_component, host.api(), settings.resolver_config);
   if (!resolver) {
     spdlog::critical("{}", resolver.error().message);
     return 1;
@@ -79,8 +84,9 @@ int run_sidecar(const Settings& settings) {
 
   Inbound inbound{&io, *transport, &callee};
   skiff_inbound_handler_t handler{sizeof(skiff_inbound_handler_t), &inbound, on_inbound_call};
-  auto internal_port = (*transport)->listen(settings.internal_address,
-                                            static_cast<uint16_t>(settings.internal_port), &handler);
+  auto internal_port = (*transport)
+                           ->listen(settings.internal_address,
+                                    static_cast<uint16_t>(settings.internal_port), &handler);
   if (!internal_port && !settings.is_explicit("internal.port")) {
     // Several sidecars on one machine with no configuration: the first takes the default port,
     // the others a free one. Peers learn the actual port from the resolver.
@@ -91,7 +97,8 @@ int run_sidecar(const Settings& settings) {
     spdlog::critical("{}", internal_port.error().message);
     return 1;
   }
-  auto http_port = http_server.listen(settings.http_address, static_cast<uint16_t>(settings.http_port));
+  auto http_port =
+      http_server.listen(settings.http_address, static_cast<uint16_t>(settings.http_port));
   if (!http_port) {
     spdlog::critical("{}", http_port.error().message);
     return 1;
@@ -139,17 +146,20 @@ int run_sidecar(const Settings& settings) {
                                     static_cast<uint16_t>(settings.app_port)};
           auto r = co_await (*resolver)->register_self(self);
           if (r.status != SKIFF_OK) {
-            spdlog::critical("registration with resolver '{}' failed: {}", settings.resolver_type, r.message);
+            spdlog::critical("registration with resolver '{}' failed: {}", settings.resolver_type,
+                             r.message);
             exit_code = 1;
             signals.cancel();
             co_await shutdown();
             co_return;
           }
         }
-        spdlog::info("skiffd ready: app-id={} namespace={} http={}:{} internal={}:{} resolver={} transport={}",
-                     settings.app_id.empty() ? "(none)" : settings.app_id, settings.app_namespace,
-                     settings.http_address, *http_port, advertise, *internal_port,
-                     settings.resolver_type, settings.transport_type);
+        spdlog::info(
+            "skiffd ready: app-id={} namespace={} http={}:{} internal={}:{} resolver={} "
+            "transport={}",
+            settings.app_id.empty() ? "(none)" : settings.app_id, settings.app_namespace,
+            settings.http_address, *http_port, advertise, *internal_port, settings.resolver_type,
+            settings.transport_type);
       },
       asio::detached);
 

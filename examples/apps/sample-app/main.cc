@@ -7,9 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -45,14 +44,18 @@ asio::awaitable<http::response<http::string_body>> answer(http::request<http::st
     res.body() = "slept";
   } else if (path.starts_with("/inspect")) {
     nlohmann::json headers = nlohmann::json::array();
-    for (const auto& f : req) headers.push_back({std::string(f.name_string()), std::string(f.value())});
-    nlohmann::json j = {{"app", g_name},        {"verb", std::string(req.method_string())},
-                        {"target", target},      {"headers", headers},
+    for (const auto& f : req)
+      headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    nlohmann::json j = {{"app", g_name},
+                        {"verb", std::string(req.method_string())},
+                        {"target", target},
+                        {"headers", headers},
                         {"body_size", req.body().size()}};
     res.set(http::field::content_type, "application/json");
     res.body() = j.dump();
   } else {
-    if (auto ct = req[http::field::content_type]; !ct.empty()) res.set(http::field::content_type, ct);
+    if (auto ct = req[http::field::content_type]; !ct.empty())
+      res.set(http::field::content_type, ct);
     res.body() = std::move(req.body());
   }
   co_return res;
@@ -100,12 +103,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   asio::io_context io(1);
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address(address), static_cast<uint16_t>(port)));
+  tcp::acceptor acceptor(
+      io, tcp::endpoint(asio::ip::make_address(address), static_cast<uint16_t>(port)));
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](auto, auto) { io.stop(); });
   asio::co_spawn(io, listen(acceptor), asio::detached);
-  std::cout << "sample app '" << g_name << "' listening on " << address << ":" << acceptor.local_endpoint().port()
-            << std::endl;
+  std::cout << "sample app '" << g_name << "' listening on " << address << ":"
+            << acceptor.local_endpoint().port() << std::endl;
   io.run();
   return 0;
 }

@@ -47,8 +47,8 @@ static void free_resolver(static_resolver* r) {
 }
 
 /* Writes "<file>:<line>:<col>: <key>: <what>" into err. */
-static skiff_status_t config_error(const skiff_host_api_t* host, const skiff_config_t* config, const char* path,
-                                   const char* what, skiff_errbuf_t err) {
+static skiff_status_t config_error(const skiff_host_api_t* host, const skiff_config_t* config,
+                                   const char* path, const char* what, skiff_errbuf_t err) {
   char where[384];
   char message[512];
   host->config_describe(config, skiff_str_from_cstr(path), where, sizeof where);
@@ -65,8 +65,8 @@ static int valid_address(skiff_str_t s) {
   return 1;
 }
 
-static skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
-                             skiff_errbuf_t err) {
+static skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config,
+                             void** instance, skiff_errbuf_t err) {
   /* Only one key is known; anything else is a typo the user should hear about. */
   size_t top = host->config_size(config, skiff_str_from_cstr(""));
   for (size_t i = 0; i < top; ++i) {
@@ -79,7 +79,8 @@ static skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t*
     }
   }
   if (host->config_type(config, skiff_str_from_cstr("apps")) != SKIFF_CONFIG_TABLE)
-    return config_error(host, config, "apps", "expected a table of app id = [\"host:port\", ...]", err);
+    return config_error(host, config, "apps", "expected a table of app id = [\"host:port\", ...]",
+                        err);
 
   static_resolver* r = calloc(1, sizeof *r);
   if (r == NULL) return SKIFF_ERR_RESOURCE_EXHAUSTED;
@@ -101,14 +102,16 @@ static skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t*
     size_t count = host->config_size(config, skiff_str_from_cstr(path));
     if (host->config_type(config, skiff_str_from_cstr(path)) != SKIFF_CONFIG_ARRAY || count == 0) {
       free_resolver(r);
-      return config_error(host, config, path, "expected a non-empty array of \"host:port\" strings", err);
+      return config_error(host, config, path, "expected a non-empty array of \"host:port\" strings",
+                          err);
     }
     e->addresses = calloc(count, sizeof *e->addresses);
     for (size_t j = 0; j < count; ++j) {
       char item[300];
       skiff_str_t value;
       snprintf(item, sizeof item, "%s[%zu]", path, j);
-      if (host->config_get_string(config, skiff_str_from_cstr(item), &value) != SKIFF_OK || !valid_address(value)) {
+      if (host->config_get_string(config, skiff_str_from_cstr(item), &value) != SKIFF_OK ||
+          !valid_address(value)) {
         free_resolver(r);
         return config_error(host, config, item, "expected a \"host:port\" string", err);
       }
@@ -121,15 +124,19 @@ static skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t*
   return SKIFF_OK;
 }
 
-static void destroy(void* instance) { free_resolver(instance); }
+static void destroy(void* instance) {
+  free_resolver(instance);
+}
 
 /* A static table has nothing to register: say so and succeed. */
-static void register_self(void* instance, const skiff_registration_t* self, skiff_done_fn done, void* ud) {
+static void register_self(void* instance, const skiff_registration_t* self, skiff_done_fn done,
+                          void* ud) {
   static_resolver* r = instance;
   char message[256];
-  snprintf(message, sizeof message, "static table: %.*s is not registered anywhere", (int)self->app_id.len,
-           self->app_id.ptr);
-  r->host->log(r->host->host, SKIFF_LOG_INFO, skiff_str_from_cstr("resolver-static"), skiff_str_from_cstr(message));
+  snprintf(message, sizeof message, "static table: %.*s is not registered anywhere",
+           (int)self->app_id.len, self->app_id.ptr);
+  r->host->log(r->host->host, SKIFF_LOG_INFO, skiff_str_from_cstr("resolver-static"),
+               skiff_str_from_cstr(message));
   done(ud, SKIFF_OK, skiff_str_from_cstr(""));
 }
 
@@ -139,13 +146,15 @@ static void deregister_self(void* instance, skiff_done_fn done, void* ud) {
 }
 
 /* Answers inline: nothing here can block. */
-static void resolve(void* instance, const skiff_resolve_request_t* req, skiff_resolve_done_fn done, void* ud,
-                    uint64_t* op_id) {
+static void resolve(void* instance, const skiff_resolve_request_t* req, skiff_resolve_done_fn done,
+                    void* ud, uint64_t* op_id) {
   static_resolver* r = instance;
   *op_id = 0;
   for (size_t i = 0; i < r->app_count; ++i) {
     app_entry* e = &r->apps[i];
-    if (strlen(e->app_id) != req->app_id.len || memcmp(e->app_id, req->app_id.ptr, req->app_id.len) != 0) continue;
+    if (strlen(e->app_id) != req->app_id.len ||
+        memcmp(e->app_id, req->app_id.ptr, req->app_id.len) != 0)
+      continue;
     skiff_str_t rotated[64];
     size_t count = e->count < 64 ? e->count : 64;
     size_t start = atomic_fetch_add(&e->next, 1) % count;
@@ -157,16 +166,25 @@ static void resolve(void* instance, const skiff_resolve_request_t* req, skiff_re
 }
 
 static const skiff_resolver_vtable_v1_t vtable = {
-    sizeof(skiff_resolver_vtable_v1_t), create, destroy, register_self, deregister_self, resolve,
-    NULL /* cancel: resolve never waits */, NULL /* report_unavailable: the table is fixed */};
+    sizeof(skiff_resolver_vtable_v1_t),
+    create,
+    destroy,
+    register_self,
+    deregister_self,
+    resolve,
+    NULL /* cancel: resolve never waits */,
+    NULL /* report_unavailable: the table is fixed */};
 
-static const skiff_component_t component = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, "static", &vtable};
+static const skiff_component_t component = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER,
+                                            "static", &vtable};
 static const skiff_component_t* const components[] = {&component};
-static const skiff_plugin_info_t info = {sizeof(skiff_plugin_info_t), "resolver-static", "1.0.0", components, 1};
+static const skiff_plugin_info_t info = {sizeof(skiff_plugin_info_t), "resolver-static", "1.0.0",
+                                         components, 1};
 
 SKIFF_PLUGIN_DEFINE_ABI_VERSION();
 
-skiff_status_t skiff_plugin_entry(const skiff_host_api_t* host, const skiff_plugin_info_t** out, skiff_errbuf_t err) {
+skiff_status_t skiff_plugin_entry(const skiff_host_api_t* host, const skiff_plugin_info_t** out,
+                                  skiff_errbuf_t err) {
   (void)err;
   if (host->abi.major != SKIFF_ABI_MAJOR) return SKIFF_ERR_FAILED_PRECONDITION;
   *out = &info;

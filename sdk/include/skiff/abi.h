@@ -95,8 +95,8 @@ static inline skiff_str_t skiff_str_from_cstr(const char* s) {
 /* True when `table` (a pointer to a struct of type `type` that starts with uint32_t struct_size)
  * is large enough to hold `member` and the member is set. Use it before every optional call:
  * a table built against an older minor simply ends before the member. */
-#define SKIFF_HAS(table, type, member)                                                   \
-  ((table) != NULL &&                                                                    \
+#define SKIFF_HAS(table, type, member)                                                    \
+  ((table) != NULL &&                                                                     \
    offsetof(type, member) + sizeof(((type*)0)->member) <= (size_t)(table)->struct_size && \
    (table)->member != NULL)
 
@@ -111,17 +111,17 @@ enum {
 /* One component provided by a plugin. All pointers are static: they must stay valid for as long
  * as the shared object is loaded (the host never unloads a plugin in v1). */
 typedef struct skiff_component_t {
-  uint32_t struct_size; /* sizeof(skiff_component_t) as the plugin was built */
-  uint32_t kind;        /* SKIFF_KIND_* */
+  uint32_t struct_size;  /* sizeof(skiff_component_t) as the plugin was built */
+  uint32_t kind;         /* SKIFF_KIND_* */
   const char* type_name; /* NUL-terminated, e.g. "sqlite"; what a configuration names */
-  const void* vtable;   /* the kind's vtable (skiff_resolver_vtable_v1_t, ...); never NULL */
+  const void* vtable;    /* the kind's vtable (skiff_resolver_vtable_v1_t, ...); never NULL */
 } skiff_component_t;
 
 /* The plugin descriptor the entry function hands back. Static storage, owned by the plugin. */
 typedef struct skiff_plugin_info_t {
-  uint32_t struct_size;                  /* sizeof(skiff_plugin_info_t) as the plugin was built */
-  const char* name;                      /* NUL-terminated plugin name, e.g. "resolver-sqlite" */
-  const char* version;                   /* NUL-terminated plugin version, free form */
+  uint32_t struct_size; /* sizeof(skiff_plugin_info_t) as the plugin was built */
+  const char* name;     /* NUL-terminated plugin name, e.g. "resolver-sqlite" */
+  const char* version;  /* NUL-terminated plugin version, free form */
   const skiff_component_t* const* components; /* array of component_count pointers */
   size_t component_count;
 } skiff_plugin_info_t;

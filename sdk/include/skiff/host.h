@@ -62,7 +62,8 @@ typedef struct skiff_host_api_t {
    * the skiff_config_t. They return SKIFF_ERR_NOT_FOUND for a missing path and
    * SKIFF_ERR_INVALID_ARGUMENT for a value of another type. */
   int32_t (*config_type)(const skiff_config_t* config, skiff_str_t path);
-  skiff_status_t (*config_get_string)(const skiff_config_t* config, skiff_str_t path, skiff_str_t* out);
+  skiff_status_t (*config_get_string)(const skiff_config_t* config, skiff_str_t path,
+                                      skiff_str_t* out);
   skiff_status_t (*config_get_int)(const skiff_config_t* config, skiff_str_t path, int64_t* out);
   skiff_status_t (*config_get_float)(const skiff_config_t* config, skiff_str_t path, double* out);
   skiff_status_t (*config_get_bool)(const skiff_config_t* config, skiff_str_t path, int32_t* out);

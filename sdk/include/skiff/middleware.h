@@ -38,10 +38,10 @@ enum { SKIFF_MW_CONTINUE = 0, SKIFF_MW_REJECT = 1 };
 /* A middleware's decision. Borrowed for the completion call. */
 typedef struct skiff_mw_verdict_t {
   uint32_t struct_size;
-  int32_t action;           /* SKIFF_MW_CONTINUE or SKIFF_MW_REJECT */
-  int32_t http_status;      /* REJECT: the status returned to the caller, e.g. 401, 403, 429 */
-  skiff_str_t error_code;   /* REJECT: Dapr-style errorCode, e.g. "ERR_RATE_LIMITED" */
-  skiff_str_t message;      /* REJECT: human-readable reason */
+  int32_t action;                /* SKIFF_MW_CONTINUE or SKIFF_MW_REJECT */
+  int32_t http_status;           /* REJECT: the status returned to the caller, e.g. 401, 403, 429 */
+  skiff_str_t error_code;        /* REJECT: Dapr-style errorCode, e.g. "ERR_RATE_LIMITED" */
+  skiff_str_t message;           /* REJECT: human-readable reason */
   const skiff_header_t* headers; /* REJECT: extra response headers (e.g. Retry-After) */
   size_t header_count;
 } skiff_mw_verdict_t;

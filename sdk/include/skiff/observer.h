@@ -25,7 +25,7 @@ typedef struct skiff_span_t {
   skiff_str_t span_id;        /* 16 hex digits */
   skiff_str_t parent_span_id; /* empty for a root span */
   skiff_str_t name;
-  int32_t kind;               /* SKIFF_SPAN_* */
+  int32_t kind; /* SKIFF_SPAN_* */
   uint64_t start_unix_nanos;
   uint64_t end_unix_nanos;
   skiff_status_t status;
@@ -48,10 +48,10 @@ typedef struct skiff_metric_t {
   uint32_t struct_size;
   skiff_str_t name; /* e.g. "skiff_invoke_requests_total" */
   skiff_str_t help;
-  int32_t type;     /* SKIFF_METRIC_* */
+  int32_t type; /* SKIFF_METRIC_* */
   const skiff_header_t* labels;
   size_t label_count;
-  double value;     /* counter or gauge value */
+  double value; /* counter or gauge value */
   /* Histograms: bucket_count upper bounds (ascending, +Inf implied) and cumulative counts
    * (bucket_count + 1 entries, the last one for +Inf), plus the total count and sum. */
   const double* bucket_bounds;
@@ -66,7 +66,7 @@ typedef struct skiff_observer_vtable_v1_t {
   skiff_status_t (*create)(const skiff_host_api_t* host, const skiff_config_t* config,
                            void** instance, skiff_errbuf_t err);
   void (*destroy)(void* instance);
-  void (*on_span)(void* instance, const skiff_span_t* span);   /* optional */
+  void (*on_span)(void* instance, const skiff_span_t* span);        /* optional */
   void (*on_log)(void* instance, const skiff_log_record_t* record); /* optional */
   /* Optional. One snapshot: `count` metrics, each pointer borrowed for the call. */
   void (*on_metrics)(void* instance, const skiff_metric_t* const* metrics, size_t count);

@@ -13,8 +13,12 @@
 
 namespace skiff::sdk {
 
-inline std::string_view view(skiff_str_t s) { return s.len ? std::string_view(s.ptr, s.len) : std::string_view(); }
-inline skiff_str_t str(std::string_view s) { return skiff_str_t{s.data(), s.size()}; }
+inline std::string_view view(skiff_str_t s) {
+  return s.len ? std::string_view(s.ptr, s.len) : std::string_view();
+}
+inline skiff_str_t str(std::string_view s) {
+  return skiff_str_t{s.data(), s.size()};
+}
 inline skiff_bytes_t bytes(std::string_view s) {
   return skiff_bytes_t{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
@@ -40,7 +44,8 @@ skiff_status_t guard(skiff_errbuf_t err, Fn&& fn) noexcept {
 // Thin reader over the host's configuration accessors.
 class ConfigReader {
  public:
-  ConfigReader(const skiff_host_api_t* host, const skiff_config_t* config) : host_(host), config_(config) {}
+  ConfigReader(const skiff_host_api_t* host, const skiff_config_t* config)
+      : host_(host), config_(config) {}
 
   int32_t type(std::string_view path) const { return host_->config_type(config_, str(path)); }
   bool has(std::string_view path) const { return type(path) != SKIFF_CONFIG_NONE; }
@@ -76,7 +81,8 @@ class ConfigReader {
     auto st = host_->config_get_duration_ms(config_, str(path), &out);
     if (st == SKIFF_ERR_NOT_FOUND) return fallback;
     if (st != SKIFF_OK)
-      throw std::invalid_argument(describe(path) + ": expected a duration such as \"500ms\" or \"5s\"");
+      throw std::invalid_argument(describe(path) +
+                                  ": expected a duration such as \"500ms\" or \"5s\"");
     return out;
   }
   // Throws naming the first key of the table that is not in `known`.

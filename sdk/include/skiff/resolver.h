@@ -32,7 +32,7 @@ typedef struct skiff_registration_t {
   uint32_t struct_size;
   skiff_str_t app_id;
   skiff_str_t app_namespace;
-  skiff_str_t host;      /* address peers dial to reach this sidecar's internal port */
+  skiff_str_t host;       /* address peers dial to reach this sidecar's internal port */
   uint16_t internal_port; /* sidecar-to-sidecar port (transport) */
   uint16_t http_port;     /* app-facing HTTP API port */
   uint16_t grpc_port;     /* app-facing gRPC API port, 0 when not served */
@@ -70,8 +70,8 @@ typedef struct skiff_resolver_vtable_v1_t {
 
   /* Resolves an app. *op_id receives a non-zero id for cancel(), or 0 when the call completed
    * inline. */
-  void (*resolve)(void* instance, const skiff_resolve_request_t* request, skiff_resolve_done_fn done,
-                  void* user_data, uint64_t* op_id);
+  void (*resolve)(void* instance, const skiff_resolve_request_t* request,
+                  skiff_resolve_done_fn done, void* user_data, uint64_t* op_id);
 
   /* Optional. Asks a pending resolve to complete soon with SKIFF_ERR_CANCELLED; harmless for an
    * id that already completed. The completion still fires exactly once. */

@@ -7,9 +7,12 @@
 extern "C" {
 SKIFF_PLUGIN_DEFINE_ABI_VERSION();
 
-static skiff_status_t guarded_create(const skiff_host_api_t*, const skiff_config_t*, void**, skiff_errbuf_t err) {
-  return skiff::sdk::guard(err, []() -> skiff_status_t { throw std::runtime_error("bad config value"); });
+static skiff_status_t guarded_create(const skiff_host_api_t*, const skiff_config_t*, void**,
+                                     skiff_errbuf_t err) {
+  return skiff::sdk::guard(
+      err, []() -> skiff_status_t { throw std::runtime_error("bad config value"); });
 }
-static const skiff_resolver_vtable_v1_t vtable = TEST_RESOLVER_VTABLE(sizeof(skiff_resolver_vtable_v1_t), guarded_create);
+static const skiff_resolver_vtable_v1_t vtable =
+    TEST_RESOLVER_VTABLE(sizeof(skiff_resolver_vtable_v1_t), guarded_create);
 TEST_SINGLE_RESOLVER_PLUGIN("guarded-throw", &vtable)
 }

@@ -5,5 +5,6 @@ typedef struct {
   skiff_resolver_vtable_v1_t v1;
   void (*added_in_1_7)(void*);
 } future_vtable_t;
-static const future_vtable_t vtable = {TEST_RESOLVER_VTABLE(sizeof(future_vtable_t), noop_create), NULL};
+static const future_vtable_t vtable = {TEST_RESOLVER_VTABLE(sizeof(future_vtable_t), noop_create),
+                                       NULL};
 TEST_SINGLE_RESOLVER_PLUGIN("newer-minor", &vtable)

@@ -32,7 +32,8 @@ asio::awaitable<void> echo(ServerCall call, CallHead head) {
     co_await call.fail(SKIFF_ERR_INTERNAL, why);
     co_return;
   }
-  ResponseHead out{201, {{"x-method", head.method}, {"x-verb", head.verb}, {"x-query", head.query}}};
+  ResponseHead out{201,
+                   {{"x-method", head.method}, {"x-verb", head.verb}, {"x-query", head.query}}};
   co_await call.write_head(out);
   std::string_view rest(body);
   do {
@@ -59,9 +60,11 @@ class GrpcTransport : public ::testing::Test {
     auto t = TransportInstance::create(*component_, host_.api(), config_);
     ASSERT_TRUE(t.ok()) << t.error().message;
     transport_ = *t;
-    handler_ = {sizeof(skiff_inbound_handler_t), this, [](void* self, skiff_server_call_t* call, const skiff_call_head_t* head) {
+    handler_ = {sizeof(skiff_inbound_handler_t), this,
+                [](void* self, skiff_server_call_t* call, const skiff_call_head_t* head) {
                   auto* test = static_cast<GrpcTransport*>(self);
-                  asio::co_spawn(asio::make_strand(test->io_), echo(test->transport_->adopt(call), copy_call_head(*head)),
+                  asio::co_spawn(asio::make_strand(test->io_),
+                                 echo(test->transport_->adopt(call), copy_call_head(*head)),
                                  asio::detached);
                 }};
     auto port = transport_->listen("127.0.0.1", 0, &handler_);
@@ -152,7 +155,8 @@ TEST_F(GrpcTransport, ManyConcurrentCallsShareThePooledChannel) {
   std::vector<std::thread> threads;
   std::vector<Answer> answers(32);
   for (int i = 0; i < 32; ++i)
-    threads.emplace_back([&, i] { answers[i] = call(address_, "n" + std::to_string(i), std::to_string(i)); });
+    threads.emplace_back(
+        [&, i] { answers[i] = call(address_, "n" + std::to_string(i), std::to_string(i)); });
   for (auto& t : threads) t.join();
   for (int i = 0; i < 32; ++i) {
     ASSERT_EQ(answers[i].status, SKIFF_OK) << answers[i].message;
@@ -174,7 +178,8 @@ TEST_F(GrpcTransport, UnreachablePeerIsUnavailable) {
 TEST_F(GrpcTransport, PortInUseIsRefused) {
   auto other = TransportInstance::create(*component_, host_.api(), config_);
   ASSERT_TRUE(other.ok());
-  auto port = (*other)->listen("127.0.0.1", static_cast<uint16_t>(std::stoi(address_.substr(10))), &handler_);
+  auto port = (*other)->listen("127.0.0.1", static_cast<uint16_t>(std::stoi(address_.substr(10))),
+                               &handler_);
   ASSERT_FALSE(port.ok());
   EXPECT_NE(port.error().message.find("cannot listen"), std::string::npos);
 }
@@ -183,7 +188,8 @@ TEST_F(GrpcTransport, UnknownConfigKeyIsRejected) {
   auto table = toml::parse(std::string_view("speed = 1\n"), std::string("t.toml"));
   auto t = TransportInstance::create(*component_, host_.api(), table);
   ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.error().message.find("transport.config.speed: unknown key"), std::string::npos) << t.error().message;
+  EXPECT_NE(t.error().message.find("transport.config.speed: unknown key"), std::string::npos)
+      << t.error().message;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "api/http_types.hpp"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace skiff {

@@ -34,7 +34,8 @@ paths = ["/opt/a", "/opt/b"]
 type = "static"
 [resolver.config]
 apps = { cart = ["127.0.0.1:1"] }
-)", "test.toml");
+)",
+                            "test.toml");
   ASSERT_TRUE(st.ok()) << st.error().message;
   EXPECT_EQ(s.app_id, "cart");
   EXPECT_EQ(s.app_port, 8080);
@@ -137,7 +138,8 @@ TEST(ConfigLoader, AppIdWithDotIsRejected) {
 
 TEST(ConfigSchema, EveryKeyIsInTheGeneratedReference) {
   auto ref = render_configuration_reference();
-  for (const auto& k : config_schema()) EXPECT_NE(ref.find("`" + std::string(k.key) + "`"), std::string::npos) << k.key;
+  for (const auto& k : config_schema())
+    EXPECT_NE(ref.find("`" + std::string(k.key) + "`"), std::string::npos) << k.key;
 }
 
 TEST(ConfigSchema, DocsMatchTheSchema) {
@@ -146,7 +148,8 @@ TEST(ConfigSchema, DocsMatchTheSchema) {
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_NE(text.str().find(render_configuration_reference()), std::string::npos)
-      << "docs/configuration.md is out of date: regenerate its table with `skiffd --print-config-reference`";
+      << "docs/configuration.md is out of date: regenerate its table with `skiffd "
+         "--print-config-reference`";
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ TEST(Target, MissingMethodSegmentIsNotFound) {
 }
 
 TEST(Target, EmptyMethodIsRejectedAsDaprDoes) {
-  for (auto url : {"/v1.0/invoke/cart/method", "/v1.0/invoke/cart/method/", "/v1.0/invoke/cart/method/./.."}) {
+  for (auto url :
+       {"/v1.0/invoke/cart/method", "/v1.0/invoke/cart/method/", "/v1.0/invoke/cart/method/./.."}) {
     auto t = target_from_url(url, "default");
     ASSERT_FALSE(t.ok()) << url;
     EXPECT_EQ(t.error().code, SKIFF_ERR_INVALID_ARGUMENT);
@@ -84,7 +85,9 @@ TEST(Target, HeaderFormUsesTheWholePath) {
 }
 
 TEST(Target, ControlCharactersAreRejected) {
-  EXPECT_FALSE(normalize_method(std::string("a\x01" "b")).ok());
+  EXPECT_FALSE(normalize_method(std::string("a\x01"
+                                            "b"))
+                   .ok());
   EXPECT_FALSE(normalize_method("a#b").ok());
 }
 

@@ -30,8 +30,9 @@ TEST_F(Catalog, MissingFileSaysWhy) {
 }
 
 TEST_F(Catalog, SharedObjectWithoutVersionIsNotAPlugin) {
-  EXPECT_NE(refusal("not_a_plugin").find("not a skiff plugin: missing symbol skiff_plugin_abi_version"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal("not_a_plugin").find("not a skiff plugin: missing symbol skiff_plugin_abi_version"),
+      std::string::npos);
 }
 
 TEST_F(Catalog, MissingEntrySymbolIsRefused) {
@@ -42,20 +43,25 @@ TEST_F(Catalog, WrongMajorIsRefusedBeforeAnyPluginCodeRuns) {
   // The plugin's entry aborts the process if called; reaching the assertion proves it was not.
   auto why = refusal("wrong_major");
   EXPECT_NE(why.find("ABI major mismatch: plugin built for skiff ABI 2.0, this host speaks 1.0"),
-            std::string::npos) << why;
+            std::string::npos)
+      << why;
 }
 
 TEST_F(Catalog, NullVtableIsRefused) {
-  EXPECT_NE(refusal("null_vtable").find("resolver 'null-vtable' has a NULL vtable"), std::string::npos);
+  EXPECT_NE(refusal("null_vtable").find("resolver 'null-vtable' has a NULL vtable"),
+            std::string::npos);
 }
 
 TEST_F(Catalog, TooSmallStructSizeIsRefused) {
   auto why = refusal("small_struct");
-  EXPECT_NE(why.find("bad struct size: resolver 'small-struct' vtable is 8 bytes"), std::string::npos) << why;
+  EXPECT_NE(why.find("bad struct size: resolver 'small-struct' vtable is 8 bytes"),
+            std::string::npos)
+      << why;
 }
 
 TEST_F(Catalog, FailingEntryGivesItsMessage) {
-  EXPECT_NE(refusal("entry_fails").find("entry failed with status 9: license file missing"), std::string::npos);
+  EXPECT_NE(refusal("entry_fails").find("entry failed with status 9: license file missing"),
+            std::string::npos);
 }
 
 TEST_F(Catalog, NewerMinorOfTheSameMajorLoads) {
@@ -78,7 +84,8 @@ TEST_F(Catalog, DiscoverListsComponentsAndRefusalsSeparately) {
 
 TEST_F(Catalog, CreateFailureCarriesThePluginsMessage) {
   auto catalog = PluginCatalog::discover({SKIFF_BROKEN_PLUGIN_DIR}, host_.api());
-  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "create-fails"), host_.api(), empty_);
+  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "create-fails"), host_.api(),
+                                    empty_);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("create failed: cannot reach the registry"), std::string::npos)
       << r.error().message;
@@ -86,16 +93,20 @@ TEST_F(Catalog, CreateFailureCarriesThePluginsMessage) {
 
 TEST_F(Catalog, ThrowingPluginDoesNotCrashTheHost) {
   auto catalog = PluginCatalog::discover({SKIFF_BROKEN_PLUGIN_DIR}, host_.api());
-  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "throwing"), host_.api(), empty_);
+  auto r =
+      ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "throwing"), host_.api(), empty_);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("threw a C++ exception"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("threw a C++ exception"), std::string::npos)
+      << r.error().message;
 }
 
 TEST_F(Catalog, SdkGuardTurnsExceptionsIntoStatus) {
   auto catalog = PluginCatalog::discover({SKIFF_BROKEN_PLUGIN_DIR}, host_.api());
-  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "guarded-throw"), host_.api(), empty_);
+  auto r = ResolverInstance::create(*catalog.find(SKIFF_KIND_RESOLVER, "guarded-throw"),
+                                    host_.api(), empty_);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("create failed: bad config value"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("create failed: bad config value"), std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace

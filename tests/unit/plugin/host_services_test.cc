@@ -7,7 +7,9 @@
 namespace skiff {
 namespace {
 
-skiff_str_t s(const char* p) { return skiff_str_t{p, std::strlen(p)}; }
+skiff_str_t s(const char* p) {
+  return skiff_str_t{p, std::strlen(p)};
+}
 
 class HostConfig : public ::testing::Test {
  protected:
@@ -23,7 +25,8 @@ list = ["a", "b"]
 [apps]
 cart = ["127.0.0.1:1", "127.0.0.1:2"]
 order = ["127.0.0.1:3"]
-)", std::string("plugin.toml"));
+)",
+                         std::string("plugin.toml"));
     config_ = skiff_config_t{&table_, "resolver.config"};
   }
   skiff_host_api_t api_{};
