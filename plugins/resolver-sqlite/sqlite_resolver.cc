@@ -18,6 +18,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "skiff/plugin.hpp"
@@ -114,12 +115,14 @@ class SqliteResolver {
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return "cannot open " + cfg_.path + ": " + sqlite3_errstr(rc);
     sqlite3_busy_timeout(db_, static_cast<int>(cfg_.busy_timeout_ms));
-    // Switching to WAL needs a moment of exclusive access; another sidecar may hold the file.
+    // Switching to WAL needs a moment of exclusive access while another sidecar may be creating
+    // the same file: the busy timeout waits for it, and a busy answer that skipped the busy
+    // handler (lock upgrade) is tried again. Any other error is final.
     std::string err;
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      err = exec("PRAGMA journal_mode=WAL");
-      if (err.empty())
-        err = exec(
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      std::tie(rc, err) = exec("PRAGMA journal_mode=WAL");
+      if (rc == SQLITE_OK)
+        std::tie(rc, err) = exec(
             "CREATE TABLE IF NOT EXISTS hosts ("
             " registration_id TEXT PRIMARY KEY,"
             " address TEXT NOT NULL UNIQUE,"
@@ -127,8 +130,7 @@ class SqliteResolver {
             " namespace TEXT NOT NULL,"
             " last_update INTEGER NOT NULL);"
             "CREATE INDEX IF NOT EXISTS hosts_app ON hosts(app_id, namespace, last_update);");
-      if (err.empty()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // start-up only, off the loop
+      if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
     }
     if (!err.empty()) return cfg_.path + ": " + err;
     worker_ = std::thread([this] { run(); });
@@ -230,12 +232,12 @@ class SqliteResolver {
     host_->log(host_->host, level, str("resolver-sqlite"), str(msg));
   }
 
-  std::string exec(const char* sql) {
+  std::pair<int, std::string> exec(const char* sql) {
     char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) == SQLITE_OK) return "";
-    std::string msg = err ? err : "unknown error";
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    std::string msg = rc == SQLITE_OK ? "" : err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    return msg;
+    return {rc & 0xff, msg};
   }
 
   void enqueue(std::function<void()> job) {

@@ -63,3 +63,20 @@ def test_killed_sidecar_is_not_resolved_after_its_ttl(cluster):
     # the row stays until its heartbeat is older than the ttl (5 s), then the app is unknown
     wait_until(lambda: "couldn't find service" in requests.get(invoke_url(order, "cart", "x"), timeout=10).text,
                timeout=15, what="the dead instance to expire")
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(cluster, tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not an SQLite database, just some text that is long enough" * 4)
+    p = cluster.sidecar("order", config=f'[resolver.config]\npath = "{bad}"\n', wait_ready=False)
+    assert p.proc.wait(timeout=10) == 1
+    assert f"{bad}: file is not a database" in p.output()
+
+
+def test_many_sidecars_starting_together_share_a_new_file(cluster):
+    # All open and initialise the same new file at once (WAL switch, schema creation).
+    sidecars = [cluster.sidecar(f"app{i}", wait_ready=False) for i in range(6)]
+    for s in sidecars:
+        wait_until(lambda: "skiffd ready" in s.output() or not s.running(), what="sidecar ready")
+        assert s.running(), s.output()
+    assert sorted(r[0] for r in rows(cluster.db_path)) == [f"app{i}" for i in range(6)]
