@@ -45,7 +45,7 @@ app="$build/examples/apps/sample-app/skiff-sample-app"
 skiffd="$build/core/skiffd/skiffd"
 start cart-app "$app" --name cart --port 8081
 wait_for cart-app "listening"
-start order-app "$app" --name order --port 8080
+start order-app "$app" --name order --port 8080 --sidecar-port 3500
 wait_for order-app "listening"
 start cart-sidecar "$skiffd" --app-id cart --app-port 8081 --dapr-http-port 3501 --dapr-internal-grpc-port 50012
 wait_for cart-sidecar "skiffd ready"
@@ -64,6 +64,11 @@ echo
 echo
 echo "\$ curl -H 'dapr-app-id: cart' http://127.0.0.1:3500/inspect/cart?user=42"
 curl -sS -H 'dapr-app-id: cart' 'http://127.0.0.1:3500/inspect/cart?user=42'
+echo
+echo
+echo "The order app itself calls cart through its sidecar (app -> skiffd :3500 -> skiffd :3501 -> cart app):"
+echo "\$ curl -X POST http://127.0.0.1:8080/call/cart/cart/checkout -d '{\"order\":17}'"
+curl -sS -X POST http://127.0.0.1:8080/call/cart/cart/checkout -H 'Content-Type: application/json' -d '{"order":17}'
 echo
 echo
 echo "demo finished; stopping the apps and sidecars."

@@ -97,9 +97,12 @@ class Cluster:
         self.processes.append(p)
         return p
 
-    def app(self, name, port=None):
+    def app(self, name, port=None, sidecar_port=None):
         port = port or free_port()
-        p = self.start([SAMPLE_APP, "--port", port, "--name", name], f"app-{name}-{port}")
+        args = [SAMPLE_APP, "--port", port, "--name", name]
+        if sidecar_port:
+            args += ["--sidecar-port", sidecar_port]
+        p = self.start(args, f"app-{name}-{port}")
         wait_until(lambda: port_open(port), what=f"sample app {name} on {port}")
         p.port = port
         return p

@@ -219,3 +219,18 @@ def test_concurrent_calls_of_mixed_sizes_all_arrive_intact(order_cart):
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(worker, range(16)))
     assert [f for r in results for f in r] == []
+
+
+def test_an_app_calls_another_app_through_its_own_sidecar(cluster):
+    from harness import free_port
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port)
+    order_http = free_port()
+    order_app = cluster.app("order", sidecar_port=order_http)
+    cluster.sidecar("order", app_port=order_app.port, http_port=order_http)
+    r = requests.post(f"http://127.0.0.1:{order_app.port}/call/cart/cart/checkout", data=b'{"order":17}',
+                      headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 200, r.text
+    seen = r.json()
+    assert seen == {"caller": "order", "callee": "cart", "status": 200, "answered_by": "cart",
+                    "body": '{"order":17}'}

@@ -3,6 +3,8 @@
 //   /sleep/<ms>      answers after a delay
 //   /inspect/...     answers a JSON description of the request (verb, target, headers, body size)
 //   /stats           answers how many requests and /sleep calls this app has received
+//   /call/<app>/<method...>  calls <app> through this app's own sidecar (DAPR_HTTP_PORT or
+//                    --sidecar-port) with the same verb and body, and answers what came back
 //   anything else    echoes the body, with X-App-Name, X-Echo-Verb and X-Echo-Target headers
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
@@ -18,8 +20,41 @@ using asio::ip::tcp;
 namespace {
 
 std::string g_name = "sample";
+uint16_t g_sidecar_port = 3500;
 uint64_t g_requests = 0;  // the app runs one thread: plain counters are enough
 uint64_t g_sleeps = 0;
+
+// What an app does to call another app: an HTTP request to its own sidecar.
+asio::awaitable<http::response<http::string_body>> call_through_sidecar(
+    const std::string& rest, http::request<http::string_body>& req) {
+  auto slash = rest.find('/');
+  std::string app = rest.substr(0, slash);
+  std::string method = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  http::request<http::string_body> out{req.method(), "/v1.0/invoke/" + app + "/method/" + method,
+                                       11};
+  out.set(http::field::host, "127.0.0.1");
+  if (auto ct = req[http::field::content_type]; !ct.empty()) out.set(http::field::content_type, ct);
+  out.body() = req.body();
+  out.prepare_payload();
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  stream.expires_after(std::chrono::seconds(30));
+  co_await stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), g_sidecar_port),
+                                asio::use_awaitable);
+  co_await http::async_write(stream, out, asio::use_awaitable);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> in;
+  co_await http::async_read(stream, buffer, in, asio::use_awaitable);
+  http::response<http::string_body> res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.body() = nlohmann::json{
+      {"caller", g_name},
+      {"callee", app},
+      {"status", in.result_int()},
+      {"answered_by", std::string(in["X-App-Name"])},
+      {"body",
+       in.body()}}.dump();
+  co_return res;
+}
 
 asio::awaitable<http::response<http::string_body>> answer(http::request<http::string_body>& req) {
   std::string target(req.target());
@@ -29,6 +64,16 @@ asio::awaitable<http::response<http::string_body>> answer(http::request<http::st
   res.set("X-Echo-Verb", req.method_string());
   res.set("X-Echo-Target", target);
   ++g_requests;
+  if (path.starts_with("/call/")) {
+    http::response<http::string_body> res{http::status::bad_gateway, req.version()};
+    try {
+      res = co_await call_through_sidecar(target.substr(6), req);
+    } catch (const std::exception& e) {
+      res.body() = std::string("cannot reach my sidecar: ") + e.what();
+    }
+    res.set("X-App-Name", g_name);
+    co_return res;
+  }
   if (path == "/stats") {
     res.set(http::field::content_type, "application/json");
     res.body() = nlohmann::json{{"requests", g_requests}, {"sleeps", g_sleeps}}.dump();
@@ -100,6 +145,11 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "Port to listen on")->capture_default_str();
   app.add_option("--address", address, "Address to listen on")->capture_default_str();
   app.add_option("--name", g_name, "Name reported in X-App-Name")->capture_default_str();
+  if (const char* env = std::getenv("DAPR_HTTP_PORT"))
+    g_sidecar_port = static_cast<uint16_t>(std::atoi(env));
+  app.add_option("--sidecar-port", g_sidecar_port,
+                 "HTTP port of this app's sidecar (default $DAPR_HTTP_PORT or 3500)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   asio::io_context io(1);
