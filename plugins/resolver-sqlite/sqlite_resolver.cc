@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -170,33 +171,35 @@ class SqliteResolver {
   void resolve(const skiff_resolve_request_t* req, skiff_resolve_done_fn done, void* ud,
                uint64_t* op_id) {
     *op_id = 0;
-    std::string key = cache_key(view(req->app_namespace), view(req->app_id));
-    std::vector<std::string> found;
-    {
-      std::lock_guard lock(cache_mu_);
-      if (auto it = snapshot_.find(key); it != snapshot_.end()) found = it->second;
-    }
-    if (!found.empty()) return complete(std::move(found), done, ud);
+    // The common case reads an immutable snapshot that the worker swaps whole.
+    auto snap = snapshot();
+    thread_local std::string key;
+    make_key(key, view(req->app_namespace), view(req->app_id));
+    if (auto it = snap->find(key); it != snap->end() && !it->second.empty())
+      return complete(it->second, done, ud);
     // Not in the snapshot: perhaps it registered since the last refresh. Ask the database.
-    enqueue([this, key, done, ud, asked = Clock::now()] {
+    enqueue([this, key = key, done, ud, asked = Clock::now()] {
       // Misses in a burst (an unknown app called in a loop) share one query: any refresh that
       // started after this miss was asked sees everything committed before it.
       if (last_refresh_ <= asked) refresh();
-      std::vector<std::string> fresh;
-      {
-        std::lock_guard lock(cache_mu_);
-        if (auto it = snapshot_.find(key); it != snapshot_.end()) fresh = it->second;
-      }
-      complete(std::move(fresh), done, ud);
+      auto fresh = snapshot();
+      auto it = fresh->find(key);
+      complete(it == fresh->end() ? std::vector<std::string>{} : it->second, done, ud);
     });
   }
 
   void report_unavailable(std::string_view app_id, std::string_view ns, std::string_view address) {
-    std::lock_guard lock(cache_mu_);
+    std::lock_guard lock(suspects_mu_);  // rare path: a peer could not be reached
     suspects_[std::string(address)] = unix_ms();
-    if (auto it = snapshot_.find(cache_key(ns, app_id));
-        it != snapshot_.end() && it->second.size() > 1)
-      std::erase(it->second, std::string(address));
+    // Copy on write: readers keep the snapshot they hold.
+    auto snap = snapshot();
+    std::string key;
+    make_key(key, ns, app_id);
+    auto it = snap->find(key);
+    if (it == snap->end() || it->second.size() <= 1) return;
+    auto next = std::make_shared<Snapshot>(*snap);
+    std::erase((*next)[key], std::string(address));
+    publish(std::move(next));
   }
 
  private:
@@ -204,8 +207,11 @@ class SqliteResolver {
     std::string app_id, ns, address, id;
   };
 
-  static std::string cache_key(std::string_view ns, std::string_view app) {
-    return std::string(ns) + '\n' + std::string(app);
+  // Snapshot keys are "namespace\napp"; built into a reused buffer so a lookup allocates nothing.
+  static void make_key(std::string& out, std::string_view ns, std::string_view app) {
+    out.assign(ns);
+    out.push_back('\n');
+    out.append(app);
   }
 
   static std::string new_registration_id() {
@@ -216,7 +222,7 @@ class SqliteResolver {
     return id;
   }
 
-  void complete(std::vector<std::string> addresses, skiff_resolve_done_fn done, void* ud) {
+  void complete(const std::vector<std::string>& addresses, skiff_resolve_done_fn done, void* ud) {
     if (addresses.empty())
       return done(ud, SKIFF_ERR_NOT_FOUND, nullptr, 0, str("no live instance"));
     // Round robin: each call starts one further along the list.
@@ -282,18 +288,21 @@ class SqliteResolver {
                  "ORDER BY address");
     st.bind(1, now - static_cast<int64_t>(cfg_.ttl_ms));
     std::map<std::string, std::vector<Row>> rows;
+    std::string key;
     int rc;
-    while ((rc = st.step()) == SQLITE_ROW)
-      rows[cache_key(st.text(1), st.text(0))].push_back(Row{st.text(2), st.integer(3)});
+    while ((rc = st.step()) == SQLITE_ROW) {
+      make_key(key, st.text(1), st.text(0));
+      rows[key].push_back(Row{st.text(2), st.integer(3)});
+    }
     if (rc != SQLITE_DONE) {
       log(SKIFF_LOG_WARN,
           std::string("refresh failed, keeping the previous view: ") + sqlite3_errmsg(db_));
       return;
     }
-    std::lock_guard lock(cache_mu_);
-    snapshot_.clear();
-    for (auto& [key, list] : rows) {
-      auto& out = snapshot_[key];
+    auto next = std::make_shared<Snapshot>();
+    std::lock_guard lock(suspects_mu_);
+    for (auto& [app_key, list] : rows) {
+      auto& out = (*next)[app_key];
       std::vector<std::string> held_back;
       for (auto& row : list) {
         // An instance reported unreachable stays out until it heartbeats after the report.
@@ -310,6 +319,7 @@ class SqliteResolver {
       // When every instance is suspect, trying one beats answering "not found".
       if (out.empty()) out = std::move(held_back);
     }
+    publish(std::move(next));
   }
 
   void cleanup() {
@@ -374,8 +384,20 @@ class SqliteResolver {
   Clock::time_point next_heartbeat_{};        // worker only
   Clock::time_point last_refresh_{};          // worker only
 
-  std::mutex cache_mu_;  // guards snapshot_ and suspects_; held for a lookup or a copy only
-  std::map<std::string, std::vector<std::string>> snapshot_;
+  // Live instances by "namespace\napp", in the order calls should try them. Readers share the
+  // lock only to copy the pointer; the worker swaps in a whole new snapshot.
+  using Snapshot = std::map<std::string, std::vector<std::string>, std::less<>>;
+  std::shared_ptr<const Snapshot> snapshot() const {
+    std::shared_lock lock(snapshot_mu_);
+    return snapshot_;
+  }
+  void publish(std::shared_ptr<const Snapshot> next) {
+    std::unique_lock lock(snapshot_mu_);
+    snapshot_.swap(next);
+  }  // the old snapshot is released here, after the lock
+  mutable std::shared_mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<const Snapshot>();
+  std::mutex suspects_mu_;  // guards suspects_: taken by refreshes and failure reports only
   std::map<std::string, int64_t> suspects_;
   std::atomic<uint64_t> next_{0};
 };
