@@ -1,5 +1,6 @@
 // skiffd: the sidecar daemon. A thin main: flags and files to Settings, then the runtime.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -79,5 +80,11 @@ int main(int argc, char** argv) {
     notes.push_back(
         "api.grpc_port (--dapr-grpc-port): the app-facing gRPC API is not served by this version");
   for (const auto& note : notes) spdlog::warn("{}", note);
+  // Each app connection, app-channel connection and peer takes a descriptor; the usual soft
+  // limit of 1024 is far below what a busy sidecar needs, so use the hard limit.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   return skiff::run_sidecar(*settings);
 }

@@ -234,3 +234,34 @@ def test_an_app_calls_another_app_through_its_own_sidecar(cluster):
     seen = r.json()
     assert seen == {"caller": "order", "callee": "cart", "status": 200, "answered_by": "cart",
                     "body": '{"order":17}'}
+
+
+def test_running_out_of_descriptors_neither_spins_nor_kills_the_sidecar(cluster):
+    import resource
+    import socket
+    import time
+    from harness import SKIFFD, free_port, wait_until
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    import subprocess
+    port = free_port()
+    log = cluster.tmp / "fd-limit.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(SKIFFD), "--dapr-http-port", str(port), "--dapr-internal-grpc-port",
+                                 str(free_port())], stdout=out, stderr=subprocess.STDOUT, env=cluster.env,
+                                preexec_fn=low_limit)
+    try:
+        wait_until(lambda: "skiffd ready" in log.read_text(), what="skiffd ready")
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(100)]
+        time.sleep(1)  # the window in which a spinning accept loop would flood the log
+        failures = log.read_text().count("accept failed")
+        for s in socks:
+            s.close()
+        assert 0 < failures < 30, failures
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/v1.0/healthz", timeout=2).status_code == 204,
+                   what="the sidecar to serve again")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
