@@ -188,6 +188,7 @@ Result<std::vector<LoadedComponent>> load_plugin_file(const std::filesystem::pat
 PluginCatalog PluginCatalog::discover(const std::vector<std::filesystem::path>& dirs,
                                       const skiff_host_api_t* host) {
   PluginCatalog catalog;
+  catalog.searched_ = dirs;
   std::vector<std::filesystem::path> seen;
   for (const auto& dir : dirs) {
     std::error_code ec;
@@ -225,6 +226,9 @@ std::string PluginCatalog::describe_missing(uint32_t kind, std::string_view type
     if (c.kind == kind) msg += std::string(any ? ", " : " ") + c.type_name, any = true;
   msg += any ? ")" : " none)";
   for (const auto& f : failures_) msg += "; refused " + f.line();
+  msg += "; searched:";
+  for (const auto& d : searched_) msg += " " + d.string();
+  msg += " (add directories with plugins.paths or SKIFF_PLUGIN_PATH)";
   return msg;
 }
 

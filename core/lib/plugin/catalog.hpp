@@ -58,6 +58,7 @@ class PluginCatalog {
  private:
   std::vector<LoadedComponent> components_;
   std::vector<LoadFailure> failures_;
+  std::vector<std::filesystem::path> searched_;
 };
 
 }  // namespace skiff
