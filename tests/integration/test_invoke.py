@@ -265,3 +265,27 @@ def test_running_out_of_descriptors_neither_spins_nor_kills_the_sidecar(cluster)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_no_content_answers_carry_no_content_length(order_cart):
+    order, _ = order_cart
+    for path in ("/v1.0/healthz", "/v1.0/invoke/cart/method/status/204"):
+        answer = raw_http(order.http_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head = answer.split(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 204"), answer
+        assert b"content-length" not in head, answer
+
+
+def test_pipelined_requests_are_answered_in_order(order_cart):
+    order, _ = order_cart
+    import socket
+    with socket.create_connection(("127.0.0.1", order.http_port), timeout=10) as s:
+        s.sendall(b"POST /v1.0/invoke/cart/method/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
+                  b"POST /v1.0/invoke/cart/method/b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo"
+                  b"GET /v1.0/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(65536):  # the last request closes the connection
+            answer += chunk
+    text = answer.decode()
+    assert text.index("X-Echo-Target: /a") < text.index("X-Echo-Target: /b") < text.index("204 No Content")
+    assert "\r\n\r\none" in text and "\r\n\r\ntwo" in text

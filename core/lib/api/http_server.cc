@@ -114,7 +114,12 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
 
   auto send = [&](Response& res, bool keep_alive) -> asio::awaitable<bool> {
     res.keep_alive(keep_alive);
-    if (res.find(http::field::content_length) == res.end()) res.prepare_payload();
+    // 1xx, 204 and 304 answers carry no body and no Content-Length (RFC 9110 8.6).
+    unsigned code = res.result_int();
+    if (code / 100 == 1 || code == 204 || code == 304)
+      res.erase(http::field::content_length);
+    else if (res.find(http::field::content_length) == res.end())
+      res.prepare_payload();
     boost::system::error_code wec;
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, wec));
     co_return !wec;
