@@ -86,5 +86,7 @@ int main(int argc, char** argv) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
-  return skiff::run_sidecar(*settings);
+  int code = skiff::run_sidecar(*settings);
+  spdlog::shutdown();  // drains the log queue
+  return code;
 }

@@ -1,5 +1,6 @@
 #include "runtime/logging.hpp"
 
+#include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -46,8 +47,13 @@ class JsonFormatter final : public spdlog::formatter {
 bool setup_logging(const std::string& level, bool json, const std::string& app_id) {
   auto lvl = level == "fatal" ? spdlog::level::critical : spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off") return false;
-  auto logger =
-      std::make_shared<spdlog::logger>("skiffd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  // Lines are written by spdlog's own thread, so a burst of warnings (an app that is down while
+  // thousands of calls fail) never blocks an event loop on stderr. When the queue is full the
+  // oldest lines are dropped rather than making callers wait.
+  spdlog::init_thread_pool(8192, 1);
+  auto logger = std::make_shared<spdlog::async_logger>(
+      "skiffd", std::make_shared<spdlog::sinks::stderr_sink_mt>(), spdlog::thread_pool(),
+      spdlog::async_overflow_policy::overrun_oldest);
   if (json)
     logger->set_formatter(std::make_unique<JsonFormatter>(app_id));
   else

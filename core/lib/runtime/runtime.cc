@@ -171,7 +171,7 @@ int run_sidecar(const Settings& settings) {
     // Their plugin operations may still complete into the event loop: tearing it down under them
     // is unsafe, and the process is ending anyway.
     spdlog::warn("skiffd stopped with {} calls still in flight", n);
-    spdlog::default_logger()->flush();
+    spdlog::shutdown();  // drains the log queue
     std::_Exit(exit_code);
   }
   spdlog::info("skiffd stopped");
