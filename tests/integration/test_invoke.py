@@ -289,3 +289,18 @@ def test_pipelined_requests_are_answered_in_order(order_cart):
     text = answer.decode()
     assert text.index("X-Echo-Target: /a") < text.index("X-Echo-Target: /b") < text.index("204 No Content")
     assert "\r\n\r\none" in text and "\r\n\r\ntwo" in text
+
+
+def test_idle_and_slow_connections_are_closed_after_the_idle_timeout(cluster):
+    import socket
+    import time
+    order = cluster.sidecar("order", config='[api]\nidle_timeout = "300ms"\n')
+    with socket.create_connection(("127.0.0.1", order.http_port), timeout=5) as idle, \
+            socket.create_connection(("127.0.0.1", order.http_port), timeout=5) as slow:
+        # a request that never finishes its body
+        slow.sendall(b"POST /v1.0/invoke/x/method/y HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        started = time.monotonic()
+        assert idle.recv(1024) == b""
+        assert slow.recv(1024) == b""
+        assert time.monotonic() - started < 3
+    assert requests.get(f"{order.url}/v1.0/healthz", timeout=5).status_code == 204

@@ -11,6 +11,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 
+#include "common/deadline.hpp"
+
 namespace skiff {
 
 namespace asio = boost::asio;
@@ -126,12 +128,14 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   };
 
   bool linger = false;
+  Deadline deadline(stream.get_executor());
   try {
     while (!stopping_) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(settings_.max_header_size));
       parser.body_limit(settings_.max_body_size);
-      stream.expires_after(std::chrono::milliseconds(settings_.http_idle_timeout_ms));
+      // One limit for waiting on the next request and reading it whole.
+      deadline.arm(std::chrono::milliseconds(settings_.http_idle_timeout_ms), stream.socket());
       co_await http::async_read_header(stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) {
@@ -158,7 +162,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
         }
         break;
       }
-      stream.expires_never();
+      deadline.disarm();
       Request req = parser.release();
       bool keep_alive = req.keep_alive();
       Response res = co_await router_.handle(req, client);

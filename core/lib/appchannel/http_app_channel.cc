@@ -1,11 +1,14 @@
 #include "appchannel/http_app_channel.hpp"
 
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <limits>
 #include <optional>
+
+#include "common/deadline.hpp"
 
 namespace skiff {
 
@@ -78,6 +81,7 @@ asio::awaitable<Result<Response>> HttpAppChannel::send(Request req) {
   req.prepare_payload();
   const bool head = req.method() == http::verb::head;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+  const auto executor = co_await asio::this_coro::executor;
 
   // A pooled connection may have been closed by the app while idle; such a failure before any
   // response byte is retried once on a fresh connection.
@@ -89,10 +93,9 @@ asio::awaitable<Result<Response>> HttpAppChannel::send(Request req) {
       if (!connected) co_return connected.error();
       stream = std::move(*connected);
     }
-    if (timeout_ms_)
-      stream->expires_at(deadline);
-    else
-      stream->expires_never();
+    stream->expires_never();
+    Deadline limit(executor);
+    if (timeout_ms_) limit.arm(deadline - std::chrono::steady_clock::now(), stream->socket());
 
     boost::system::error_code ec;
     co_await http::async_write(*stream, req, asio::redirect_error(asio::use_awaitable, ec));
@@ -109,8 +112,9 @@ asio::awaitable<Result<Response>> HttpAppChannel::send(Request req) {
         co_await http::async_read(*stream, buffer, *parser,
                                   asio::redirect_error(asio::use_awaitable, ec));
     } while (!ec && parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
+    limit.disarm();
     if (ec) {
-      if (ec == beast::error::timeout)
+      if (limit.fired())
         co_return make_error(SKIFF_ERR_DEADLINE_EXCEEDED,
                              "error invoking app channel: the app did not answer within " +
                                  std::to_string(timeout_ms_) + "ms");
