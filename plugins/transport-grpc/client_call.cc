@@ -21,9 +21,10 @@ void ClientCall::start(pb::Invocation::Stub* stub) {
 
 void ClientCall::write(skiff_bytes_t chunk, bool end_of_body, skiff_done_fn done, void* ud) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (!hold_) {
       // Cancelled, or the last write was already issued: the stream takes no more.
+      lock.unlock();  // completions never run under our lock
       done(ud, SKIFF_ERR_CANCELLED, str("call already ended"));
       return;
     }

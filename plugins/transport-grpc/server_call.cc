@@ -110,8 +110,9 @@ void ServerCall::write_head(const skiff_response_head_t* head, skiff_done_fn don
 
 void ServerCall::write(skiff_bytes_t chunk, bool end_of_body, skiff_done_fn done, void* ud) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (finishing_ || done_) {
+      lock.unlock();  // completions never run under our lock
       done(ud, SKIFF_ERR_CANCELLED, str("call already ended"));
       return;
     }
@@ -137,8 +138,9 @@ void ServerCall::write(skiff_bytes_t chunk, bool end_of_body, skiff_done_fn done
 void ServerCall::fail(skiff_status_t status, std::string_view message, skiff_done_fn done,
                       void* ud) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (finishing_ || done_) {
+      lock.unlock();  // completions never run under our lock
       done(ud, SKIFF_ERR_CANCELLED, str("call already ended"));
       return;
     }
