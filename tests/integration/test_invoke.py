@@ -237,9 +237,9 @@ def test_an_app_calls_another_app_through_its_own_sidecar(cluster):
 
 
 def test_running_out_of_descriptors_neither_spins_nor_kills_the_sidecar(cluster):
+    import datetime
     import resource
     import socket
-    import time
     from harness import SKIFFD, free_port, wait_until
 
     def low_limit():
@@ -255,11 +255,18 @@ def test_running_out_of_descriptors_neither_spins_nor_kills_the_sidecar(cluster)
     try:
         wait_until(lambda: "skiffd ready" in log.read_text(), what="skiffd ready")
         socks = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(100)]
-        time.sleep(1)  # the window in which a spinning accept loop would flood the log
-        failures = log.read_text().count("accept failed")
+        # A spinning accept loop would log thousands of failures within milliseconds; a pausing
+        # one logs them about 100 ms apart. Read the spacing off the log's own timestamps.
+        def accept_failures():
+            lines = [line for line in log.read_text().splitlines() if "accept failed" in line]
+            return lines[:3] if len(lines) >= 3 else None
+
+        failures = wait_until(accept_failures, what="three accept failures")
+        stamps = [datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%f") for line in failures]
+        gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
         for s in socks:
             s.close()
-        assert 0 < failures < 30, failures
+        assert all(gap >= 0.08 for gap in gaps), gaps
         wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/v1.0/healthz", timeout=2).status_code == 204,
                    what="the sidecar to serve again")
     finally:
