@@ -15,7 +15,10 @@ BUILD = Path(os.environ.get("SKIFF_BUILD_DIR", REPO / "build"))
 SKIFFD = BUILD / "core" / "skiffd" / "skiffd"
 SKIFF = BUILD / "core" / "cli" / "skiff"
 SAMPLE_APP = BUILD / "examples" / "apps" / "sample-app" / "skiff-sample-app"
-PLUGIN_PATH = ":".join(str(BUILD / "plugins" / d) for d in ("resolver-sqlite", "transport-grpc"))
+# Every plugin folder of the build tree (one folder per plugin, e.g. plugins/resolver-etcd).
+PLUGIN_PATH = ":".join(str(BUILD / "plugins" / d) for d in
+                       ("resolver-sqlite", "resolver-mdns", "resolver-kubernetes", "resolver-consul",
+                        "resolver-etcd", "transport-grpc"))
 BROKEN_PLUGINS = BUILD / "tests" / "abi"
 
 

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "skiff/skiff.h"
 
@@ -83,6 +85,32 @@ class ConfigReader {
     if (st != SKIFF_OK)
       throw std::invalid_argument(describe(path) +
                                   ": expected a duration such as \"500ms\" or \"5s\"");
+    return out;
+  }
+  // An array of strings; a missing key gives an empty list.
+  std::vector<std::string> string_list(std::string_view path) const {
+    std::vector<std::string> out;
+    if (!has(path)) return out;
+    if (type(path) != SKIFF_CONFIG_ARRAY)
+      throw std::invalid_argument(describe(path) + ": expected an array of strings");
+    size_t n = host_->config_size(config_, str(path));
+    for (size_t i = 0; i < n; ++i)
+      out.push_back(string_or(std::string(path) + "[" + std::to_string(i) + "]", ""));
+    return out;
+  }
+  // A table of strings, in file order; a missing key gives an empty list.
+  std::vector<std::pair<std::string, std::string>> string_table(std::string_view path) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!has(path)) return out;
+    if (type(path) != SKIFF_CONFIG_TABLE)
+      throw std::invalid_argument(describe(path) + ": expected a table of strings");
+    size_t n = host_->config_size(config_, str(path));
+    for (size_t i = 0; i < n; ++i) {
+      skiff_str_t key{};
+      if (host_->config_key_at(config_, str(path), i, &key) != SKIFF_OK) continue;
+      std::string k(view(key));
+      out.emplace_back(k, string_or(std::string(path) + "." + k, ""));
+    }
     return out;
   }
   // Throws naming the first key of the table that is not in `known`.
