@@ -250,7 +250,8 @@ class Host:
         """The veth end has carrier (veth carrier comes up asynchronously after both ends are up) and usable
         IPv4, ULA and link-local addresses."""
         info = json.loads(_ip("-n", self.netns, "-j", "addr", "show", "dev", IFACE).stdout)[0]
-        if info.get("operstate") != "UP" or "NO-CARRIER" in info.get("flags", []):
+        flags = info.get("flags", [])
+        if "LOWER_UP" not in flags or "NO-CARRIER" in flags or info.get("operstate") not in ("UP", "UNKNOWN"):
             return False
         addrs = {a["local"]: a for a in info.get("addr_info", [])}
         link_local = [a for a in addrs if a.startswith("fe80:")]
@@ -374,9 +375,11 @@ class NetnsLan:
                     "netns", self.bridge_ns)
                 _ip("-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
             _ip("-n", self.bridge_ns, "link", "set", "br0", "up")
+        if n == 1:  # a lone host still gets a multicast link: a veth whose peer stays unused in the same namespace
+            h = self.hosts[0]
+            _ip("-n", h.netns, "link", "add", IFACE, "type", "veth", "peer", "name", "p0")
+            _ip("-n", h.netns, "link", "set", "p0", "up")
         for h in self.hosts:
-            if n == 1:
-                _ip("-n", h.netns, "link", "add", IFACE, "type", "dummy")
             # No duplicate address detection: addresses (also link-local) are usable at once, no waiting.
             _run([tool("ip"), "netns", "exec", h.netns, "sh", "-c",
                   "for f in all default " + IFACE + "; do echo 0 > /proc/sys/net/ipv6/conf/$f/accept_dad; done"])

@@ -62,22 +62,14 @@ def parse_duration(value):
     return sign * sum(float(n) * _UNITS[u] for n, u in re.findall(_TERM, text))
 
 
-def parse_go_bool(text):
-    """strconv.ParseBool, which Consul uses for ?passing=..."""
-    if text in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    if text in ("0", "f", "F", "false", "FALSE", "False"):
-        return False
-    raise ValueError(text)
+# Go's strconv.ParseBool, which Consul uses for ?passing=...
+GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
+            **dict.fromkeys(("0", "f", "F", "false", "FALSE", "False"), False)}
 
 
 def field(obj, name, default=None):
     """Consul decodes request bodies case-insensitively and also accepts snake_case keys."""
-    want = name.lower()
-    for key, value in obj.items():
-        if key.lower().replace("_", "") == want:
-            return value
-    return default
+    return {key.lower().replace("_", ""): value for key, value in obj.items()}.get(name.lower(), default)
 
 
 class Check:
@@ -85,8 +77,7 @@ class Check:
         self.id, self.service_id, self.service_name = check_id, service["ID"], service["Service"]
         self.service_tags = service["Tags"]
         self.name = field(spec, "Name") or f"Service '{service['Service']}' check"
-        self.notes = field(spec, "Notes") or ""
-        self.http = field(spec, "HTTP")
+        self.notes, self.http = field(spec, "Notes") or "", field(spec, "HTTP")
         self.method = field(spec, "Method") or "GET"
         self.headers = {k: v if isinstance(v, str) else ", ".join(v) for k, v in (field(spec, "Header") or {}).items()}
         if not self.http:
@@ -103,9 +94,8 @@ class Check:
         self.status = field(spec, "Status") or "critical"
         if self.status not in STATUSES:
             raise BadRequest(f"Invalid check: Status must be one of {', '.join(STATUSES)}")
-        self.output = ""
+        self.output, self.stop = "", threading.Event()
         self.critical_since = time.monotonic() if self.status == "critical" else None
-        self.stop = threading.Event()
 
     def view(self):
         return {"Node": NODE_NAME, "CheckID": self.id, "Name": self.name, "Status": self.status, "Notes": self.notes,
@@ -162,6 +152,8 @@ class Agent:
             specs = [field(body, "Check")] + specs
         checks = []
         for i, spec in enumerate(specs):
+            if not isinstance(spec, dict):
+                raise BadRequest("Request decode failed: a check must be a JSON object")
             check_id = field(spec, "CheckID") or field(spec, "ID") or f"service:{service['ID']}"
             if len(specs) > 1 and not (field(spec, "CheckID") or field(spec, "ID")):
                 check_id += f":{i + 1}"
@@ -184,6 +176,8 @@ class Agent:
             service["CreateIndex"] = old["CreateIndex"] if old else service["ModifyIndex"]
             self.services[service["ID"]] = service
             for check in checks:
+                if check.id in self.checks:  # an explicit CheckID taken over from another service
+                    self._remove_check(check.id)
                 self.checks[check.id] = check
                 threading.Thread(target=self._run_check, args=(check,), daemon=True).start()
 
@@ -260,21 +254,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def read_body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0], 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
     def dispatch(self):
         url = urlsplit(self.path)
         self.query = parse_qs(url.query, keep_blank_values=True)
-        self.body = self.read_body()
+        self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # no chunked bodies
         for allowed, path, is_prefix, handler, needs_acl in self.ROUTES:
             if url.path == path or (is_prefix and url.path.startswith(path)):
                 break
@@ -314,6 +297,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200)
 
     def deregister(self, service_id):
+        if not service_id:
+            raise BadRequest("Missing service ID")
         if not self.server.agent.deregister(service_id):
             return self.send(404, f'Unknown service ID "{service_id}". Ensure that the service ID is passed, '
                                   f'not the service name.'.encode())
@@ -321,19 +306,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def health_service(self, name):
         q = {k: v[0] for k, v in self.query.items()}
+        if not name:
+            raise BadRequest("Missing service name")
         if q.get("dc") and q["dc"] != "dc1":
             return self.send(500, b"No path to datacenter")
         if q.get("ns") and q["ns"].lower() != "default":
             raise BadRequest('Invalid query parameter: "ns" - Namespaces are a Consul Enterprise feature')
-        try:
-            passing = "passing" in q and (q["passing"] == "" or parse_go_bool(q["passing"]))
-        except ValueError:
+        if q.get("passing", "") not in ("", *GO_BOOLS):
             raise BadRequest("Invalid value for ?passing")
-        try:
-            min_index = int(q.get("index") or 0)
-            assert min_index >= 0
-        except (ValueError, AssertionError):
+        passing = "passing" in q and GO_BOOLS.get(q["passing"], True)
+        if not re.fullmatch(r"\d*", q.get("index", "")):
             raise BadRequest("Invalid index")
+        min_index = int(q.get("index") or 0)
         try:
             wait = parse_duration(q["wait"]) if q.get("wait") else DEFAULT_WAIT
         except ValueError:
