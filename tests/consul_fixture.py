@@ -21,7 +21,8 @@ class ConsulDouble:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout=10.0):
-        self.port = free_port()
+        """Starts the double; a restart keeps the port (but, like a fresh agent, no registrations)."""
+        self.port = self.port or free_port()
         args = [sys.executable, SCRIPT, "--port", self.port, "--check-interval-floor", self.check_interval_floor]
         if self.acl_token:
             args += ["--acl-token", self.acl_token]

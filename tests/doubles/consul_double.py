@@ -8,6 +8,7 @@ Implemented endpoints:
   GET /v1/health/service/<name>          (?passing, ?tag (repeatable), ?dc, ?ns, blocking ?index & ?wait)
   GET /v1/status/leader
   GET /v1/agent/checks
+  GET /v1/agent/service/<id>            (404 for an unknown ID)
 
 Blocking queries follow Consul: without ?index (or with index=0) the answer is immediate; otherwise the request
 waits while the service's X-Consul-Index is <= the given index, for at most ?wait (default 5m, capped at 10m)
@@ -241,7 +242,8 @@ class Handler(BaseHTTPRequestHandler):
               ("PUT", "/v1/agent/service/deregister/", True, "deregister", True),
               ("GET", "/v1/health/service/", True, "health_service", True),
               ("GET", "/v1/status/leader", False, "leader", False),
-              ("GET", "/v1/agent/checks", False, "agent_checks", True)]
+              ("GET", "/v1/agent/checks", False, "agent_checks", True),
+              ("GET", "/v1/agent/service/", True, "agent_service", True)]
 
     def send(self, code, body=b"", content_type="text/plain; charset=utf-8", headers=()):
         if not isinstance(body, bytes):
@@ -337,6 +339,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def agent_checks(self):
         self.send(200, self.server.agent.check_views())
+
+    def agent_service(self, service_id):
+        agent = self.server.agent
+        with agent.cond:
+            service = agent.services.get(service_id)
+            service = dict(service) if service else None
+        if service is None:
+            return self.send(404, f"unknown service ID: {service_id}".encode())
+        self.send(200, service)
 
 
 def main(argv=None):
