@@ -10,7 +10,10 @@ packages=(
   libssl-dev libavahi-client-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev nlohmann-json3-dev libc-ares-dev libgtest-dev libgmock-dev
   # tests and demo
-  python3 python3-pytest python3-requests curl sqlite3 iproute2 procps
+  python3 python3-pytest python3-requests curl sqlite3 iproute2 procps util-linux
+  # real backing servers for the resolver tests (started by the tests themselves, never as
+  # system services: see the policy-rc.d guard below)
+  etcd-server etcd-client dnsmasq-base avahi-daemon avahi-utils dbus
 )
 
 missing=()
@@ -24,4 +27,13 @@ sudo=""
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
+# avahi-daemon and etcd-server would start as system services on install; avahi's multicast must
+# never reach the machine's real interfaces, so services are kept from starting for this install.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  guard=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$guard" >/dev/null
+  $sudo chmod 755 "$guard"
+fi
+trap 'if [ -n "$guard" ]; then $sudo rm -f "$guard"; fi' EXIT
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -123,13 +123,6 @@ class InstanceCache {
     for (auto& [k, entry] : *next) wake(k);
   }
 
-  // A copy of what the cache holds, for writers that edit incrementally.
-  Table table() const {
-    Table t;
-    for (auto& [k, entry] : *snapshot()) t[k] = entry.addresses;
-    return t;
-  }
-
   // The host could not reach `address`: stop handing it out at once.
   void report_unavailable(std::string_view ns, std::string_view app, std::string_view address) {
     std::string k = key(ns, app);

@@ -265,7 +265,7 @@ class ConsulResolver {
 
   void watch(Watcher& w) {
     uint64_t index = 0;
-    bool failing = false;
+    bool failing = false, answered = false;
     const std::string base = "/v1/health/service/" + url_escape(w.app) + "?passing=1" + dc_param();
     const auto wait = milliseconds(cfg_.watch_wait_ms);
     while (!w.abort.aborted()) {
@@ -281,13 +281,14 @@ class ConsulResolver {
           log(SKIFF_LOG_ERROR, "Consul health query for " + w.app + " failed: " + describe(r) +
                                    "; using the last known instances");
         failing = true;
-        if (index == 0) cache_.set(w.ns, w.app, {});  // first answer: nothing known
+        if (!answered) cache_.set(w.ns, w.app, {});  // wakes first lookups: nothing known
         index = 0;
         if (!pause(milliseconds(cfg_.retry_interval_ms))) return;
         continue;
       }
       if (failing) log(SKIFF_LOG_INFO, "Consul at " + client_.address() + " answers again");
       failing = false;
+      answered = true;
       auto addresses = parse(w, r.body);
       for (const auto& a : addresses) cache_.confirm(a);  // passing checks prove them live
       cache_.set(w.ns, w.app, std::move(addresses));

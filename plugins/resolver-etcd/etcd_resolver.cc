@@ -280,10 +280,10 @@ class EtcdResolver {
       err = where() + ": range " + cfg_.prefix + ": " + st.error_message();
       return 0;
     }
-    InstanceCache::Table table;
+    known_.clear();
     for (const auto& kv : res.kvs())
-      if (auto parsed = parse_key(kv.key())) table[parsed->first].push_back(parsed->second);
-    cache_.set_all(std::move(table));
+      if (auto parsed = parse_key(kv.key())) known_[parsed->first].push_back(parsed->second);
+    cache_.set_all(known_);
     loaded_ = true;
     return res.header().revision();
   }
@@ -337,11 +337,10 @@ class EtcdResolver {
 
   void apply(const pb::WatchResponse& res) {
     if (res.events().empty()) return;
-    auto table = cache_.table();
     for (const auto& ev : res.events()) {
       auto parsed = parse_key(ev.kv().key());
       if (!parsed) continue;
-      auto& list = table[parsed->first];
+      auto& list = known_[parsed->first];
       std::erase(list, parsed->second);
       if (ev.type() == pb::Event::PUT) {
         list.push_back(parsed->second);
@@ -349,8 +348,10 @@ class EtcdResolver {
         cache_.confirm(parsed->second);
       }
     }
-    for (auto& [key, list] : table) std::sort(list.begin(), list.end());
-    cache_.set_all(std::move(table));
+    std::erase_if(known_, [](auto& entry) { return entry.second.empty(); });
+    for (auto& [key, list] : known_) std::sort(list.begin(), list.end());
+    // The cache filters out instances reported unreachable until confirm() or their hold-back ends.
+    cache_.set_all(known_);
   }
 
   void watch_loop() {
@@ -379,6 +380,7 @@ class EtcdResolver {
   const Config cfg_;
   InstanceCache cache_;
   std::atomic<bool> loaded_{false};
+  InstanceCache::Table known_;  // what etcd holds under the prefix; watch thread only
 
   std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
