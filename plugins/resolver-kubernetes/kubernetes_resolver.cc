@@ -265,12 +265,12 @@ class KubernetesResolver {
 
   void run() {
     while (!stop_) {
-      std::deque<std::string> todo;
+      std::deque<std::string> queued;
       {
         std::lock_guard lock(mu_);
-        todo.swap(queue_);
+        queued.swap(queue_);
       }
-      for (auto& key : todo) start_lookup(key);
+      for (auto& key : queued) start_lookup(key);
 
       ares_socket_t socks[ARES_GETSOCK_MAXNUM];
       int bits = ares_getsock(channel_, socks, ARES_GETSOCK_MAXNUM);
