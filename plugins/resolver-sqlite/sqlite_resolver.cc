@@ -5,6 +5,7 @@
 // waits on the database.
 #include <sqlite3.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -176,7 +177,7 @@ class SqliteResolver {
     thread_local std::string key;
     make_key(key, view(req->app_namespace), view(req->app_id));
     if (auto it = snap->find(key); it != snap->end() && !it->second.empty())
-      return complete(it->second, done, ud);
+      return complete(key, it->second, done, ud);
     // Not in the snapshot: perhaps it registered since the last refresh. Ask the database.
     enqueue([this, key = key, done, ud, asked = Clock::now()] {
       // Misses in a burst (an unknown app called in a loop) share one query: any refresh that
@@ -184,7 +185,7 @@ class SqliteResolver {
       if (last_refresh_ <= asked) refresh();
       auto fresh = snapshot();
       auto it = fresh->find(key);
-      complete(it == fresh->end() ? std::vector<std::string>{} : it->second, done, ud);
+      complete(key, it == fresh->end() ? std::vector<std::string>{} : it->second, done, ud);
     });
   }
 
@@ -222,11 +223,14 @@ class SqliteResolver {
     return id;
   }
 
-  void complete(const std::vector<std::string>& addresses, skiff_resolve_done_fn done, void* ud) {
+  void complete(const std::string& key, const std::vector<std::string>& addresses,
+                skiff_resolve_done_fn done, void* ud) {
     if (addresses.empty())
       return done(ud, SKIFF_ERR_NOT_FOUND, nullptr, 0, str("no live instance"));
-    // Round robin: each call starts one further along the list.
-    size_t start = next_.fetch_add(1, std::memory_order_relaxed) % addresses.size();
+    // Round robin per app: each call starts one further along the list. Counters are picked by a
+    // hash of the app, so calls to other apps in between do not skew this one's rotation.
+    auto& counter = rotation_[std::hash<std::string>{}(key) % rotation_.size()];
+    size_t start = counter.fetch_add(1, std::memory_order_relaxed) % addresses.size();
     std::vector<skiff_str_t> views;
     views.reserve(addresses.size());
     for (size_t i = 0; i < addresses.size(); ++i)
@@ -399,7 +403,7 @@ class SqliteResolver {
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<const Snapshot>();
   std::mutex suspects_mu_;  // guards suspects_: taken by refreshes and failure reports only
   std::map<std::string, int64_t> suspects_;
-  std::atomic<uint64_t> next_{0};
+  std::array<std::atomic<uint64_t>, 64> rotation_{};
 };
 
 // ---- C ABI ----
