@@ -14,6 +14,7 @@
 
 #include "consul_client.hpp"
 #include "instance_cache.hpp"
+#include "resolver_abi.hpp"
 #include "skiff/plugin.hpp"
 
 namespace {
@@ -311,7 +312,7 @@ class ConsulResolver {
   std::thread session_thread_, deregister_thread_;
 };
 
-// ---- C ABI ----
+// ---- C ABI: create() parses the configuration; resolver_abi.hpp does the rest ----
 
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
@@ -388,49 +389,6 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
   });
 }
 
-void destroy(void* instance) {
-  delete static_cast<ConsulResolver*>(instance);
-}
-
-void register_self(void* instance, const skiff_registration_t* self, skiff_done_fn done, void* ud) {
-  static_cast<ConsulResolver*>(instance)->register_self(self, done, ud);
-}
-
-void deregister_self(void* instance, skiff_done_fn done, void* ud) {
-  static_cast<ConsulResolver*>(instance)->deregister_self(done, ud);
-}
-
-void resolve(void* instance, const skiff_resolve_request_t* req, skiff_resolve_done_fn done,
-             void* ud, uint64_t* op_id) {
-  *op_id = 0;
-  static_cast<ConsulResolver*>(instance)->resolve(req, done, ud);
-}
-
-void report_unavailable(void* instance, skiff_str_t app_id, skiff_str_t ns, skiff_str_t address) {
-  static_cast<ConsulResolver*>(instance)->report_unavailable(view(app_id), view(ns), view(address));
-}
-
-const skiff_resolver_vtable_v1_t kVtable = {sizeof(skiff_resolver_vtable_v1_t),
-                                            create,
-                                            destroy,
-                                            register_self,
-                                            deregister_self,
-                                            resolve,
-                                            nullptr,
-                                            report_unavailable};
-const skiff_component_t kComponent = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, "consul",
-                                      &kVtable};
-const skiff_component_t* const kComponents[] = {&kComponent};
-const skiff_plugin_info_t kInfo = {sizeof(skiff_plugin_info_t), "resolver-consul", "0.1.0",
-                                   kComponents, 1};
-
 }  // namespace
 
-extern "C" {
-SKIFF_PLUGIN_DEFINE_ABI_VERSION();
-skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info,
-                                  skiff_errbuf_t) {
-  *info = &kInfo;
-  return SKIFF_OK;
-}
-}
+SKIFF_BUNDLED_RESOLVER(ConsulResolver, create, "consul", "resolver-consul")

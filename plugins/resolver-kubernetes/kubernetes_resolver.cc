@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "instance_cache.hpp"
+#include "resolver_abi.hpp"
 #include "skiff/plugin.hpp"
 
 namespace {
@@ -79,6 +80,7 @@ class KubernetesResolver {
 
   // Control thread, at start-up.
   std::string open() {
+    ares_library_init(ARES_LIB_INIT_ALL);  // reference-counted; once per process is enough
     ares_options opts{};
     opts.timeout = static_cast<int>(cfg_.query_timeout_ms);
     opts.tries = 2;
@@ -125,6 +127,12 @@ class KubernetesResolver {
   void report_unavailable(std::string_view app, std::string_view ns, std::string_view address) {
     cache_.report_unavailable(ns, app, address);
   }
+
+  // Kubernetes registers instances itself (the Service's endpoints): nothing to do.
+  void register_self(const skiff_registration_t*, skiff_done_fn done, void* ud) {
+    done(ud, SKIFF_OK, str(""));
+  }
+  void deregister_self(skiff_done_fn done, void* ud) { done(ud, SKIFF_OK, str("")); }
 
  private:
   struct Waiter {
@@ -315,7 +323,7 @@ class KubernetesResolver {
   std::deque<std::string> queue_;
 };
 
-// ---- C ABI ----
+// ---- C ABI: create() parses the configuration; resolver_abi.hpp does the rest ----
 
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
@@ -366,51 +374,6 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
   });
 }
 
-void destroy(void* instance) {
-  delete static_cast<KubernetesResolver*>(instance);
-}
-
-// Kubernetes registers instances itself (the Service's endpoints): nothing to do.
-void register_self(void*, const skiff_registration_t*, skiff_done_fn done, void* ud) {
-  done(ud, SKIFF_OK, str(""));
-}
-void deregister_self(void*, skiff_done_fn done, void* ud) {
-  done(ud, SKIFF_OK, str(""));
-}
-
-void resolve(void* instance, const skiff_resolve_request_t* req, skiff_resolve_done_fn done,
-             void* ud, uint64_t* op_id) {
-  *op_id = 0;
-  static_cast<KubernetesResolver*>(instance)->resolve(req, done, ud);
-}
-
-void report_unavailable(void* instance, skiff_str_t app_id, skiff_str_t ns, skiff_str_t address) {
-  static_cast<KubernetesResolver*>(instance)->report_unavailable(view(app_id), view(ns),
-                                                                 view(address));
-}
-
-const skiff_resolver_vtable_v1_t kVtable = {sizeof(skiff_resolver_vtable_v1_t),
-                                            create,
-                                            destroy,
-                                            register_self,
-                                            deregister_self,
-                                            resolve,
-                                            nullptr,
-                                            report_unavailable};
-const skiff_component_t kComponent = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, "kubernetes",
-                                      &kVtable};
-const skiff_component_t* const kComponents[] = {&kComponent};
-const skiff_plugin_info_t kInfo = {sizeof(skiff_plugin_info_t), "resolver-kubernetes", "0.1.0",
-                                   kComponents, 1};
-
 }  // namespace
 
-extern "C" {
-SKIFF_PLUGIN_DEFINE_ABI_VERSION();
-skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info,
-                                  skiff_errbuf_t) {
-  ares_library_init(ARES_LIB_INIT_ALL);
-  *info = &kInfo;
-  return SKIFF_OK;
-}
-}
+SKIFF_BUNDLED_RESOLVER(KubernetesResolver, create, "kubernetes", "resolver-kubernetes")
