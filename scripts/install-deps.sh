@@ -10,7 +10,8 @@ packages=(
   libssl-dev libavahi-client-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev nlohmann-json3-dev libc-ares-dev libgtest-dev libgmock-dev
   # tests and demo
-  python3 python3-pytest python3-requests curl sqlite3 iproute2 procps util-linux
+  python3 python3-pytest python3-requests python3-grpcio python3-protobuf openssl curl sqlite3
+  iproute2 procps util-linux
   # real backing servers for the resolver tests (started by the tests themselves, never as
   # system services: see the policy-rc.d guard below)
   etcd-server etcd-client dnsmasq-base avahi-daemon avahi-utils dbus

@@ -61,11 +61,25 @@ def test_upstream_status_headers_and_body_come_back_as_they_are(order_cart):
     assert r.status_code == 204
 
 
-def test_body_over_the_limit_gets_413(order_cart):
+def test_body_over_the_buffer_limit_streams_through(order_cart):
+    """Bodies over api.max_body_size are not refused: they stream (and are not retried)."""
     order, _ = order_cart
+    body = bytes(range(256)) * ((MAX + 4096) // 256)
+    r = requests.post(invoke_url(order, "cart", "echo"), data=body, timeout=30)
+    assert r.status_code == 200
+    assert r.content == body
+
+
+def test_body_over_the_limit_gets_413_when_streaming_is_off(cluster):
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port)
+    order = cluster.sidecar("order", config="[api]\nstreaming = false\n")
     r = requests.post(invoke_url(order, "cart", "echo"), data=b"x" * (MAX + 1), timeout=30)
     assert r.status_code == 413
     assert r.json()["errorCode"] == "ERR_BODY_TOO_LARGE"
+    # a chunked body over the limit is refused as well
+    r = requests.post(invoke_url(order, "cart", "echo"), data=iter([b"x" * MAX, b"y"]), timeout=30)
+    assert r.status_code == 413
     # the sidecar keeps serving
     assert requests.post(invoke_url(order, "cart", "echo"), data=b"ok", timeout=10).text == "ok"
 
@@ -73,7 +87,7 @@ def test_body_over_the_limit_gets_413(order_cart):
 def test_max_body_size_is_configurable(cluster):
     cart_app = cluster.app("cart")
     cluster.sidecar("cart", app_port=cart_app.port)
-    order = cluster.sidecar("order", extra=["--max-body-size", "1Ki"])
+    order = cluster.sidecar("order", extra=["--max-body-size", "1Ki"], config="[api]\nstreaming = false\n")
     assert requests.post(invoke_url(order, "cart", "echo"), data=b"x" * 1024, timeout=10).status_code == 200
     assert requests.post(invoke_url(order, "cart", "echo"), data=b"x" * 1025, timeout=10).status_code == 413
 

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 
+#include "api/http_exchange.hpp"
 #include "common/deadline.hpp"
 
 namespace skiff {
@@ -114,59 +115,60 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   boost::system::error_code ec;
   std::string client = stream.socket().remote_endpoint(ec).address().to_string();
 
-  auto send = [&](Response& res, bool keep_alive) -> asio::awaitable<bool> {
-    res.keep_alive(keep_alive);
-    // 1xx, 204 and 304 answers carry no body and no Content-Length (RFC 9110 8.6).
-    unsigned code = res.result_int();
-    if (code / 100 == 1 || code == 204 || code == 304)
-      res.erase(http::field::content_length);
-    else if (res.find(http::field::content_length) == res.end())
-      res.prepare_payload();
+  auto refuse = [&](const boost::system::error_code& why) -> asio::awaitable<bool> {
+    unsigned status = status_for_read_error(why);
+    if (status == 0) co_return false;
+    auto res = dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
+                          read_error_message(status, why, settings_.max_body_size));
+    res.keep_alive(false);
     boost::system::error_code wec;
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, wec));
-    co_return !wec;
+    co_return true;
   };
 
   bool linger = false;
   Deadline deadline(stream.get_executor());
+  const auto idle = std::chrono::milliseconds(settings_.http_idle_timeout_ms);
   try {
     while (!stopping_) {
-      http::request_parser<http::string_body> parser;
+      HttpExchange::HeaderParser parser;
       parser.header_limit(static_cast<uint32_t>(settings_.max_header_size));
-      parser.body_limit(settings_.max_body_size);
-      // One limit for waiting on the next request and reading it whole.
-      deadline.arm(std::chrono::milliseconds(settings_.http_idle_timeout_ms), stream.socket());
+      parser.body_limit(std::numeric_limits<uint64_t>::max());
+      // One limit for waiting on the next request and reading its head.
+      deadline.arm(idle, stream.socket());
       co_await http::async_read_header(stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
+      deadline.disarm();
+      // A body of known length up to max_body_size is read whole; larger and chunked bodies
+      // stream, unless streaming is off, in which case max_body_size is a hard limit.
+      bool read_whole = true;
       if (!ec) {
-        auto& head = parser.get();
         auto length = parser.content_length();
-        if (length && *length > settings_.max_body_size) {
+        bool large = parser.chunked() || (length && *length > settings_.max_body_size);
+        if (large && settings_.streaming)
+          read_whole = false;
+        else if (length && *length > settings_.max_body_size)
           ec = http::error::body_limit;
-        } else if (beast::iequals(head[http::field::expect], "100-continue")) {
-          http::response<http::empty_body> cont{http::status::continue_, head.version()};
-          co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
-        }
       }
-      if (!ec && !parser.is_done())
-        co_await http::async_read(stream, buffer, parser,
-                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+        co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+      }
       if (ec) {
-        unsigned status = status_for_read_error(ec);
-        if (status != 0) {
-          auto res =
-              dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
-                         read_error_message(status, ec, settings_.max_body_size));
-          co_await send(res, false);
-          linger = true;
-        }
+        linger = co_await refuse(ec);
         break;
       }
-      deadline.disarm();
-      Request req = parser.release();
-      bool keep_alive = req.keep_alive();
-      Response res = co_await router_.handle(req, client);
-      if (!co_await send(res, keep_alive) || !keep_alive) break;
+      HttpExchange exchange(stream, buffer, std::move(parser), read_whole, settings_.max_body_size,
+                            idle, client);
+      if (auto rec = co_await exchange.read_body()) {
+        linger = co_await refuse(rec);
+        break;
+      }
+      co_await router_.handle(exchange);
+      if (!exchange.reusable()) {
+        linger = !exchange.request_done();
+        break;
+      }
     }
   } catch (const std::exception& e) {
     spdlog::error("HTTP session from {} ended by an unexpected error: {}", client, e.what());

@@ -41,26 +41,35 @@ Response Router::metadata() const {
   return res;
 }
 
-asio::awaitable<Response> Router::handle(Request& req, const std::string& client_address) {
+asio::awaitable<void> Router::handle(HttpExchange& exchange) {
+  auto& req = exchange.header();
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
 
-  if (path == "/v1.0/healthz" || path == "/v1.0/healthz/outbound") co_return no_content();
-  if (path == "/v1.0/metadata" && req.method() == http::verb::get) co_return metadata();
-
-  Result<InvokeTarget> parsed =
-      make_error(SKIFF_ERR_NOT_FOUND,
-                 "failed getting app id either from the URL path or the header dapr-app-id");
-  if (path.starts_with(kInvokePrefix)) {
-    parsed = target_from_url(target, settings_.app_namespace);
-  } else if (auto id = req["dapr-app-id"]; !id.empty()) {
-    parsed = target_from_header(id, target, settings_.app_namespace);
-  } else if (auto basic = app_id_from_basic_auth(req[http::field::authorization])) {
-    parsed = target_from_header(*basic, target, settings_.app_namespace);
-    req.erase(http::field::authorization);
+  Response res;
+  if (path == "/v1.0/healthz" || path == "/v1.0/healthz/outbound") {
+    res = no_content();
+  } else if (path == "/v1.0/metadata" && req.method() == http::verb::get) {
+    res = metadata();
+  } else {
+    Result<InvokeTarget> parsed =
+        make_error(SKIFF_ERR_NOT_FOUND,
+                   "failed getting app id either from the URL path or the header dapr-app-id");
+    if (path.starts_with(kInvokePrefix)) {
+      parsed = target_from_url(target, settings_.app_namespace);
+    } else if (auto id = req["dapr-app-id"]; !id.empty()) {
+      parsed = target_from_header(id, target, settings_.app_namespace);
+    } else if (auto basic = app_id_from_basic_auth(req[http::field::authorization])) {
+      parsed = target_from_header(*basic, target, settings_.app_namespace);
+      req.erase(http::field::authorization);
+    }
+    if (parsed) {
+      co_await caller_.invoke(*parsed, exchange);
+      co_return;
+    }
+    res = target_error(parsed.error());
   }
-  if (!parsed) co_return target_error(parsed.error());
-  co_return co_await caller_.invoke(*parsed, req, client_address);
+  co_await exchange.send(res);
 }
 
 }  // namespace skiff

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <string>
 
+#include "api/http_exchange.hpp"
 #include "api/http_types.hpp"
 #include "config/settings.hpp"
 #include "invoke/caller.hpp"
@@ -14,7 +15,7 @@ namespace skiff {
 class Router {
  public:
   Router(const Settings& settings, Caller& caller);
-  boost::asio::awaitable<Response> handle(Request& req, const std::string& client_address);
+  boost::asio::awaitable<void> handle(HttpExchange& exchange);
 
  private:
   Response metadata() const;

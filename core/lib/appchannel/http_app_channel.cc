@@ -5,10 +5,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <limits>
 #include <optional>
 
-#include "common/deadline.hpp"
 
 namespace skiff {
 
@@ -24,12 +26,27 @@ HttpAppChannel::HttpAppChannel(asio::io_context& io, const Settings& s)
       timeout_ms_(s.app_timeout_ms),
       max_idle_(static_cast<size_t>(s.app_max_idle_connections)) {}
 
+namespace {
+// An idle keep-alive connection is usable when it has nothing to read: no EOF (the app closed
+// it) and no stray bytes. Checked before use because a streamed request cannot be sent twice.
+bool still_open(tcp::socket& socket) {
+  char byte;
+  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+}  // namespace
+
 std::unique_ptr<HttpAppChannel::Stream> HttpAppChannel::take_idle() {
-  std::lock_guard lock(mu_);
-  if (idle_.empty()) return nullptr;
-  auto s = std::move(idle_.back());
-  idle_.pop_back();
-  return s;
+  for (;;) {
+    std::unique_ptr<Stream> s;
+    {
+      std::lock_guard lock(mu_);
+      if (idle_.empty()) return nullptr;
+      s = std::move(idle_.back());
+      idle_.pop_back();
+    }
+    if (still_open(s->socket())) return s;
+  }
 }
 
 void HttpAppChannel::give_back(std::unique_ptr<Stream> stream) {
@@ -72,58 +89,165 @@ asio::awaitable<Result<std::unique_ptr<HttpAppChannel::Stream>>> HttpAppChannel:
   co_return std::move(stream);
 }
 
-asio::awaitable<Result<Response>> HttpAppChannel::send(Request req) {
-  if (port_ == 0)
+namespace {
+constexpr size_t kChunkSize = 64 * 1024;
+
+// Verbs whose empty body goes without a Content-Length, as clients send them.
+bool bodiless_verb(http::verb v) {
+  return v == http::verb::get || v == http::verb::head || v == http::verb::delete_ ||
+         v == http::verb::options || v == http::verb::trace;
+}
+}  // namespace
+
+AppExchange::AppExchange(HttpAppChannel& channel) : channel_(channel) {
+  buffer_.reserve(8 * 1024);  // room for a typical answer's head and a small body in one read
+}
+
+AppExchange::~AppExchange() {
+  if (deadline_) deadline_->disarm();
+  bool clean = stream_ && !failed_ && request_done_ && parser_ && parser_->is_done() &&
+               parser_->get().keep_alive() && buffer_.size() == 0;
+  if (clean) channel_.give_back(std::move(stream_));
+}
+
+Error AppExchange::app_error(const boost::system::error_code& ec, const char* doing) const {
+  if (deadline_ && deadline_->fired())
+    return make_error(SKIFF_ERR_DEADLINE_EXCEEDED,
+                      std::string("error invoking app channel: the app did not ") + doing +
+                          " within " + std::to_string(channel_.timeout_ms_) + "ms");
+  return make_error(SKIFF_ERR_INTERNAL, "error invoking app channel: " + ec.message());
+}
+
+asio::awaitable<Status> AppExchange::start(AppRequest& req, std::string_view first, bool last) {
+  if (!channel_.configured())
     co_return make_error(SKIFF_ERR_INTERNAL,
                          "error invoking app channel: this sidecar has no app (app.port is 0)");
-  req.set(http::field::host, address());
+  req_ = &req;
+  first_ = first;
+  whole_ = last;
+  req.set(http::field::host, channel_.address());
   req.keep_alive(true);
-  req.prepare_payload();
-  const bool head = req.method() == http::verb::head;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
-  const auto executor = co_await asio::this_coro::executor;
+  if (req.find(http::field::content_length) == req.end()) {
+    if (!last)
+      req.chunked(true);
+    else if (!first.empty() || !bodiless_verb(req.method()))
+      req.content_length(first.size());
+  }
+  deadline_.emplace(co_await asio::this_coro::executor);
+  co_return co_await connect_and_send();
+}
 
-  // A pooled connection may have been closed by the app while idle; such a failure before any
-  // response byte is retried once on a fresh connection.
+asio::awaitable<Status> AppExchange::connect_and_send() {
+  // A pooled connection may have been closed by the app while idle; a complete request that
+  // fails on one is sent again on a fresh connection.
   for (int attempt = 0;; ++attempt) {
-    auto stream = attempt == 0 ? take_idle() : nullptr;
-    bool reused = stream != nullptr;
-    if (!stream) {
-      auto connected = co_await connect();
-      if (!connected) co_return connected.error();
-      stream = std::move(*connected);
+    stream_ = attempt == 0 ? channel_.take_idle() : nullptr;
+    reused_ = stream_ != nullptr;
+    if (!stream_) {
+      auto connected = co_await channel_.connect();
+      if (!connected) {
+        failed_ = true;
+        co_return connected.error();
+      }
+      stream_ = std::move(*connected);
     }
-    stream->expires_never();
-    Deadline limit(executor);
-    if (timeout_ms_) limit.arm(deadline - std::chrono::steady_clock::now(), stream->socket());
+    stream_->expires_never();
+    serializer_.emplace(*req_);
+    request_done_ = false;
+    auto sent = co_await send_piece(first_, whole_);
+    if (sent || !reused_ || !whole_) co_return sent;
+  }
+}
 
+asio::awaitable<Status> AppExchange::send_piece(std::string_view chunk, bool last) {
+  auto& body = req_->body();
+  boost::system::error_code ec;
+  auto limit = std::chrono::milliseconds(channel_.timeout_ms_);
+  if (channel_.timeout_ms_) deadline_->arm(limit, stream_->socket());
+  if (!chunk.empty() || !serializer_->is_header_done()) {
+    body.data = const_cast<char*>(chunk.data());
+    body.size = chunk.size();
+    body.more = true;
+    co_await http::async_write(*stream_, *serializer_,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+  }
+  if (!ec && last) {
+    body.data = nullptr;
+    body.size = 0;
+    body.more = false;
+    co_await http::async_write(*stream_, *serializer_,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    request_done_ = !ec;
+  }
+  deadline_->disarm();
+  if (ec) {
+    failed_ = true;
+    co_return app_error(ec, "take the request");
+  }
+  co_return Ok{};
+}
+
+asio::awaitable<Status> AppExchange::write(std::string_view chunk, bool last) {
+  co_return co_await send_piece(chunk, last);
+}
+
+asio::awaitable<Result<const http::response_header<>*>> AppExchange::read_head() {
+  const bool head = req_->method() == http::verb::head;
+  for (;;) {
+    parser_.emplace();
+    parser_->header_limit(64 * 1024);
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    parser_->skip(head);
     boost::system::error_code ec;
-    co_await http::async_write(*stream, req, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec && reused) continue;
-    beast::flat_buffer buffer;
-    std::optional<http::response_parser<http::string_body>> parser;
-    // Interim 1xx answers (100 Continue, 103 Early Hints) precede the real one: skip them.
-    do {
-      parser.emplace();
-      parser->header_limit(64 * 1024);
-      parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-      parser->skip(head);
-      if (!ec)
-        co_await http::async_read(*stream, buffer, *parser,
-                                  asio::redirect_error(asio::use_awaitable, ec));
-    } while (!ec && parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
-    limit.disarm();
+    if (channel_.timeout_ms_)
+      deadline_->arm(std::chrono::milliseconds(channel_.timeout_ms_), stream_->socket());
+    co_await http::async_read_header(*stream_, buffer_, *parser_,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    deadline_->disarm();
     if (ec) {
-      if (limit.fired())
-        co_return make_error(SKIFF_ERR_DEADLINE_EXCEEDED,
-                             "error invoking app channel: the app did not answer within " +
-                                 std::to_string(timeout_ms_) + "ms");
-      if (reused && !parser->got_some() && buffer.size() == 0) continue;
-      co_return make_error(SKIFF_ERR_INTERNAL, "error invoking app channel: " + ec.message());
+      if (reused_ && whole_ && !parser_->got_some() && buffer_.size() == 0 && !deadline_->fired()) {
+        // The pooled connection was dead: send the whole request again on a fresh one.
+        stream_.reset();
+        auto sent = co_await connect_and_send();
+        if (!sent) co_return sent.error();
+        continue;
+      }
+      failed_ = true;
+      co_return app_error(ec, "answer");
     }
-    auto res = parser->release();
-    if (res.keep_alive() && buffer.size() == 0) give_back(std::move(stream));
-    co_return res;
+    // Interim 1xx answers (100 Continue, 103 Early Hints) precede the real one: skip them.
+    unsigned code = parser_->get().result_int();
+    if (code / 100 == 1 && code != 101) continue;
+    reused_ = false;
+    co_return &parser_->get().base();
+  }
+}
+
+asio::awaitable<Result<BodyPiece>> AppExchange::read_some() {
+  auto& parser = *parser_;
+  if (parser.is_done()) co_return BodyPiece{true, {}, true, {}};
+  if (!chunk_) chunk_.reset(new char[kChunkSize]);
+  // Beast reads at most the buffer's free capacity per call: without room, 512 bytes at a time.
+  buffer_.reserve(kChunkSize);
+  for (;;) {
+    auto& body = parser.get().body();
+    body.data = chunk_.get();
+    body.size = kChunkSize;
+    boost::system::error_code ec;
+    if (channel_.timeout_ms_)
+      deadline_->arm(std::chrono::milliseconds(channel_.timeout_ms_), stream_->socket());
+    co_await http::async_read_some(*stream_, buffer_, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    deadline_->disarm();
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      failed_ = true;
+      co_return app_error(ec, "send its answer");
+    }
+    size_t n = kChunkSize - body.size;
+    if (n > 0 || parser.is_done())
+      co_return BodyPiece{true, std::string_view(chunk_.get(), n), parser.is_done(), {}};
   }
 }
 

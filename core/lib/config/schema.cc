@@ -43,12 +43,19 @@ const std::vector<KeySpec>& specs() {
       {"api.http_port", KeyKind::kInt, &S::http_port, "--dapr-http-port",
        "Port of the app-facing HTTP API (Dapr-compatible).", 0, 65535},
       {"api.grpc_port", KeyKind::kInt, &S::grpc_port, "--dapr-grpc-port",
-       "Port reserved for the app-facing gRPC API; accepted for daprd compatibility, the gRPC API "
-       "is "
-       "not served by this version.",
+       "Port of the app-facing gRPC API (Dapr-compatible InvokeService, GetMetadata and proxy "
+       "mode); 0 picks a free port.",
        0, 65535},
+      {"api.grpc_address", KeyKind::kString, &S::grpc_address, "",
+       "Address the app-facing gRPC API listens on."},
       {"api.max_body_size", KeyKind::kSize, &S::max_body_size, "--max-body-size",
-       "Largest request body the HTTP API accepts; larger requests get 413."},
+       "Largest body that is buffered: request bodies of known length up to this size are read "
+       "whole (and can be retried on another instance); larger or chunked bodies stream. Also the "
+       "largest gRPC message of InvokeService. With `api.streaming = false`, larger requests get "
+       "413."},
+      {"api.streaming", KeyKind::kBool, &S::streaming, "",
+       "Stream request bodies larger than `api.max_body_size` or of unknown length (chunked) "
+       "instead of refusing them with 413."},
       {"api.max_header_size", KeyKind::kSize, &S::max_header_size, "--max-header-size",
        "Largest request line plus headers the HTTP API accepts; larger requests get 431."},
       {"api.idle_timeout", KeyKind::kDuration, &S::http_idle_timeout_ms, "",

@@ -26,7 +26,9 @@ struct Settings {
   std::string http_address = "127.0.0.1";
   int64_t http_port = 3500;
   int64_t grpc_port = 50001;
+  std::string grpc_address = "127.0.0.1";
   uint64_t max_body_size = 4ull << 20;
+  bool streaming = true;
   uint64_t max_header_size = 16ull << 10;
   uint64_t http_idle_timeout_ms = 60000;
 

@@ -2,13 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "invoke/caller.hpp"
+
 namespace skiff {
 
 namespace asio = boost::asio;
-
-namespace {
-constexpr size_t kChunkSize = 64 * 1024;
-}
 
 Callee::Callee(const Settings& settings, HttpAppChannel& app) : settings_(settings), app_(app) {}
 
@@ -25,23 +23,10 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_await call.fail(SKIFF_ERR_UNAVAILABLE, why);
     co_return;
   }
-  Request req;
-  for (;;) {
-    auto chunk = co_await call.read();
-    if (chunk.status != SKIFF_OK) co_return;  // the caller went away; nothing to answer
-    if (req.body().size() + chunk.chunk.size() > settings_.max_body_size) {
-      static const std::string too_large = "request body exceeds the callee's max body size";
-      co_await call.fail(SKIFF_ERR_RESOURCE_EXHAUSTED, too_large);
-      co_return;
-    }
-    // A body that came in one piece is moved, not copied.
-    if (req.body().empty())
-      req.body() = std::move(chunk.chunk);
-    else
-      req.body().append(chunk.chunk);
-    if (chunk.end_of_body) break;
-  }
+  auto first = co_await call.read();
+  if (first.status != SKIFF_OK) co_return;  // the caller went away; nothing to answer
 
+  AppExchange::AppRequest req;
   auto verb = http::string_to_verb(head.verb);
   if (verb == http::verb::unknown)
     req.method_string(head.verb);
@@ -52,26 +37,52 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
   req.target(target);
   req.version(11);
   copy_end_to_end_headers(head.headers, req.base());
+  if (auto length = content_length_of(head.headers)) req.content_length(*length);
 
-  auto res = co_await app_.send(std::move(req));
-  if (!res) {
+  // The request flows to the app piece by piece as the transport delivers it.
+  AppExchange app(app_);
+  auto sent = co_await app.start(req, first.chunk, first.end_of_body);
+  for (bool last = first.end_of_body; sent && !last;) {
+    auto chunk = co_await call.read();
+    if (chunk.status != SKIFF_OK) co_return;  // the caller went away; the app call is dropped
+    last = chunk.end_of_body;
+    sent = co_await app.write(chunk.chunk, last);
+  }
+  // No ?: around co_await here: GCC 12 mis-destroys the temporaries of one.
+  Result<const http::response_header<>*> answer = Error{};
+  if (sent)
+    answer = co_await app.read_head();
+  else
+    answer = sent.error();
+  if (!answer) {
     spdlog::warn("call from {} to {}/{} failed: {}", head.caller_app_id, head.target_app_id,
-                 head.method, res.error().message);
-    co_await call.fail(res.error().code, res.error().message);
+                 head.method, answer.error().message);
+    co_await call.fail(answer.error().code, answer.error().message);
     co_return;
   }
-  ResponseHead out{static_cast<int>(res->result_int()), end_to_end_headers(res->base())};
-  // HEAD answers keep the app's Content-Length: it describes the body a GET would have.
-  if (head.verb == "HEAD")
-    if (auto len = res->find(http::field::content_length); len != res->end())
-      out.headers.push_back({"Content-Length", std::string(len->value())});
-  if (auto st = co_await call.write_head(out); st.status != SKIFF_OK) co_return;
-  std::string_view rest(res->body());
-  do {
-    auto piece = rest.substr(0, kChunkSize);
-    rest.remove_prefix(piece.size());
-    if ((co_await call.write(piece, rest.empty())).status != SKIFF_OK) co_return;
-  } while (!rest.empty());
+  const auto& res = **answer;
+  // Content-Length travels along so the caller's app sees the same framing (for HEAD: the size
+  // of the body a GET would have).
+  ResponseHead out{static_cast<int>(res.result_int()), end_to_end_headers(res)};
+  if (auto len = res.find(http::field::content_length); len != res.end())
+    out.headers.push_back({"Content-Length", std::string(len->value())});
+  auto piece = co_await app.read_some();
+  if (!piece) {
+    co_await call.fail(piece.error().code, piece.error().message);
+    co_return;
+  }
+  if ((co_await call.write_head(out)).status != SKIFF_OK) co_return;
+  for (;;) {
+    if ((co_await call.write(piece->data, piece->last)).status != SKIFF_OK) co_return;
+    if (piece->last) co_return;
+    piece = co_await app.read_some();
+    if (!piece) {
+      spdlog::warn("answer of {} to {} interrupted: {}", head.target_app_id, head.caller_app_id,
+                   piece.error().message);
+      co_await call.fail(piece.error().code, piece.error().message);
+      co_return;
+    }
+  }
 }
 
 }  // namespace skiff

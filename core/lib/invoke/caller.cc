@@ -5,6 +5,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <charconv>
 
 namespace skiff {
 
@@ -14,16 +15,26 @@ namespace {
 constexpr size_t kChunkSize = 64 * 1024;
 }
 
+std::optional<uint64_t> content_length_of(const std::vector<Header>& headers) {
+  for (const auto& h : headers) {
+    if (!boost::beast::iequals(h.name, "Content-Length")) continue;
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), n);
+    if (ec == std::errc() && end == h.value.data() + h.value.size()) return n;
+  }
+  return std::nullopt;
+}
+
 Caller::Caller(const Settings& settings, std::shared_ptr<ResolverInstance> resolver,
                std::shared_ptr<TransportInstance> transport)
     : settings_(settings), resolver_(std::move(resolver)), transport_(std::move(transport)) {}
 
-Response Caller::failure(unsigned status, const InvokeTarget& target, std::string_view why) const {
-  return dapr_error(status, "ERR_DIRECT_INVOKE",
-                    "fail to invoke, id: " + target.app_id + ", err: " + std::string(why));
+Response Caller::failure(const InvokeTarget& target, const Error& error) const {
+  return dapr_error(http_status_for(error.code), "ERR_DIRECT_INVOKE",
+                    "fail to invoke, id: " + target.app_id + ", err: " + error.message);
 }
 
-CallHead Caller::make_head(const InvokeTarget& target, const Request& req,
+CallHead Caller::make_head(const InvokeTarget& target, const http::request_header<>& req,
                            const std::string& client_address) const {
   CallHead head;
   head.target_app_id = target.app_id;
@@ -33,7 +44,7 @@ CallHead Caller::make_head(const InvokeTarget& target, const Request& req,
   head.method = target.method;
   head.verb = std::string(req.method_string());
   head.query = target.query;
-  head.headers = forwardable_request_headers(req.base());
+  head.headers = forwardable_request_headers(req);
   std::string forwarded_for = client_address;
   if (auto it = req.find("X-Forwarded-For"); it != req.end()) {
     forwarded_for = std::string(it->value()) + ", " + client_address;
@@ -48,31 +59,81 @@ CallHead Caller::make_head(const InvokeTarget& target, const Request& req,
   if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
   head.headers.push_back({"dapr-callee-app-id", target.app_id});
+  // A streamed body keeps its announced length, so the callee's app sees the same framing.
+  if (auto len = req.find(http::field::content_length); len != req.end())
+    head.headers.push_back({"Content-Length", std::string(len->value())});
   return head;
 }
 
-asio::awaitable<Response> Caller::invoke(const InvokeTarget& target, Request& req,
-                                         const std::string& client_address) {
-  in_flight_.fetch_add(1, std::memory_order_relaxed);
-  struct Done {
-    std::atomic<int>& n;
-    ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
-  } done{in_flight_};
+asio::awaitable<void> Caller::invoke(const InvokeTarget& target, HttpExchange& exchange) {
+  auto tracked = track();
+  const CallHead head = make_head(target, exchange.header(), exchange.client_address());
+  std::string* whole = exchange.whole() ? &exchange.body() : nullptr;
+  BodySource* stream = exchange.whole() ? nullptr : &exchange;
+  auto opened = co_await open(target, head, whole, stream);
+  if (!opened) {
+    auto res = failure(target, opened.error());
+    co_await exchange.send(res);
+    co_return;
+  }
+  auto& call = opened->call;
+  const ResponseHead& rh = opened->head;
+  const auto length = content_length_of(rh.headers);
+
+  auto first = co_await call.read();
+  if (first.status != SKIFF_OK) {
+    auto res = failure(target, make_error(SKIFF_ERR_INTERNAL, "response interrupted: " + first.message));
+    co_await exchange.send(res);
+    co_return;
+  }
+  if (first.end_of_body) {
+    // The whole answer is here: one write with an exact Content-Length.
+    Response res{static_cast<http::status>(rh.http_status), 11};
+    copy_end_to_end_headers(rh.headers, res.base());
+    // HEAD answers keep the app's Content-Length: it describes the body a GET would have.
+    if (head.verb == "HEAD" && length) res.content_length(*length);
+    res.body() = std::move(first.chunk);
+    co_await exchange.send(res);
+    co_return;
+  }
+  if (!co_await exchange.start_response(static_cast<unsigned>(rh.http_status), rh.headers, length,
+                                        first.chunk, false)) {
+    call.cancel();  // the app went away: the callee's app call is cancelled too
+    co_return;
+  }
+  for (;;) {
+    auto chunk = co_await call.read();
+    if (chunk.status != SKIFF_OK) {
+      // The head is out: the only way left to say "incomplete" is to cut the connection.
+      spdlog::warn("response from {} interrupted: {}", target.app_id, chunk.message);
+      co_return;
+    }
+    if (!co_await exchange.write(chunk.chunk, chunk.end_of_body)) {
+      call.cancel();
+      co_return;
+    }
+    if (chunk.end_of_body) co_return;
+  }
+}
+
+asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
+                                                     const CallHead& head,
+                                                     const std::string* body,
+                                                     BodySource* stream) {
   auto resolved = co_await resolver_->resolve(target.app_id, target.app_namespace);
   if (resolved.status != SKIFF_OK || resolved.addresses.empty()) {
     std::string why = resolved.status == SKIFF_OK || resolved.status == SKIFF_ERR_NOT_FOUND
                           ? "couldn't find service: " + target.app_id
                           : "name resolution failed: " + resolved.message;
-    co_return failure(500, target, why);
+    co_return make_error(SKIFF_ERR_INTERNAL, why);
   }
-
-  const CallHead head = make_head(target, req, client_address);
   const auto& addresses = resolved.addresses;
-  const int max_attempts = static_cast<int>(settings_.unavailable_retries) + 1;
+  // A streamed body cannot be sent twice: one attempt.
+  const int max_attempts = stream ? 1 : static_cast<int>(settings_.unavailable_retries) + 1;
   for (int attempt = 0;; ++attempt) {
     const std::string& address = addresses[attempt % addresses.size()];
-    Attempt result = co_await call_once(address, head, req.body(), target);
-    if (result.delivered || attempt + 1 >= max_attempts) co_return std::move(result.response);
+    Attempt result = co_await call_once(address, head, body, stream);
+    if (result.delivered || attempt + 1 >= max_attempts) co_return std::move(result.result);
     resolver_->report_unavailable(target.app_id, target.app_namespace, address);
     spdlog::debug("sidecar {} of {} unreachable, retrying ({}/{})", address, target.app_id,
                   attempt + 1, max_attempts - 1);
@@ -87,46 +148,43 @@ asio::awaitable<Response> Caller::invoke(const InvokeTarget& target, Request& re
 }
 
 asio::awaitable<Caller::Attempt> Caller::call_once(const std::string& address, const CallHead& head,
-                                                   const std::string& body,
-                                                   const InvokeTarget& target) {
+                                                   const std::string* body, BodySource* stream) {
   auto call = transport_->start_call(address, head);
-  if (!call)
-    co_return Attempt{call.error().code != SKIFF_ERR_UNAVAILABLE,
-                      failure(500, target, "cannot call " + address + ": " + call.error().message)};
+  if (!call) {
+    bool unreachable = call.error().code == SKIFF_ERR_UNAVAILABLE;
+    co_return Attempt{!unreachable, make_error(SKIFF_ERR_INTERNAL, "cannot call " + address +
+                                                                       ": " + call.error().message)};
+  }
 
-  // The body goes out in chunks, each write awaited: the transport's backpressure paces us.
-  std::string_view rest(body);
-  do {
-    auto piece = rest.substr(0, kChunkSize);
-    rest.remove_prefix(piece.size());
-    auto written = co_await call->write(piece, rest.empty());
-    if (written.status != SKIFF_OK) break;  // read_head reports why
-  } while (!rest.empty());
+  // The body goes out in pieces, each write awaited: the transport's backpressure paces us.
+  if (body) {
+    std::string_view rest(*body);
+    do {
+      auto piece = rest.substr(0, kChunkSize);
+      rest.remove_prefix(piece.size());
+      auto written = co_await call->write(piece, rest.empty());
+      if (written.status != SKIFF_OK) break;  // read_head reports why
+    } while (!rest.empty());
+  } else {
+    for (;;) {
+      auto piece = co_await stream->read_some();
+      if (!piece.ok) {
+        call->cancel();
+        co_return Attempt{true, make_error(SKIFF_ERR_INVALID_ARGUMENT, piece.error)};
+      }
+      auto written = co_await call->write(piece.data, piece.last);
+      if (written.status != SKIFF_OK || piece.last) break;
+    }
+  }
 
   auto head_result = co_await call->read_head();
   if (head_result.status != SKIFF_OK) {
     bool unreachable = head_result.status == SKIFF_ERR_UNAVAILABLE;
-    unsigned status = unreachable ? 500 : http_status_for(head_result.status);
-    co_return Attempt{!unreachable, failure(status, target, head_result.message)};
+    co_return Attempt{!unreachable,
+                      make_error(unreachable ? SKIFF_ERR_INTERNAL : head_result.status,
+                                 head_result.message)};
   }
-
-  Response res{static_cast<http::status>(head_result.head.http_status), 11};
-  copy_end_to_end_headers(head_result.head.headers, res.base());
-  if (head.verb == "HEAD")
-    for (const auto& h : head_result.head.headers)
-      if (boost::beast::iequals(h.name, "Content-Length"))
-        res.set(http::field::content_length, h.value);
-  for (;;) {
-    auto chunk = co_await call->read();
-    if (chunk.status != SKIFF_OK)
-      co_return Attempt{true, failure(500, target, "response interrupted: " + chunk.message)};
-    if (res.body().empty())
-      res.body() = std::move(chunk.chunk);  // one piece: no copy
-    else
-      res.body().append(chunk.chunk);
-    if (chunk.end_of_body) break;
-  }
-  co_return Attempt{true, std::move(res)};
+  co_return Attempt{true, Opened{std::move(*call), std::move(head_result.head)}};
 }
 
 }  // namespace skiff

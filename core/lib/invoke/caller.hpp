@@ -1,15 +1,18 @@
 // The caller's side of an invocation: resolve the target app, carry the request to one of its
 // sidecars over the transport, retry on another instance when a sidecar cannot be reached, and
-// turn the answer (or the failure) into the app's HTTP response.
+// relay the answer (or the failure) to the app.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "api/http_exchange.hpp"
 #include "api/http_types.hpp"
 #include "config/settings.hpp"
+#include "invoke/body_source.hpp"
 #include "invoke/target.hpp"
 #include "plugin/components.hpp"
 
@@ -20,27 +23,50 @@ class Caller {
   Caller(const Settings& settings, std::shared_ptr<ResolverInstance> resolver,
          std::shared_ptr<TransportInstance> transport);
 
-  // `client_address` is the IP of the app connection, for X-Forwarded-For.
-  boost::asio::awaitable<Response> invoke(const InvokeTarget& target, Request& req,
-                                          const std::string& client_address);
+  // A call whose response head has arrived; its body is read from `call`.
+  struct Opened {
+    ClientCall call;
+    ResponseHead head;
+  };
+  // Resolves the target and carries head and body: a whole body (`body`) is sent again to
+  // another instance while nothing was delivered; a streamed one (`stream`) is sent once.
+  // Errors carry the status the caller's app should see (see http_status_for).
+  boost::asio::awaitable<Result<Opened>> open(const InvokeTarget& target, const CallHead& head,
+                                              const std::string* body, BodySource* stream);
+
+  // Serves one HTTP invocation from an app: request from, answer to `exchange`.
+  boost::asio::awaitable<void> invoke(const InvokeTarget& target, HttpExchange& exchange);
+
+  CallHead make_head(const InvokeTarget& target, const http::request_header<>& req,
+                     const std::string& client_address) const;
+  // Dapr's error body for a failed invocation.
+  Response failure(const InvokeTarget& target, const Error& error) const;
+
   // Invocations started and not finished, for a graceful shutdown.
   int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  // Counts an invocation in flight while it lives.
+  struct InFlight {
+    explicit InFlight(std::atomic<int>& n) : n_(n) { n_.fetch_add(1, std::memory_order_relaxed); }
+    ~InFlight() { n_.fetch_sub(1, std::memory_order_relaxed); }
+    std::atomic<int>& n_;
+  };
+  InFlight track() { return InFlight(in_flight_); }
 
  private:
   struct Attempt {
     bool delivered = false;  // false: the peer could not be reached, retrying is safe
-    Response response;
+    Result<Opened> result;
   };
   boost::asio::awaitable<Attempt> call_once(const std::string& address, const CallHead& head,
-                                            const std::string& body, const InvokeTarget& target);
-  CallHead make_head(const InvokeTarget& target, const Request& req,
-                     const std::string& client_address) const;
-  Response failure(unsigned status, const InvokeTarget& target, std::string_view why) const;
+                                            const std::string* body, BodySource* stream);
 
   const Settings& settings_;
   std::shared_ptr<ResolverInstance> resolver_;
   std::shared_ptr<TransportInstance> transport_;
   std::atomic<int> in_flight_{0};
 };
+
+// The Content-Length among transport headers, when there is a valid one.
+std::optional<uint64_t> content_length_of(const std::vector<Header>& headers);
 
 }  // namespace skiff

@@ -1,0 +1,146 @@
+#include "api/http_exchange.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+namespace skiff {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+namespace {
+constexpr size_t kChunkSize = 64 * 1024;
+}
+
+HttpExchange::HttpExchange(Stream& stream, beast::flat_buffer& buffer, HeaderParser&& header,
+                           bool read_whole, uint64_t max_body,
+                           std::chrono::milliseconds idle_timeout, std::string client_address)
+    : stream_(stream),
+      buffer_(buffer),
+      idle_(stream.get_executor()),
+      idle_timeout_(idle_timeout),
+      client_(std::move(client_address)) {
+  keep_alive_ = header.get().keep_alive();
+  if (read_whole) {
+    whole_.emplace(std::move(header));
+    whole_->body_limit(max_body);
+  } else {
+    streamed_.emplace(std::move(header));
+    streamed_->body_limit(std::numeric_limits<uint64_t>::max());
+  }
+}
+
+http::request_header<>& HttpExchange::header() {
+  if (whole_) return whole_->get().base();
+  return streamed_->get().base();
+}
+
+asio::awaitable<boost::system::error_code> HttpExchange::read_body() {
+  boost::system::error_code ec;
+  if (!whole_ || whole_->is_done()) co_return ec;
+  idle_.arm(idle_timeout_, stream_.socket());
+  co_await http::async_read(stream_, buffer_, *whole_,
+                            asio::redirect_error(asio::use_awaitable, ec));
+  idle_.disarm();
+  if (ec) request_failed_ = true;
+  co_return ec;
+}
+
+asio::awaitable<BodyPiece> HttpExchange::read_some() {
+  if (whole_) co_return BodyPiece{true, whole_->get().body(), true, {}};
+  auto& parser = *streamed_;
+  if (request_failed_) co_return BodyPiece{false, {}, false, "the request body was cut off"};
+  if (parser.is_done()) co_return BodyPiece{true, {}, true, {}};
+  if (!chunk_) chunk_.reset(new char[kChunkSize]);
+  // Beast reads at most the buffer's free capacity per call: without room, 512 bytes at a time.
+  buffer_.reserve(kChunkSize);
+  for (;;) {
+    auto& body = parser.get().body();
+    body.data = chunk_.get();
+    body.size = kChunkSize;
+    boost::system::error_code ec;
+    idle_.arm(idle_timeout_, stream_.socket());
+    co_await http::async_read_some(stream_, buffer_, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    idle_.disarm();
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      request_failed_ = true;
+      std::string why = idle_.fired() ? "the app sent no body data for " +
+                                            std::to_string(idle_timeout_.count()) + "ms"
+                                      : ec.message();
+      co_return BodyPiece{false, {}, false, "reading the request body failed: " + why};
+    }
+    size_t n = kChunkSize - body.size;
+    if (n > 0 || parser.is_done())
+      co_return BodyPiece{true, std::string_view(chunk_.get(), n), parser.is_done(), {}};
+  }
+}
+
+bool HttpExchange::request_done() const {
+  return !request_failed_ && (whole_ ? whole_->is_done() : streamed_->is_done());
+}
+
+bool HttpExchange::reusable() const {
+  return keep_alive_ && request_done() && response_done_;
+}
+
+asio::awaitable<bool> HttpExchange::send(Response& res) {
+  res.keep_alive(keep_alive_ && request_done());
+  // 1xx, 204 and 304 answers carry no body and no Content-Length (RFC 9110 8.6).
+  unsigned code = res.result_int();
+  if (code / 100 == 1 || code == 204 || code == 304)
+    res.erase(http::field::content_length);
+  else if (res.find(http::field::content_length) == res.end())
+    res.prepare_payload();
+  boost::system::error_code ec;
+  co_await http::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
+  response_done_ = !ec;
+  keep_alive_ = keep_alive_ && res.keep_alive();
+  co_return !ec;
+}
+
+asio::awaitable<bool> HttpExchange::start_response(unsigned status,
+                                                   const std::vector<Header>& headers,
+                                                   std::optional<uint64_t> length,
+                                                   std::string_view first, bool last) {
+  auto& res = response_.emplace(static_cast<http::status>(status), header().version());
+  copy_end_to_end_headers(headers, res.base());
+  keep_alive_ = keep_alive_ && request_done();
+  if (length) {
+    res.content_length(*length);
+  } else if (header().version() >= 11) {
+    res.chunked(true);
+  } else {
+    keep_alive_ = false;  // an HTTP/1.0 client learns the end from the connection closing
+  }
+  res.keep_alive(keep_alive_);
+  serializer_.emplace(res);
+  co_return co_await write(first, last);
+}
+
+asio::awaitable<bool> HttpExchange::write(std::string_view chunk, bool last) {
+  auto& body = response_->body();
+  boost::system::error_code ec;
+  // The head goes out with the first piece: one write for both.
+  if (!chunk.empty() || !serializer_->is_header_done()) {
+    body.data = const_cast<char*>(chunk.data());
+    body.size = chunk.size();
+    body.more = true;
+    co_await http::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return false;
+  }
+  if (last) {
+    body.data = nullptr;
+    body.size = 0;
+    body.more = false;
+    co_await http::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    response_done_ = true;
+  }
+  co_return true;
+}
+
+}  // namespace skiff

@@ -1,0 +1,72 @@
+// One request on an app's HTTP connection and the answer to it. A request body with a known
+// length up to api.max_body_size is read whole (so the call can be retried on another instance);
+// a larger or chunked one is read piece by piece while the call runs, so any size flows through
+// in bounded memory with the app's connection as the backpressure. Answers go out whole or as a
+// stream (Content-Length when known, else chunked).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <memory>
+#include <optional>
+
+#include "api/http_types.hpp"
+#include "common/deadline.hpp"
+#include "invoke/body_source.hpp"
+
+namespace skiff {
+
+class HttpExchange final : public BodySource {
+ public:
+  using Stream = boost::beast::tcp_stream;
+  using HeaderParser = http::request_parser<http::empty_body>;
+
+  // `header` has read the request head. `idle_timeout` bounds each pause of a streamed body.
+  HttpExchange(Stream& stream, boost::beast::flat_buffer& buffer, HeaderParser&& header,
+               bool read_whole, uint64_t max_body, std::chrono::milliseconds idle_timeout,
+               std::string client_address);
+
+  // Reads a whole body (for read_whole exchanges; others return at once).
+  boost::asio::awaitable<boost::system::error_code> read_body();
+
+  http::request_header<>& header();
+  const std::string& client_address() const { return client_; }
+  // True when the body is held whole in body().
+  bool whole() const { return whole_.has_value(); }
+  std::string& body() { return whole_->get().body(); }
+  // The next piece of a streamed body.
+  boost::asio::awaitable<BodyPiece> read_some() override;
+
+  // Sends a complete response.
+  boost::asio::awaitable<bool> send(Response& res);
+  // Starts a streamed response with its first body piece; `length` is the Content-Length when
+  // the body's size is known.
+  boost::asio::awaitable<bool> start_response(unsigned status, const std::vector<Header>& headers,
+                                              std::optional<uint64_t> length,
+                                              std::string_view first, bool last);
+  boost::asio::awaitable<bool> write(std::string_view chunk, bool last);
+  bool response_started() const { return response_.has_value(); }
+  // The connection can carry another request: the request was read to its end and the answer
+  // was written completely.
+  bool reusable() const;
+  // The request was read to its end.
+  bool request_done() const;
+
+ private:
+  Stream& stream_;
+  boost::beast::flat_buffer& buffer_;
+  std::optional<http::request_parser<http::string_body>> whole_;
+  std::optional<http::request_parser<http::buffer_body>> streamed_;
+  std::unique_ptr<char[]> chunk_;
+  Deadline idle_;
+  std::chrono::milliseconds idle_timeout_;
+  std::string client_;
+  bool request_failed_ = false;
+  bool response_done_ = false;
+  bool keep_alive_ = true;
+  std::optional<http::response<http::buffer_body>> response_;
+  std::optional<http::response_serializer<http::buffer_body>> serializer_;
+};
+
+}  // namespace skiff
