@@ -1,10 +1,12 @@
 """Process harness for the integration tests: real skiffd processes, real sample apps and a real
 SQLite file, all on loopback with ephemeral ports. Every process a test starts is stopped by the
 fixture that started it; waits poll a condition with a deadline, never a fixed sleep."""
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,8 @@ PLUGIN_PATH = ":".join(str(BUILD / "plugins" / d) for d in
                        ("resolver-sqlite", "resolver-mdns", "resolver-kubernetes", "resolver-consul",
                         "resolver-etcd", "transport-grpc"))
 BROKEN_PLUGINS = BUILD / "tests" / "abi"
+# The Python gRPC app (Echo for proxy mode, AppCallback/OnInvoke) of the gRPC tests.
+ECHO_SERVER = REPO / "tests" / "integration" / "grpc_apps" / "echo_server.py"
 
 
 def free_port():
@@ -110,22 +114,46 @@ class Cluster:
         p.port = port
         return p
 
+    def grpc_app(self, name, port=None):
+        """Starts the Python gRPC echo app; .port, .events() lists what it saw (see echo_server.py) and
+        .seen(event, **fields) the events of that kind with those field values."""
+        if str(ECHO_SERVER.parents[1]) not in sys.path:
+            sys.path.insert(0, str(ECHO_SERVER.parents[1]))
+        import grpc_protos  # tests/integration/grpc_protos.py; imported here so other tests need no grpc
+        port = port or free_port()
+        state_dir = self.tmp / f"grpc-app-{name}-{port}"
+        env = dict(self.env)
+        env[grpc_protos.GEN_ENV] = str(grpc_protos.load().gen_dir)  # reuse the protos compiled here
+        p = self.start([sys.executable, ECHO_SERVER, "--port", port, "--name", name, "--state-dir", state_dir],
+                       f"grpc-app-{name}-{port}", env)
+        wait_until(lambda: port_open(port) or not p.running(), what=f"gRPC app {name} on {port}")
+        assert p.running(), p.output()
+        p.port = port
+        p.events = lambda: read_events(state_dir / "events.jsonl")
+        p.seen = lambda event, **fields: [e for e in p.events() if e["event"] == event
+                                          and all(e.get(k) == v for k, v in fields.items())]
+        return p
+
     def sidecar(self, app_id=None, app_port=None, http_port=None, internal_port=None, extra=(), config=None,
-                wait_ready=True, env=None):
+                wait_ready=True, env=None, grpc_port=None, app_protocol=None):
         http_port = http_port or free_port()
         internal_port = internal_port or free_port()
-        args = [SKIFFD, "--dapr-http-port", http_port, "--dapr-internal-grpc-port", internal_port]
+        grpc_port = grpc_port or free_port()
+        args = [SKIFFD, "--dapr-http-port", http_port, "--dapr-internal-grpc-port", internal_port,
+                "--dapr-grpc-port", grpc_port]
         if app_id:
             args += ["--app-id", app_id]
         if app_port:
             args += ["--app-port", app_port]
+        if app_protocol:
+            args += ["--app-protocol", app_protocol]
         if config:
             cfg = self.tmp / f"skiff-{http_port}.toml"
             cfg.write_text(config)
             args += ["--config", cfg]
         args += list(extra)
         p = self.start(args, f"skiffd-{app_id or 'caller'}-{http_port}", env)
-        p.http_port, p.internal_port = http_port, internal_port
+        p.http_port, p.internal_port, p.grpc_port = http_port, internal_port, grpc_port
         p.url = f"http://127.0.0.1:{http_port}"
         if wait_ready:
             wait_until(lambda: "skiffd ready" in p.output() or not p.running(), what=f"skiffd {app_id} ready")
@@ -135,6 +163,15 @@ class Cluster:
     def stop_all(self):
         for p in reversed(self.processes):
             p.stop()
+
+
+def read_events(path):
+    """The JSON-lines events a test app appended to path (a line still being written is left out)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.split("\n")[:-1] if line]
 
 
 def invoke_url(sidecar, app, method):
@@ -160,4 +197,4 @@ def raw_http(port, data, timeout=5.0):
 
 
 __all__ = ["Cluster", "wait_until", "free_port", "invoke_url", "raw_http", "requests", "SKIFF", "SKIFFD",
-           "BROKEN_PLUGINS", "BUILD", "REPO", "PLUGIN_PATH", "port_open"]
+           "BROKEN_PLUGINS", "BUILD", "REPO", "PLUGIN_PATH", "port_open", "read_events", "ECHO_SERVER"]

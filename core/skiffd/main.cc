@@ -76,9 +76,6 @@ int main(int argc, char** argv) {
     std::cerr << "skiffd: invalid log level '" << settings->log_level << "'\n";
     return 2;
   }
-  if (settings->is_explicit("api.grpc_port"))
-    notes.push_back(
-        "api.grpc_port (--dapr-grpc-port): the app-facing gRPC API is not served by this version");
   for (const auto& note : notes) spdlog::warn("{}", note);
   // Each app connection, app-channel connection and peer takes a descriptor; the usual soft
   // limit of 1024 is far below what a busy sidecar needs, so use the hard limit.

@@ -66,7 +66,9 @@ bool is_hop_by_hop(std::string_view name) {
       "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
       "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host",
       // Each hop negotiates 100-continue itself; forwarded, it would make the app answer twice.
-      "expect"};
+      "expect",
+      // A gRPC app's status, between sidecars only (see grpc_app_channel.cc).
+      "skiff-grpc-status", "skiff-grpc-message"};
   for (auto n : kNames)
     if (iequals(n, name)) return true;
   return false;

@@ -13,6 +13,25 @@ Response no_content() {
   return res;
 }
 
+// Routes of Dapr's API beyond service invocation (state, pub/sub, actors, ...): answered with
+// 501 rather than taken for a dapr-app-id invocation or a missing app id.
+bool other_dapr_api(std::string_view path) {
+  static constexpr std::string_view kVersions[] = {"/v1.0/", "/v1.0-alpha1/", "/v1.0-alpha2/",
+                                                   "/v1.0-beta1/", "/v1.0-rc1/"};
+  static constexpr std::string_view kApis[] = {
+      "state",     "publish",   "bindings", "actors",  "secrets", "configuration", "lock",
+      "unlock",    "crypto",    "workflows", "subscribe", "shutdown", "jobs", "conversation",
+      "metadata",  "healthz",  "invoke",   "outbox",  "scheduler"};
+  for (auto v : kVersions) {
+    if (!path.starts_with(v)) continue;
+    auto rest = path.substr(v.size());
+    auto api = rest.substr(0, rest.find('/'));
+    for (auto a : kApis)
+      if (api == a) return true;
+  }
+  return false;
+}
+
 Response target_error(const Error& e) {
   unsigned status = e.code == SKIFF_ERR_NOT_FOUND ? 404 : 400;
   return dapr_error(status, "ERR_DIRECT_INVOKE", e.message);
@@ -20,15 +39,22 @@ Response target_error(const Error& e) {
 
 }  // namespace
 
-Router::Router(const Settings& settings, Caller& caller) : settings_(settings), caller_(caller) {}
+Router::Router(const Settings& settings, Caller& caller, const SidecarInfo& info)
+    : settings_(settings), caller_(caller), info_(info) {}
 
 Response Router::metadata() const {
+  auto components = nlohmann::json::array();
+  for (const auto& c : info_.components)
+    components.push_back({{"name", c.name}, {"type", c.type}, {"version", c.version}});
+  auto endpoints = nlohmann::json::array();
+  for (const auto& e : info_.http_endpoints) endpoints.push_back({{"name", e}});
   nlohmann::json body = {
       {"id", settings_.app_id},
       {"runtimeVersion", "skiff-" SKIFF_VERSION},
       {"enabledFeatures", nlohmann::json::array()},
       {"actorRuntime", {{"runtimeStatus", "DISABLED"}}},
-      {"components", nlohmann::json::array()},
+      {"components", components},
+      {"httpEndpoints", endpoints},
       {"extended", {{"namespace", settings_.app_namespace}}},
       {"appConnectionProperties",
        {{"port", settings_.app_port},
@@ -67,7 +93,12 @@ asio::awaitable<void> Router::handle(HttpExchange& exchange) {
       co_await caller_.invoke(*parsed, exchange);
       co_return;
     }
-    res = target_error(parsed.error());
+    if (other_dapr_api(path))
+      res = dapr_error(501, "ERR_API_UNIMPLEMENTED",
+                       std::string(req.method_string()) + " " + std::string(path) +
+                           ": skiff implements Dapr's service invocation API only");
+    else
+      res = target_error(parsed.error());
   }
   co_await exchange.send(res);
 }

@@ -7,6 +7,7 @@
 
 #include "api/http_exchange.hpp"
 #include "api/http_types.hpp"
+#include "api/sidecar_info.hpp"
 #include "config/settings.hpp"
 #include "invoke/caller.hpp"
 
@@ -14,13 +15,14 @@ namespace skiff {
 
 class Router {
  public:
-  Router(const Settings& settings, Caller& caller);
+  Router(const Settings& settings, Caller& caller, const SidecarInfo& info);
   boost::asio::awaitable<void> handle(HttpExchange& exchange);
 
  private:
   Response metadata() const;
   const Settings& settings_;
   Caller& caller_;
+  const SidecarInfo& info_;
 };
 
 }  // namespace skiff

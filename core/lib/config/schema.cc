@@ -24,10 +24,11 @@ const std::vector<KeySpec>& specs() {
        KeyKind::kEnum,
        &S::app_protocol,
        "--app-protocol",
-       "Protocol of the app channel.",
+       "Protocol of the app channel: `http` (HTTP/1.1) or `grpc` (h2c; invocations arrive through "
+       "AppCallback/OnInvoke, proxied gRPC calls as the app's own methods).",
        0,
        0,
-       {"http"}},
+       {"http", "grpc"}},
       {"app.channel_address", KeyKind::kString, &S::app_channel_address, "--app-channel-address",
        "Host or IP address where the application listens."},
       {"app.connect_timeout", KeyKind::kDuration, &S::app_connect_timeout_ms, "",

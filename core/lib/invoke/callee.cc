@@ -8,7 +8,8 @@ namespace skiff {
 
 namespace asio = boost::asio;
 
-Callee::Callee(const Settings& settings, HttpAppChannel& app) : settings_(settings), app_(app) {}
+Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppChannel* grpc_app)
+    : settings_(settings), app_(app), grpc_app_(grpc_app) {}
 
 asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
   if (head.target_app_id != settings_.app_id || head.target_namespace != settings_.app_namespace) {
@@ -21,6 +22,17 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     const std::string why = "the sidecar at this address serves " + serves + ", not " +
                             head.target_app_id + "." + head.target_namespace;
     co_await call.fail(SKIFF_ERR_UNAVAILABLE, why);
+    co_return;
+  }
+  if (grpc_app_) {
+    co_await grpc_app_->serve(call, head);
+    co_return;
+  }
+  for (const auto& h : head.headers) {
+    if (h.name != kGrpcProxyHeader) continue;
+    static const std::string why =
+        "gRPC proxy mode needs a gRPC app: the target's sidecar has app.protocol = http";
+    co_await call.fail(SKIFF_ERR_UNIMPLEMENTED, why);
     co_return;
   }
   auto first = co_await call.read();

@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "appchannel/grpc_app_channel.hpp"
 #include "appchannel/http_app_channel.hpp"
 #include "config/settings.hpp"
 #include "plugin/components.hpp"
@@ -12,12 +13,14 @@ namespace skiff {
 
 class Callee {
  public:
-  Callee(const Settings& settings, HttpAppChannel& app);
+  // `grpc_app` is set when the app speaks gRPC (app.protocol = "grpc").
+  Callee(const Settings& settings, HttpAppChannel& app, GrpcAppChannel* grpc_app);
   boost::asio::awaitable<void> serve(ServerCall call, CallHead head);
 
  private:
   const Settings& settings_;
   HttpAppChannel& app_;
+  GrpcAppChannel* grpc_app_;
 };
 
 }  // namespace skiff

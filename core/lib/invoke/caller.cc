@@ -147,6 +147,22 @@ asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
   }
 }
 
+asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
+                                                    const CallHead& head) {
+  auto resolved = co_await resolver_->resolve(target.app_id, target.app_namespace);
+  if (resolved.status != SKIFF_OK || resolved.addresses.empty())
+    co_return make_error(SKIFF_ERR_UNAVAILABLE, "couldn't find service: " + target.app_id);
+  Error last;
+  for (const auto& address : resolved.addresses) {
+    auto call = transport_->start_call(address, head);
+    if (call) co_return std::move(*call);
+    last = call.error();
+    if (last.code != SKIFF_ERR_UNAVAILABLE) break;
+    resolver_->report_unavailable(target.app_id, target.app_namespace, address);
+  }
+  co_return last;
+}
+
 asio::awaitable<Caller::Attempt> Caller::call_once(const std::string& address, const CallHead& head,
                                                    const std::string* body, BodySource* stream) {
   auto call = transport_->start_call(address, head);

@@ -34,6 +34,11 @@ class Caller {
   boost::asio::awaitable<Result<Opened>> open(const InvokeTarget& target, const CallHead& head,
                                               const std::string* body, BodySource* stream);
 
+  // Resolves the target and starts a call whose body the caller streams itself (gRPC proxy
+  // mode). Tried on the next instance only when the transport could not start it at all.
+  boost::asio::awaitable<Result<ClientCall>> connect(const InvokeTarget& target,
+                                                     const CallHead& head);
+
   // Serves one HTTP invocation from an app: request from, answer to `exchange`.
   boost::asio::awaitable<void> invoke(const InvokeTarget& target, HttpExchange& exchange);
 
@@ -65,6 +70,10 @@ class Caller {
   std::shared_ptr<TransportInstance> transport_;
   std::atomic<int> in_flight_{0};
 };
+
+// Marks a call head as a proxied gRPC call (its body is framed gRPC messages); only sidecars
+// read it, apps never see it.
+inline constexpr std::string_view kGrpcProxyHeader = "skiff-grpc-proxy";
 
 // The Content-Length among transport headers, when there is a valid one.
 std::optional<uint64_t> content_length_of(const std::vector<Header>& headers);

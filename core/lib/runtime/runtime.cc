@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "api/grpc_api.hpp"
 #include "api/http_server.hpp"
 #include "appchannel/http_app_channel.hpp"
 #include "invoke/callee.hpp"
@@ -76,11 +77,22 @@ int run_sidecar(const Settings& settings) {
     return 1;
   }
 
+  SidecarInfo info;
+  for (const auto* c : {resolver_component, transport_component})
+    info.components.push_back({c->plugin_name,
+                               std::string(c->kind == SKIFF_KIND_RESOLVER ? "resolver." : "transport.") +
+                                   c->type_name,
+                               c->plugin_version});
+
   HttpAppChannel app_channel(io, settings);
-  Callee callee(settings, app_channel);
+  std::unique_ptr<GrpcAppChannel> grpc_app_channel;
+  if (settings.app_protocol == "grpc" && settings.app_port != 0)
+    grpc_app_channel = std::make_unique<GrpcAppChannel>(settings);
+  Callee callee(settings, app_channel, grpc_app_channel.get());
   Caller caller(settings, *resolver, *transport);
-  Router router(settings, caller);
+  Router router(settings, caller, info);
   HttpServer http_server(io, settings, router);
+  GrpcApi grpc_api(io, settings, caller, info);
 
   Inbound inbound{&io, *transport, &callee};
   skiff_inbound_handler_t handler{sizeof(skiff_inbound_handler_t), &inbound, on_inbound_call};
@@ -104,11 +116,23 @@ int run_sidecar(const Settings& settings) {
     return 1;
   }
 
+  auto grpc_port = grpc_api.listen(settings.grpc_address, static_cast<uint16_t>(settings.grpc_port));
+  if (!grpc_port && !settings.is_explicit("api.grpc_port")) {
+    // As with the internal port: sidecars sharing a machine without configuration.
+    spdlog::warn("gRPC API port {} is taken; using a free port", settings.grpc_port);
+    grpc_port = grpc_api.listen(settings.grpc_address, 0);
+  }
+  if (!grpc_port) {
+    spdlog::critical("{}", grpc_port.error().message);
+    return 1;
+  }
+
   int exit_code = 0;
   const std::string advertise = settings.effective_advertise_address();
   const bool registers = !settings.app_id.empty();
   auto shutdown = [&]() -> asio::awaitable<void> {
     http_server.stop();
+    grpc_api.shutdown();
     // Calls the app already made get the transport's grace period to finish.
     asio::steady_timer wait(io);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -155,11 +179,11 @@ int run_sidecar(const Settings& settings) {
           }
         }
         spdlog::info(
-            "skiffd ready: app-id={} namespace={} http={}:{} internal={}:{} resolver={} "
-            "transport={}",
+            "skiffd ready: app-id={} namespace={} http={}:{} grpc={}:{} internal={}:{} "
+            "resolver={} transport={}",
             settings.app_id.empty() ? "(none)" : settings.app_id, settings.app_namespace,
-            settings.http_address, *http_port, advertise, *internal_port, settings.resolver_type,
-            settings.transport_type);
+            settings.http_address, *http_port, settings.grpc_address, *grpc_port, advertise,
+            *internal_port, settings.resolver_type, settings.transport_type);
       },
       asio::detached);
 

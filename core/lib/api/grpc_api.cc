@@ -1,0 +1,366 @@
+#include "api/grpc_api.hpp"
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "dapr_api.pb.h"
+#include "grpc/framing.hpp"
+#include "grpc/metadata.hpp"
+
+namespace skiff {
+
+namespace asio = boost::asio;
+namespace rt = dapr::proto::runtime::v1;
+namespace common = dapr::proto::common::v1;
+
+namespace {
+
+constexpr std::string_view kDaprService = "/dapr.proto.runtime.v1.Dapr/";
+
+grpc::Status status(skiff_status_t code, const std::string& message) {
+  return grpc::Status(static_cast<grpc::StatusCode>(code), message);
+}
+
+uint64_t timeout_ms_of(const grpc::ServerContextBase& ctx) {
+  auto deadline = ctx.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return 0;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::system_clock::now());
+  return static_cast<uint64_t>(std::max<int64_t>(1, left.count()));
+}
+
+// A method name from InvokeService as a path segment list: characters that cannot appear in a
+// request-target are percent-encoded; '/' stays a separator.
+std::string encode_method(std::string_view m) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : m) {
+    bool plain = std::isalnum(c) || std::string_view("-._~/!$&'()*+,;=:@").find(static_cast<char>(c)) !=
+                                        std::string_view::npos;
+    if (plain) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+const char* verb_name(common::HTTPExtension::Verb v) {
+  switch (v) {
+    case common::HTTPExtension::GET:
+      return "GET";
+    case common::HTTPExtension::HEAD:
+      return "HEAD";
+    case common::HTTPExtension::PUT:
+      return "PUT";
+    case common::HTTPExtension::DELETE:
+      return "DELETE";
+    case common::HTTPExtension::CONNECT:
+      return "CONNECT";
+    case common::HTTPExtension::OPTIONS:
+      return "OPTIONS";
+    case common::HTTPExtension::TRACE:
+      return "TRACE";
+    case common::HTTPExtension::PATCH:
+      return "PATCH";
+    default:
+      return "POST";  // POST, and NONE (which Dapr's SDKs send for "no HTTP verb")
+  }
+}
+
+}  // namespace
+
+GrpcApi::GrpcApi(asio::io_context& io, const Settings& settings, Caller& caller,
+                 const SidecarInfo& info)
+    : io_(io), settings_(settings), caller_(caller), info_(info) {}
+
+GrpcApi::~GrpcApi() { shutdown(); }
+
+Result<uint16_t> GrpcApi::listen(const std::string& address, uint16_t port) {
+  grpc::ServerBuilder builder;
+  int bound = 0;
+  std::string host = address.find(':') != std::string::npos && address.front() != '['
+                         ? "[" + address + "]"
+                         : address;
+  builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
+                           &bound);
+  // Proxied messages are limited by the apps at both ends, not here; InvokeService checks
+  // api.max_body_size itself.
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  builder.RegisterCallbackGenericService(this);
+  server_ = builder.BuildAndStart();
+  if (!server_ || bound == 0)
+    return make_error(SKIFF_ERR_UNAVAILABLE,
+                      "cannot listen on " + address + ":" + std::to_string(port) + " (gRPC API)");
+  return static_cast<uint16_t>(bound);
+}
+
+void GrpcApi::shutdown() {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server_.reset();
+}
+
+grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
+  auto stream = ServerStream::create(ctx);
+  const std::string& method = ctx->method();
+  auto spawn = [&](asio::awaitable<void> work) {
+    asio::co_spawn(asio::make_strand(io_), std::move(work), asio::detached);
+  };
+  if (method == "/dapr.proto.runtime.v1.Dapr/InvokeService") {
+    spawn(invoke_service(stream));
+  } else if (method == "/dapr.proto.runtime.v1.Dapr/GetMetadata") {
+    spawn(get_metadata(stream));
+  } else if (method.starts_with(kDaprService)) {
+    stream->finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                "skiff does not implement " + method +
+                                    "; it serves service invocation only"));
+  } else {
+    // Proxy mode: the target comes from metadata, as with Dapr.
+    const auto& md = ctx->client_metadata();
+    auto it = md.find("dapr-callee-app-id");
+    if (it == md.end()) it = md.find("dapr-app-id");
+    if (it == md.end()) {
+      stream->finish(grpc::Status(grpc::StatusCode::UNKNOWN,
+                                  "failed to proxy request: required metadata dapr-callee-app-id "
+                                  "or dapr-app-id not found"));
+    } else {
+      auto target =
+          split_app_id(std::string_view(it->second.data(), it->second.size()),
+                       settings_.app_namespace);
+      if (!target) {
+        stream->finish(status(SKIFF_ERR_INVALID_ARGUMENT, target.error().message));
+      } else {
+        target->method = method.substr(1);
+        spawn(proxy(stream, std::move(*target)));
+      }
+    }
+  }
+  return stream.get();
+}
+
+asio::awaitable<void> GrpcApi::get_metadata(std::shared_ptr<ServerStream> s) {
+  grpc::ByteBuffer in;
+  co_await s->read(in);  // GetMetadataRequest is empty; nothing in it to use
+  rt::GetMetadataResponse res;
+  res.set_id(settings_.app_id);
+  res.set_runtime_version("skiff-" SKIFF_VERSION);
+  (*res.mutable_extended_metadata())["namespace"] = settings_.app_namespace;
+  for (const auto& c : info_.components) {
+    auto* rc = res.add_registered_components();
+    rc->set_name(c.name);
+    rc->set_type(c.type);
+    rc->set_version(c.version);
+  }
+  for (const auto& e : info_.http_endpoints) res.add_http_endpoints()->set_name(e);
+  auto* app = res.mutable_app_connection_properties();
+  app->set_port(static_cast<int32_t>(settings_.app_port));
+  app->set_protocol(settings_.app_protocol);
+  app->set_channel_address(settings_.app_channel_address);
+  app->set_max_concurrency(-1);
+  res.mutable_actor_runtime()->set_runtime_status(rt::ActorRuntime::DISABLED);
+  grpc::ByteBuffer out = to_buffer(res.SerializeAsString());
+  if (co_await s->write(out)) s->finish(grpc::Status::OK);
+  else s->finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+}
+
+asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
+  auto tracked = caller_.track();
+  grpc::ByteBuffer in;
+  if (!co_await s->read(in)) {
+    s->finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
+    co_return;
+  }
+  if (in.Valid() && in.Length() > settings_.max_body_size) {
+    s->finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                           "request of " + std::to_string(in.Length()) +
+                               " bytes exceeds api.max_body_size (" +
+                               std::to_string(settings_.max_body_size) +
+                               "); use gRPC proxy mode to stream larger messages"));
+    co_return;
+  }
+  rt::InvokeServiceRequest req;
+  if (!req.ParseFromString(to_bytes(in))) {
+    s->finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed InvokeServiceRequest"));
+    co_return;
+  }
+  auto target = split_app_id(req.id(), settings_.app_namespace);
+  if (!target) {
+    s->finish(status(SKIFF_ERR_INVALID_ARGUMENT, target.error().message));
+    co_return;
+  }
+  const auto& msg = req.message();
+  auto method = normalize_method(encode_method(msg.method()));
+  if (!method) {
+    s->finish(status(SKIFF_ERR_INVALID_ARGUMENT, method.error().message));
+    co_return;
+  }
+  target->method = std::move(*method);
+  target->query = msg.http_extension().querystring();
+
+  auto& ctx = s->context();
+  CallHead head;
+  head.target_app_id = target->app_id;
+  head.target_namespace = target->app_namespace;
+  head.caller_app_id = settings_.app_id;
+  head.caller_namespace = settings_.app_namespace;
+  head.method = target->method;
+  head.verb = verb_name(msg.http_extension().verb());
+  head.query = target->query;
+  head.headers = headers_from_metadata(ctx.client_metadata());
+  std::erase_if(head.headers, [](const Header& h) {
+    return h.name == "dapr-app-id" || h.name == "dapr-callee-app-id";
+  });
+  if (!msg.content_type().empty()) head.headers.push_back({"Content-Type", msg.content_type()});
+  if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
+  head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
+  head.headers.push_back({"dapr-callee-app-id", target->app_id});
+  head.timeout_ms = timeout_ms_of(ctx);
+
+  const std::string& body = msg.data().value();
+  auto opened = co_await caller_.open(*target, head, &body, nullptr);
+  if (!opened) {
+    s->finish(status(opened.error().code, "fail to invoke, id: " + target->app_id +
+                                              ", err: " + opened.error().message));
+    co_return;
+  }
+  std::string answer;
+  for (;;) {
+    auto chunk = co_await opened->call.read();
+    if (chunk.status != SKIFF_OK) {
+      s->finish(status(chunk.status, "fail to invoke, id: " + target->app_id +
+                                         ", err: response interrupted: " + chunk.message));
+      co_return;
+    }
+    answer.append(chunk.chunk);
+    if (chunk.end_of_body) break;
+  }
+
+  const auto& rh = opened->head;
+  std::string content_type;
+  std::optional<int> app_code;  // set when the callee is a gRPC app that answered with an error
+  std::string app_message;
+  for (const auto& h : rh.headers) {
+    if (boost::beast::iequals(h.name, "Content-Type")) content_type = h.value;
+    if (h.name == "skiff-grpc-status") app_code = std::atoi(h.value.c_str());
+    if (h.name == "skiff-grpc-message") app_message = h.value;
+  }
+  if (app_code) {
+    s->finish(grpc::Status(static_cast<grpc::StatusCode>(*app_code), app_message));
+    co_return;
+  }
+  ctx.AddInitialMetadata("dapr-http-status", std::to_string(rh.http_status));
+  for_each_metadata(rh.headers,
+                    [&](const std::string& n, const std::string& v) { ctx.AddInitialMetadata(n, v); });
+  int code = grpc_code_for_http(static_cast<unsigned>(rh.http_status));
+  if (code != 0) {
+    // As Dapr: the status text as message; the headers (with dapr-http-status) go first.
+    co_await s->send_initial_metadata();
+    std::string text(http::obsolete_reason(static_cast<http::status>(rh.http_status)));
+    if (rh.http_status == 418) text = "I'm a teapot";  // Go's StatusText knows it; Beast not
+    if (text == "<unknown-status>") text.clear();
+    s->finish(grpc::Status(static_cast<grpc::StatusCode>(code), text));
+    co_return;
+  }
+  common::InvokeResponse res;
+  res.mutable_data()->set_value(std::move(answer));
+  res.set_content_type(content_type);
+  grpc::ByteBuffer out = to_buffer(res.SerializeAsString());
+  if (co_await s->write(out)) s->finish(grpc::Status::OK);
+  else s->finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+}
+
+namespace {
+
+// Client messages -> frames on the transport, then the end of the request body.
+asio::awaitable<void> pump_requests(std::shared_ptr<ServerStream> s,
+                                    std::shared_ptr<ClientCall> call) {
+  grpc::ByteBuffer msg;
+  while (co_await s->read(msg)) {
+    std::string frame = frame_message(to_bytes(msg));
+    if ((co_await call->write(frame, false)).status != SKIFF_OK) co_return;
+  }
+  co_await call->write({}, true);
+}
+
+}  // namespace
+
+asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarget target) {
+  auto tracked = caller_.track();
+  auto& ctx = s->context();
+  CallHead head;
+  head.target_app_id = target.app_id;
+  head.target_namespace = target.app_namespace;
+  head.caller_app_id = settings_.app_id;
+  head.caller_namespace = settings_.app_namespace;
+  head.method = target.method;
+  head.verb = "POST";
+  head.headers = headers_from_metadata(ctx.client_metadata());
+  if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
+  head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
+  head.headers.push_back({std::string(kGrpcProxyHeader), "1"});
+  head.timeout_ms = timeout_ms_of(ctx);
+
+  auto started = co_await caller_.connect(target, head);
+  if (!started) {
+    s->finish(status(started.error().code, "failed to proxy request to " + target.app_id + ": " +
+                                               started.error().message));
+    co_return;
+  }
+  auto call = std::make_shared<ClientCall>(std::move(*started));
+  s->set_on_cancel([call] { call->cancel(); });
+  // The head goes out at once: a server may speak first in a bidirectional call.
+  co_await call->write({}, false);
+  asio::co_spawn(co_await asio::this_coro::executor, pump_requests(s, call), asio::detached);
+
+  auto rh = co_await call->read_head();
+  if (rh.status != SKIFF_OK) {
+    s->finish(status(rh.status, rh.message));
+    co_return;
+  }
+  for_each_metadata(rh.head.headers,
+                    [&](const std::string& n, const std::string& v) { ctx.AddInitialMetadata(n, v); });
+  Deframer frames;
+  for (;;) {
+    auto chunk = co_await call->read();
+    if (chunk.status != SKIFF_OK) {
+      s->finish(status(chunk.status, chunk.message));
+      co_return;
+    }
+    frames.feed(chunk.chunk);
+    while (auto f = frames.next()) {
+      if (f->end) {
+        auto end = parse_end(f->payload);
+        if (!end) {
+          s->finish(grpc::Status(grpc::StatusCode::INTERNAL, "malformed end of a proxied call"));
+          co_return;
+        }
+        for (const auto& t : end->trailers) ctx.AddTrailingMetadata(t.name, t.value);
+        s->finish(grpc::Status(static_cast<grpc::StatusCode>(end->code), end->message,
+                               end->details));
+        co_return;
+      }
+      grpc::ByteBuffer out = to_buffer(f->payload);
+      if (!co_await s->write(out)) {
+        call->cancel();  // the client went away
+        s->finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+        co_return;
+      }
+    }
+    if (chunk.end_of_body) {
+      s->finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                             "the target's sidecar ended the call without a status"));
+      co_return;
+    }
+  }
+}
+
+}  // namespace skiff

@@ -1,0 +1,163 @@
+#include "grpc/streams.hpp"
+
+namespace skiff {
+
+namespace asio = boost::asio;
+
+std::string to_bytes(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Valid() || !buffer.Dump(&slices).ok()) return out;  // Length() aborts on invalid
+  out.reserve(buffer.Length());
+  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+grpc::ByteBuffer to_buffer(std::string_view bytes) {
+  grpc::Slice slice(bytes.data(), bytes.size());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+namespace {
+// Takes the stored completion (if any) and completes it outside the caller's lock.
+template <typename R>
+void fire(Completion<R>*& slot, R value) {
+  auto* c = std::exchange(slot, nullptr);
+  if (c) c->complete(std::move(value));
+}
+}  // namespace
+
+std::shared_ptr<ServerStream> ServerStream::create(grpc::GenericCallbackServerContext* context) {
+  std::shared_ptr<ServerStream> s(new ServerStream(context));
+  s->self_ = s;
+  return s;
+}
+
+asio::awaitable<bool> ServerStream::read(grpc::ByteBuffer& message) {
+  return await_completion<bool>([this, &message](Completion<bool>* c) {
+    read_done_ = c;
+    StartRead(&message);
+  });
+}
+asio::awaitable<bool> ServerStream::write(const grpc::ByteBuffer& message) {
+  return await_completion<bool>([this, &message](Completion<bool>* c) {
+    write_done_ = c;
+    StartWrite(&message);
+  });
+}
+asio::awaitable<bool> ServerStream::send_initial_metadata() {
+  return await_completion<bool>([this](Completion<bool>* c) {
+    metadata_done_ = c;
+    StartSendInitialMetadata();
+  });
+}
+void ServerStream::finish(const grpc::Status& status) {
+  {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  Finish(status);
+}
+void ServerStream::set_on_cancel(std::function<void()> fn) {
+  bool run_now;
+  {
+    std::lock_guard lock(mu_);
+    run_now = cancelled_;
+    if (!run_now) on_cancel_ = fn;
+  }
+  if (run_now && fn) fn();
+}
+
+void ServerStream::OnReadDone(bool ok) { fire(read_done_, ok); }
+void ServerStream::OnWriteDone(bool ok) { fire(write_done_, ok); }
+void ServerStream::OnSendInitialMetadataDone(bool ok) { fire(metadata_done_, ok); }
+void ServerStream::OnCancel() {
+  std::function<void()> fn;
+  {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    fn = std::move(on_cancel_);
+  }
+  if (fn) fn();
+}
+void ServerStream::OnDone() { self_.reset(); }
+
+std::shared_ptr<ClientStream> ClientStream::create() {
+  std::shared_ptr<ClientStream> s(new ClientStream());
+  s->self_ = s;
+  return s;
+}
+
+void ClientStream::start(grpc::GenericStub& stub, const std::string& method) {
+  stub.PrepareBidiStreamingCall(&context_, method, grpc::StubOptions(), this);
+  writer_held_ = true;
+  reader_held_ = true;
+  // Reads and writes may start after the server already finished: OnDone waits for both sides.
+  AddHold();
+  AddHold();
+  StartCall();
+}
+
+asio::awaitable<bool> ClientStream::read(grpc::ByteBuffer& message) {
+  return await_completion<bool>([this, &message](Completion<bool>* c) {
+    read_done_ = c;
+    StartRead(&message);
+  });
+}
+asio::awaitable<bool> ClientStream::write(const grpc::ByteBuffer& message) {
+  return await_completion<bool>([this, &message](Completion<bool>* c) {
+    write_done_ = c;
+    StartWrite(&message);
+  });
+}
+asio::awaitable<bool> ClientStream::writes_done() {
+  return await_completion<bool>([this](Completion<bool>* c) {
+    write_done_ = c;
+    StartWritesDone();
+  });
+}
+void ClientStream::release_writer() {
+  {
+    std::lock_guard lock(mu_);
+    if (!writer_held_) return;
+    writer_held_ = false;
+  }
+  RemoveHold();
+}
+void ClientStream::release_reader() {
+  {
+    std::lock_guard lock(mu_);
+    if (!reader_held_) return;
+    reader_held_ = false;
+  }
+  RemoveHold();
+}
+asio::awaitable<grpc::Status> ClientStream::finished() {
+  return await_completion<grpc::Status>([this](Completion<grpc::Status>* c) {
+    std::unique_lock lock(mu_);
+    if (status_) {
+      auto status = *status_;
+      lock.unlock();
+      c->complete(status);
+      return;
+    }
+    done_waiter_ = c;
+  });
+}
+
+void ClientStream::OnReadDone(bool ok) { fire(read_done_, ok); }
+void ClientStream::OnWriteDone(bool ok) { fire(write_done_, ok); }
+void ClientStream::OnWritesDoneDone(bool ok) { fire(write_done_, ok); }
+void ClientStream::OnDone(const grpc::Status& status) {
+  Completion<grpc::Status>* waiter;
+  {
+    std::lock_guard lock(mu_);
+    status_ = status;
+    waiter = std::exchange(done_waiter_, nullptr);
+  }
+  if (waiter) waiter->complete(status);
+  self_.reset();
+}
+
+}  // namespace skiff

@@ -1,0 +1,97 @@
+// grpc++ callback reactors as awaitables. A reactor callback completes the operation's
+// Completion (plugin/bridge.hpp), which resumes the waiting coroutine on its own executor, so all
+// call logic is written as coroutines on the event loop while gRPC runs its own threads.
+// Both reactors are owned through shared_ptr: gRPC holds one reference until OnDone, and each
+// coroutine using the stream holds another.
+#pragma once
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "plugin/bridge.hpp"
+
+namespace skiff {
+
+// Bytes of a ByteBuffer in one piece, and a ByteBuffer of bytes.
+std::string to_bytes(const grpc::ByteBuffer& buffer);
+grpc::ByteBuffer to_buffer(std::string_view bytes);
+
+// One call an app made on the app-facing gRPC port.
+class ServerStream final : public grpc::ServerGenericBidiReactor {
+ public:
+  static std::shared_ptr<ServerStream> create(grpc::GenericCallbackServerContext* context);
+  grpc::GenericCallbackServerContext& context() { return *context_; }
+
+  // False when the client half-closed or the call ended.
+  boost::asio::awaitable<bool> read(grpc::ByteBuffer& message);
+  boost::asio::awaitable<bool> write(const grpc::ByteBuffer& message);
+  boost::asio::awaitable<bool> send_initial_metadata();
+  // Ends the call; trailing metadata must be added to context() before.
+  void finish(const grpc::Status& status);
+  // Runs (once, on a gRPC thread) when the client cancels or the deadline passes.
+  void set_on_cancel(std::function<void()> fn);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnSendInitialMetadataDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  explicit ServerStream(grpc::GenericCallbackServerContext* context) : context_(context) {}
+  grpc::GenericCallbackServerContext* context_;
+  std::shared_ptr<ServerStream> self_;  // gRPC's reference, dropped in OnDone
+  Completion<bool>* read_done_ = nullptr;
+  Completion<bool>* write_done_ = nullptr;
+  Completion<bool>* metadata_done_ = nullptr;
+  std::mutex mu_;
+  bool cancelled_ = false;
+  bool finished_ = false;
+  std::function<void()> on_cancel_;
+};
+
+// One call the sidecar makes to its gRPC app.
+class ClientStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  static std::shared_ptr<ClientStream> create();
+  grpc::ClientContext& context() { return context_; }
+  // Starts the call; `method` is the full "/package.Service/Method".
+  void start(grpc::GenericStub& stub, const std::string& method);
+
+  boost::asio::awaitable<bool> read(grpc::ByteBuffer& message);
+  boost::asio::awaitable<bool> write(const grpc::ByteBuffer& message);
+  boost::asio::awaitable<bool> writes_done();
+  // The writer is done with the stream (after writes_done or a failed write).
+  void release_writer();
+  // The reader is done (a read returned false, or it gives up).
+  void release_reader();
+  // The call's final status, once gRPC delivered it.
+  boost::asio::awaitable<grpc::Status> finished();
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnWritesDoneDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  ClientStream() = default;
+  grpc::ClientContext context_;
+  std::shared_ptr<ClientStream> self_;
+  Completion<bool>* read_done_ = nullptr;
+  Completion<bool>* write_done_ = nullptr;
+  std::mutex mu_;
+  bool writer_held_ = false;
+  bool reader_held_ = false;
+  std::optional<grpc::Status> status_;
+  Completion<grpc::Status>* done_waiter_ = nullptr;
+};
+
+}  // namespace skiff
