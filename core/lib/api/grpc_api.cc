@@ -220,6 +220,9 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
     return h.name == "dapr-app-id" || h.name == "dapr-callee-app-id";
   });
   if (!msg.content_type().empty()) head.headers.push_back({"Content-Type", msg.content_type()});
+  // A gRPC callee app gets the Any whole (between sidecars only; HTTP apps never see it).
+  if (!msg.data().type_url().empty())
+    head.headers.push_back({"skiff-any-type", msg.data().type_url()});
   if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
   head.headers.push_back({"dapr-callee-app-id", target->app_id});
@@ -248,16 +251,19 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   std::string content_type;
   std::optional<int> app_code;  // set when the callee is a gRPC app that answered with an error
   std::string app_message;
+  std::string type_url;
   for (const auto& h : rh.headers) {
+    if (h.name == "skiff-any-type") type_url = h.value;
     if (boost::beast::iequals(h.name, "Content-Type")) content_type = h.value;
     if (h.name == "skiff-grpc-status") app_code = std::atoi(h.value.c_str());
     if (h.name == "skiff-grpc-message") app_message = h.value;
   }
-  if (app_code) {
+  if (app_code && *app_code != 0) {
     s->finish(grpc::Status(static_cast<grpc::StatusCode>(*app_code), app_message));
     co_return;
   }
-  ctx.AddInitialMetadata("dapr-http-status", std::to_string(rh.http_status));
+  // A gRPC app's answer has no HTTP status to report.
+  if (!app_code) ctx.AddInitialMetadata("dapr-http-status", std::to_string(rh.http_status));
   for_each_metadata(rh.headers,
                     [&](const std::string& n, const std::string& v) { ctx.AddInitialMetadata(n, v); });
   int code = grpc_code_for_http(static_cast<unsigned>(rh.http_status));
@@ -272,6 +278,7 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   }
   common::InvokeResponse res;
   res.mutable_data()->set_value(std::move(answer));
+  res.mutable_data()->set_type_url(type_url);
   res.set_content_type(content_type);
   grpc::ByteBuffer out = to_buffer(res.SerializeAsString());
   if (co_await s->write(out)) s->finish(grpc::Status::OK);

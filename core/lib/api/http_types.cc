@@ -68,7 +68,7 @@ bool is_hop_by_hop(std::string_view name) {
       // Each hop negotiates 100-continue itself; forwarded, it would make the app answer twice.
       "expect",
       // A gRPC app's status, between sidecars only (see grpc_app_channel.cc).
-      "skiff-grpc-status", "skiff-grpc-message"};
+      "skiff-grpc-status", "skiff-grpc-message", "skiff-any-type"};
   for (auto n : kNames)
     if (iequals(n, name)) return true;
   return false;

@@ -80,8 +80,10 @@ asio::awaitable<void> GrpcAppChannel::on_invoke(ServerCall& call, const CallHead
   auto method = percent_decode(head.method);
   req.set_method(method ? *method : head.method);
   req.mutable_data()->set_value(std::move(body));
-  for (const auto& h : head.headers)
+  for (const auto& h : head.headers) {
     if (boost::beast::iequals(h.name, "Content-Type")) req.set_content_type(h.value);
+    if (h.name == "skiff-any-type") req.mutable_data()->set_type_url(h.value);
+  }
   req.mutable_http_extension()->set_verb(verb_of(head.verb));
   req.mutable_http_extension()->set_querystring(head.query);
 
@@ -114,6 +116,10 @@ asio::awaitable<void> GrpcAppChannel::on_invoke(ServerCall& call, const CallHead
     const std::string& type = !res.data().type_url().empty() ? "application/x-protobuf"
                                                               : res.content_type();
     if (!type.empty()) out.headers.push_back({"Content-Type", type});
+    // For a gRPC caller (InvokeService): the Any's type and "this came from a gRPC app".
+    out.headers.push_back({"skiff-grpc-status", "0"});
+    if (!res.data().type_url().empty())
+      out.headers.push_back({"skiff-any-type", res.data().type_url()});
     answer = std::move(*res.mutable_data()->mutable_value());
   } else if (st.error_code() == grpc::StatusCode::UNAVAILABLE ||
              st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {

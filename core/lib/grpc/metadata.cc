@@ -16,7 +16,7 @@ bool framing_header(std::string_view name) {
   return name.empty() || name.front() == ':' || name == "content-type" || name == "te" ||
          name == "user-agent" || name == "content-length" || name == "host" ||
          name == "connection" || name == "transfer-encoding" || name == "keep-alive" ||
-         name.starts_with("grpc-") || name == "dapr-api-token" || name.starts_with("skiff-grpc-");
+         name.starts_with("grpc-") || name == "dapr-api-token" || name.starts_with("skiff-");
 }
 }  // namespace
 
