@@ -39,8 +39,9 @@ Response target_error(const Error& e) {
 
 }  // namespace
 
-Router::Router(const Settings& settings, Caller& caller, const SidecarInfo& info)
-    : settings_(settings), caller_(caller), info_(info) {}
+Router::Router(const Settings& settings, Caller& caller, ExternalCaller& external,
+               const SidecarInfo& info)
+    : settings_(settings), caller_(caller), external_(external), info_(info) {}
 
 Response Router::metadata() const {
   auto components = nlohmann::json::array();
@@ -89,7 +90,19 @@ asio::awaitable<void> Router::handle(HttpExchange& exchange) {
       parsed = target_from_header(*basic, target, settings_.app_namespace);
       req.erase(http::field::authorization);
     }
-    if (parsed) {
+    if (parsed && parsed->is_url) {
+      auto endpoint = external_.from_url(parsed->app_id);
+      if (endpoint) {
+        co_await external_.invoke(*endpoint, parsed->method, parsed->query, exchange);
+        co_return;
+      }
+      parsed = endpoint.error();
+    } else if (parsed) {
+      // As with Dapr, a named HTTP endpoint wins over an app of the same name.
+      if (const auto* endpoint = external_.find(parsed->app_id)) {
+        co_await external_.invoke(*endpoint, parsed->method, parsed->query, exchange);
+        co_return;
+      }
       co_await caller_.invoke(*parsed, exchange);
       co_return;
     }

@@ -10,18 +10,21 @@
 #include "api/sidecar_info.hpp"
 #include "config/settings.hpp"
 #include "invoke/caller.hpp"
+#include "invoke/external.hpp"
 
 namespace skiff {
 
 class Router {
  public:
-  Router(const Settings& settings, Caller& caller, const SidecarInfo& info);
+  Router(const Settings& settings, Caller& caller, ExternalCaller& external,
+         const SidecarInfo& info);
   boost::asio::awaitable<void> handle(HttpExchange& exchange);
 
  private:
   Response metadata() const;
   const Settings& settings_;
   Caller& caller_;
+  ExternalCaller& external_;
   const SidecarInfo& info_;
 };
 

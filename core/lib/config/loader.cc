@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -188,9 +189,73 @@ bool is_key_prefix(std::string_view path) {
   return false;
 }
 
+// [[http_endpoints]]: an array of tables, each checked here with file, line and key in errors.
+Status read_http_endpoints(Settings& settings, toml::node& node) {
+  auto* arr = node.as_array();
+  if (!arr) return bad(where(node, "http_endpoints"), "expected an array of tables ([[http_endpoints]])");
+  for (size_t i = 0; i < arr->size(); ++i) {
+    auto& item = (*arr)[i];
+    std::string at = "http_endpoints[" + std::to_string(i) + "]";
+    auto* t = item.as_table();
+    if (!t) return bad(where(item, at), "expected a table");
+    HttpEndpointConfig ep;
+    for (auto& [k, v] : *t) {
+      std::string key = at + "." + std::string(k.str());
+      auto text = [&](std::string& out) -> Status {
+        if (!v.is_string()) return bad(where(v, key), "expected a string");
+        out = v.as_string()->get();
+        return Ok{};
+      };
+      Status st = Ok{};
+      if (k == "name") {
+        st = text(ep.name);
+      } else if (k == "base_url") {
+        st = text(ep.base_url);
+        if (st && !ep.base_url.starts_with("http://") && !ep.base_url.starts_with("https://"))
+          return bad(where(v, key), "must start with http:// or https://");
+      } else if (k == "ca_file") {
+        st = text(ep.ca_file);
+      } else if (k == "cert_file") {
+        st = text(ep.cert_file);
+      } else if (k == "key_file") {
+        st = text(ep.key_file);
+      } else if (k == "headers") {
+        auto* h = v.as_table();
+        if (!h) return bad(where(v, key), "expected a table of header names to values");
+        for (auto& [hn, hv] : *h) {
+          if (!hv.is_string()) return bad(where(hv, key + "." + std::string(hn.str())), "expected a string");
+          ep.headers.emplace_back(std::string(hn.str()), hv.as_string()->get());
+        }
+      } else {
+        return bad(where(v, key), "unknown key");
+      }
+      if (!st) return st;
+    }
+    if (ep.name.empty()) return bad(where(item, at + ".name"), "missing: every endpoint needs a name");
+    if (ep.base_url.empty())
+      return bad(where(item, at + ".base_url"), "missing: every endpoint needs a base_url");
+    if (ep.cert_file.empty() != ep.key_file.empty())
+      return bad(where(item, at + (ep.cert_file.empty() ? ".cert_file" : ".key_file")),
+                 "missing: cert_file and key_file go together");
+    for (const auto* f : {&ep.ca_file, &ep.cert_file, &ep.key_file})
+      if (!f->empty() && !std::filesystem::is_regular_file(*f))
+        return bad(where(item, at), "cannot read " + *f);
+    for (const auto& other : settings.http_endpoints)
+      if (other.name == ep.name)
+        return bad(where(item, at + ".name"), "\"" + ep.name + "\" is already defined");
+    settings.http_endpoints.push_back(std::move(ep));
+  }
+  return Ok{};
+}
+
 Status walk(Settings& settings, toml::table& table, const std::string& prefix) {
   for (auto& [k, node] : table) {
     std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (path == "http_endpoints") {
+      auto st = read_http_endpoints(settings, node);
+      if (!st) return st;
+      continue;
+    }
     if (const KeySpec* spec = find_key(path)) {
       if (auto err = apply_node(settings, *spec, node)) return bad(where(node, path), *err);
       continue;

@@ -11,6 +11,16 @@
 
 namespace skiff {
 
+// A named HTTP endpoint without a sidecar ([[http_endpoints]]), called directly by this sidecar.
+struct HttpEndpointConfig {
+  std::string name;
+  std::string base_url;  // http:// or https://, optionally with a path
+  std::vector<std::pair<std::string, std::string>> headers;  // set on every request
+  std::string ca_file;    // PEM CAs to verify the server; empty: the system trust store
+  std::string cert_file;  // PEM client certificate (chain), with key_file
+  std::string key_file;
+};
+
 struct Settings {
   // [app]: the application this sidecar fronts.
   std::string app_id;
@@ -46,6 +56,9 @@ struct Settings {
   std::string log_level = "info";
   bool log_json = false;
   std::vector<std::string> plugin_paths;
+
+  // [[http_endpoints]]
+  std::vector<HttpEndpointConfig> http_endpoints;
 
   // [resolver], [transport]: which plugin component, and its own table.
   std::string resolver_type = "sqlite";

@@ -107,6 +107,19 @@ Result<std::string> normalize_method(std::string_view raw) {
   return out;
 }
 
+namespace {
+// A full http(s) URL names an endpoint without a sidecar; anything else is "app[.namespace]".
+Result<InvokeTarget> app_or_url(std::string_view app, std::string_view default_namespace) {
+  if (app.starts_with("http://") || app.starts_with("https://")) {
+    InvokeTarget t;
+    t.app_id = std::string(app);
+    t.is_url = true;
+    return t;
+  }
+  return split_app_id(app, default_namespace);
+}
+}  // namespace
+
 Result<InvokeTarget> target_from_url(std::string_view request_target,
                                      std::string_view default_namespace) {
   auto [path, query] = split_query(request_target);
@@ -128,7 +141,7 @@ Result<InvokeTarget> target_from_url(std::string_view request_target,
   after.remove_prefix(std::min(after.size(), kMethod.size() + 1));
   auto app = percent_decode(app_raw);
   if (!app) return invalid("invalid app id: malformed percent-encoding");
-  auto t = split_app_id(*app, default_namespace);
+  auto t = app_or_url(*app, default_namespace);
   if (!t) return t;
   auto method = normalize_method(after);
   if (!method) return method.error();
@@ -141,7 +154,7 @@ Result<InvokeTarget> target_from_url(std::string_view request_target,
 Result<InvokeTarget> target_from_header(std::string_view app_id, std::string_view request_target,
                                         std::string_view default_namespace) {
   auto [path, query] = split_query(request_target);
-  auto t = split_app_id(app_id, default_namespace);
+  auto t = app_or_url(app_id, default_namespace);
   if (!t) return t;
   while (path.starts_with('/')) path.remove_prefix(1);
   auto method = normalize_method(path);

@@ -16,6 +16,7 @@ struct InvokeTarget {
   std::string app_namespace;
   std::string method;  // without a leading '/', still percent-encoded
   std::string query;   // raw, without '?'
+  bool is_url = false;  // app_id is a full http(s):// URL: an endpoint without a sidecar
 };
 
 inline constexpr std::string_view kInvokePrefix = "/v1.0/invoke/";

@@ -84,13 +84,20 @@ int run_sidecar(const Settings& settings) {
                                    c->type_name,
                                c->plugin_version});
 
+  auto external = ExternalCaller::create(io, settings);
+  if (!external) {
+    spdlog::critical("{}", external.error().message);
+    return 1;
+  }
+  info.http_endpoints = (*external)->names();
+
   HttpAppChannel app_channel(io, settings);
   std::unique_ptr<GrpcAppChannel> grpc_app_channel;
   if (settings.app_protocol == "grpc" && settings.app_port != 0)
     grpc_app_channel = std::make_unique<GrpcAppChannel>(settings);
   Callee callee(settings, app_channel, grpc_app_channel.get());
   Caller caller(settings, *resolver, *transport);
-  Router router(settings, caller, info);
+  Router router(settings, caller, **external, info);
   HttpServer http_server(io, settings, router);
   GrpcApi grpc_api(io, settings, caller, info);
 

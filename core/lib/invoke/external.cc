@@ -1,0 +1,297 @@
+#include "invoke/external.hpp"
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "invoke/caller.hpp"
+
+namespace skiff {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+
+namespace {
+constexpr size_t kChunkSize = 64 * 1024;
+
+Response external_error(const std::string& target, const std::string& why) {
+  return dapr_error(500, "ERR_DIRECT_INVOKE", "fail to invoke, id: " + target + ", err: " + why);
+}
+
+std::shared_ptr<ssl::context> make_tls(const HttpEndpointConfig* ep, std::string& error) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx->set_verify_mode(ssl::verify_peer, ec);
+  if (!ep || ep->ca_file.empty())
+    ctx->set_default_verify_paths(ec);
+  else
+    ctx->load_verify_file(ep->ca_file, ec);
+  if (!ec && ep && !ep->cert_file.empty()) {
+    ctx->use_certificate_chain_file(ep->cert_file, ec);
+    if (!ec) ctx->use_private_key_file(ep->key_file, ssl::context::pem, ec);
+  }
+  if (ec) {
+    error = ec.message();
+    return nullptr;
+  }
+  return ctx;
+}
+
+}  // namespace
+
+std::optional<ExternalEndpoint> parse_base_url(std::string_view url) {
+  ExternalEndpoint ep;
+  if (url.starts_with("https://")) {
+    ep.tls = true;
+    url.remove_prefix(8);
+  } else if (url.starts_with("http://")) {
+    url.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
+  auto slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : url.substr(slash);
+  while (path.ends_with('/')) path.remove_suffix(1);
+  if (authority.empty()) return std::nullopt;
+  std::string_view host = authority, port = ep.tls ? "443" : "80";
+  if (authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+  } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty() || port.empty()) return std::nullopt;
+  ep.host = std::string(host);
+  ep.port = std::string(port);
+  ep.base_path = std::string(path);
+  return ep;
+}
+
+Result<std::unique_ptr<ExternalCaller>> ExternalCaller::create(asio::io_context& io,
+                                                               const Settings& settings) {
+  std::unique_ptr<ExternalCaller> caller(new ExternalCaller(io, settings));
+  std::string error;
+  caller->system_tls_ = make_tls(nullptr, error);
+  for (const auto& cfg : settings.http_endpoints) {
+    auto ep = parse_base_url(cfg.base_url);
+    if (!ep)
+      return make_error(SKIFF_ERR_INVALID_ARGUMENT,
+                        "http_endpoints \"" + cfg.name + "\": bad base_url " + cfg.base_url);
+    ep->name = cfg.name;
+    for (const auto& [n, v] : cfg.headers) ep->headers.push_back({n, v});
+    if (ep->tls) {
+      ep->tls_context = make_tls(&cfg, error);
+      if (!ep->tls_context)
+        return make_error(SKIFF_ERR_INVALID_ARGUMENT,
+                          "http_endpoints \"" + cfg.name + "\": TLS setup failed: " + error);
+    }
+    caller->endpoints_.push_back(std::move(*ep));
+  }
+  return caller;
+}
+
+const ExternalEndpoint* ExternalCaller::find(std::string_view name) const {
+  for (const auto& ep : endpoints_)
+    if (ep.name == name) return &ep;
+  return nullptr;
+}
+
+std::vector<std::string> ExternalCaller::names() const {
+  std::vector<std::string> out;
+  for (const auto& ep : endpoints_) out.push_back(ep.name);
+  return out;
+}
+
+Result<ExternalEndpoint> ExternalCaller::from_url(std::string_view url) const {
+  auto ep = parse_base_url(url);
+  if (!ep) return make_error(SKIFF_ERR_INVALID_ARGUMENT, "not an http(s) URL: " + std::string(url));
+  if (ep->tls) ep->tls_context = system_tls_;
+  return std::move(*ep);
+}
+
+namespace {
+
+template <typename Stream>
+asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
+                                    const std::string& label, const std::string& target,
+                                    HttpExchange& exchange, uint64_t timeout_ms) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  auto arm = [&] {
+    if (timeout_ms) lowest.expires_after(std::chrono::milliseconds(timeout_ms));
+  };
+  const auto& in = exchange.header();
+  http::request<http::buffer_body> req{in.method(), target, 11};
+  if (in.method() == http::verb::unknown) req.method_string(in.method_string());
+  for (const auto& h : forwardable_request_headers(in)) {
+    bool overridden = std::any_of(ep.headers.begin(), ep.headers.end(),
+                                  [&](const Header& e) { return beast::iequals(e.name, h.name); });
+    if (!overridden) req.insert(h.name, h.value);
+  }
+  for (const auto& h : ep.headers) req.set(h.name, h.value);
+  bool default_port = ep.port == (ep.tls ? "443" : "80");
+  req.set(http::field::host, default_port ? ep.host : ep.host + ":" + ep.port);
+  req.keep_alive(false);
+  if (exchange.whole()) {
+    if (!exchange.body().empty() || in.find(http::field::content_length) != in.end())
+      req.content_length(exchange.body().size());
+  } else if (auto len = in.find(http::field::content_length); len != in.end()) {
+    req.set(http::field::content_length, len->value());
+  } else {
+    req.chunked(true);
+  }
+
+  boost::system::error_code ec;
+  http::request_serializer<http::buffer_body> sr{req};
+  for (bool last = false; !last;) {
+    auto piece = co_await exchange.read_some();
+    if (!piece.ok) co_return;  // the app's connection broke; nothing to answer on it
+    last = piece.last;
+    req.body().data = const_cast<char*>(piece.data.data());
+    req.body().size = piece.data.size();
+    req.body().more = true;
+    arm();
+    co_await http::async_write(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (!ec && last) {
+      req.body().data = nullptr;
+      req.body().size = 0;
+      req.body().more = false;
+      co_await http::async_write(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec) {
+      auto res = external_error(label, "sending the request failed: " + ec.message());
+      co_await exchange.send(res);
+      co_return;
+    }
+  }
+
+  beast::flat_buffer buffer;
+  buffer.reserve(kChunkSize);
+  std::optional<http::response_parser<http::buffer_body>> answer;
+  do {  // interim 1xx answers precede the real one: skip them
+    answer.emplace();
+    answer->body_limit(std::numeric_limits<uint64_t>::max());
+    answer->skip(in.method() == http::verb::head);
+    arm();
+    co_await http::async_read_header(stream, buffer, *answer,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+  } while (!ec && answer->get().result_int() / 100 == 1 && answer->get().result_int() != 101);
+  auto& parser = *answer;
+  if (ec) {
+    auto res = external_error(label, "reading the answer failed: " + ec.message());
+    co_await exchange.send(res);
+    co_return;
+  }
+  const auto& head = parser.get();
+  std::vector<Header> headers = end_to_end_headers(head);
+  std::optional<uint64_t> length;
+  if (auto len = head.find(http::field::content_length); len != head.end())
+    length = content_length_of({{"Content-Length", std::string(len->value())}});
+  std::unique_ptr<char[]> chunk(new char[kChunkSize]);
+  bool started = false;
+  while (!parser.is_done() || !started) {
+    size_t n = 0;
+    if (!parser.is_done()) {
+      parser.get().body().data = chunk.get();
+      parser.get().body().size = kChunkSize;
+      arm();
+      co_await http::async_read_some(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) break;
+      n = kChunkSize - parser.get().body().size;
+    }
+    std::string_view piece(chunk.get(), n);
+    if (!started && parser.is_done()) {
+      // All of it in hand: one answer with an exact length.
+      Response res{head.result(), 11};
+      copy_end_to_end_headers(headers, res.base());
+      if (in.method() == http::verb::head && length) res.content_length(*length);
+      res.body().assign(piece);
+      co_await exchange.send(res);
+      co_return;
+    }
+    bool ok = started ? co_await exchange.write(piece, parser.is_done())
+                      : co_await exchange.start_response(head.result_int(), headers, length, piece,
+                                                         parser.is_done());
+    started = true;
+    if (!ok) co_return;
+  }
+  if (ec) {
+    spdlog::warn("answer from {} interrupted: {}", label, ec.message());
+    if (!started) {
+      auto res = external_error(label, "reading the answer failed: " + ec.message());
+      co_await exchange.send(res);
+    }
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const std::string& method,
+                                             const std::string& query, HttpExchange& exchange) {
+  const std::string label =
+      ep.name.empty() ? (ep.tls ? "https://" : "http://") + ep.host + ":" + ep.port : ep.name;
+  std::string target = ep.base_path + "/" + method;
+  if (!query.empty()) target += "?" + query;
+
+  boost::system::error_code ec;
+  tcp::resolver resolver(io_);
+  auto results = co_await resolver.async_resolve(ep.host, ep.port,
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    auto res = external_error(label, "cannot resolve " + ep.host + ": " + ec.message());
+    co_await exchange.send(res);
+    co_return;
+  }
+  beast::tcp_stream tcp_stream(co_await asio::this_coro::executor);
+  tcp_stream.expires_after(std::chrono::milliseconds(settings_.app_connect_timeout_ms));
+  co_await tcp_stream.async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    auto res = external_error(label, "cannot connect to " + ep.host + ":" + ep.port + ": " +
+                                         ec.message());
+    co_await exchange.send(res);
+    co_return;
+  }
+  tcp_stream.socket().set_option(tcp::no_delay(true), ec);
+  if (!ep.tls) {
+    co_await exchange_with(tcp_stream, ep, label, target, exchange, settings_.app_timeout_ms);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp_stream), *ep.tls_context);
+  // SNI and certificate name checks use the host of the URL.
+  boost::system::error_code ip_ec;
+  asio::ip::make_address(ep.host, ip_ec);
+  if (ip_ec) SSL_set_tlsext_host_name(tls.native_handle(), ep.host.c_str());
+  tls.set_verify_callback(ssl::host_name_verification(ep.host));
+  co_await tls.async_handshake(ssl::stream_base::client,
+                               asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    auto res = external_error(label, "TLS handshake with " + ep.host + ":" + ep.port +
+                                         " failed: " + ec.message() +
+                                         (ec.category() == asio::error::get_ssl_category()
+                                              ? " (server certificate verification or client "
+                                                "certificate refused)"
+                                              : ""));
+    co_await exchange.send(res);
+    co_return;
+  }
+  co_await exchange_with(tls, ep, label, target, exchange, settings_.app_timeout_ms);
+  boost::system::error_code shutdown_ec;
+  beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
+  co_await tls.async_shutdown(asio::redirect_error(asio::use_awaitable, shutdown_ec));
+}
+
+}  // namespace skiff
