@@ -40,8 +40,9 @@ std::string encode_method(std::string_view m) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : m) {
-    bool plain = std::isalnum(c) || std::string_view("-._~/!$&'()*+,;=:@").find(static_cast<char>(c)) !=
-                                        std::string_view::npos;
+    bool plain =
+        std::isalnum(c) ||
+        std::string_view("-._~/!$&'()*+,;=:@").find(static_cast<char>(c)) != std::string_view::npos;
     if (plain) {
       out.push_back(static_cast<char>(c));
     } else {
@@ -82,7 +83,9 @@ GrpcApi::GrpcApi(asio::io_context& io, const Settings& settings, Caller& caller,
                  const SidecarInfo& info)
     : io_(io), settings_(settings), caller_(caller), info_(info) {}
 
-GrpcApi::~GrpcApi() { shutdown(); }
+GrpcApi::~GrpcApi() {
+  shutdown();
+}
 
 Result<uint16_t> GrpcApi::listen(const std::string& address, uint16_t port) {
   grpc::ServerBuilder builder;
@@ -120,9 +123,9 @@ grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServ
   } else if (method == "/dapr.proto.runtime.v1.Dapr/GetMetadata") {
     spawn(get_metadata(stream));
   } else if (method.starts_with(kDaprService)) {
-    stream->finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                "skiff does not implement " + method +
-                                    "; it serves service invocation only"));
+    stream->finish(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                     "skiff does not implement " + method + "; it serves service invocation only"));
   } else {
     // Proxy mode: the target comes from metadata, as with Dapr.
     const auto& md = ctx->client_metadata();
@@ -133,9 +136,8 @@ grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServ
                                   "failed to proxy request: required metadata dapr-callee-app-id "
                                   "or dapr-app-id not found"));
     } else {
-      auto target =
-          split_app_id(std::string_view(it->second.data(), it->second.size()),
-                       settings_.app_namespace);
+      auto target = split_app_id(std::string_view(it->second.data(), it->second.size()),
+                                 settings_.app_namespace);
       if (!target) {
         stream->finish(status(SKIFF_ERR_INVALID_ARGUMENT, target.error().message));
       } else {
@@ -168,8 +170,10 @@ asio::awaitable<void> GrpcApi::get_metadata(std::shared_ptr<ServerStream> s) {
   app->set_max_concurrency(-1);
   res.mutable_actor_runtime()->set_runtime_status(rt::ActorRuntime::DISABLED);
   grpc::ByteBuffer out = to_buffer(res.SerializeAsString());
-  if (co_await s->write(out)) s->finish(grpc::Status::OK);
-  else s->finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+  if (co_await s->write(out))
+    s->finish(grpc::Status::OK);
+  else
+    s->finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
 }
 
 asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
@@ -231,8 +235,8 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   const std::string& body = msg.data().value();
   auto opened = co_await caller_.open(*target, head, &body, nullptr);
   if (!opened) {
-    s->finish(status(opened.error().code, "fail to invoke, id: " + target->app_id +
-                                              ", err: " + opened.error().message));
+    s->finish(status(opened.error().code,
+                     "fail to invoke, id: " + target->app_id + ", err: " + opened.error().message));
     co_return;
   }
   std::string answer;
@@ -264,8 +268,9 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   }
   // A gRPC app's answer has no HTTP status to report.
   if (!app_code) ctx.AddInitialMetadata("dapr-http-status", std::to_string(rh.http_status));
-  for_each_metadata(rh.headers,
-                    [&](const std::string& n, const std::string& v) { ctx.AddInitialMetadata(n, v); });
+  for_each_metadata(rh.headers, [&](const std::string& n, const std::string& v) {
+    ctx.AddInitialMetadata(n, v);
+  });
   int code = grpc_code_for_http(static_cast<unsigned>(rh.http_status));
   if (code != 0) {
     // As Dapr: the status text as message; the headers (with dapr-http-status) go first.
@@ -281,8 +286,10 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   res.mutable_data()->set_type_url(type_url);
   res.set_content_type(content_type);
   grpc::ByteBuffer out = to_buffer(res.SerializeAsString());
-  if (co_await s->write(out)) s->finish(grpc::Status::OK);
-  else s->finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+  if (co_await s->write(out))
+    s->finish(grpc::Status::OK);
+  else
+    s->finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
 }
 
 namespace {
@@ -333,8 +340,9 @@ asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarg
     s->finish(status(rh.status, rh.message));
     co_return;
   }
-  for_each_metadata(rh.head.headers,
-                    [&](const std::string& n, const std::string& v) { ctx.AddInitialMetadata(n, v); });
+  for_each_metadata(rh.head.headers, [&](const std::string& n, const std::string& v) {
+    ctx.AddInitialMetadata(n, v);
+  });
   Deframer frames;
   for (;;) {
     auto chunk = co_await call->read();
@@ -351,8 +359,8 @@ asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarg
           co_return;
         }
         for (const auto& t : end->trailers) ctx.AddTrailingMetadata(t.name, t.value);
-        s->finish(grpc::Status(static_cast<grpc::StatusCode>(end->code), end->message,
-                               end->details));
+        s->finish(
+            grpc::Status(static_cast<grpc::StatusCode>(end->code), end->message, end->details));
         co_return;
       }
       grpc::ByteBuffer out = to_buffer(f->payload);

@@ -128,7 +128,8 @@ asio::awaitable<bool> HttpExchange::write(std::string_view chunk, bool last) {
     body.data = const_cast<char*>(chunk.data());
     body.size = chunk.size();
     body.more = true;
-    co_await http::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write(stream_, *serializer_,
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return false;
   }
@@ -136,7 +137,8 @@ asio::awaitable<bool> HttpExchange::write(std::string_view chunk, bool last) {
     body.data = nullptr;
     body.size = 0;
     body.more = false;
-    co_await http::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write(stream_, *serializer_,
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;
     response_done_ = true;
   }

@@ -39,8 +39,7 @@ void add_request_metadata(grpc::ClientContext& ctx, const CallHead& head) {
     if (n != kGrpcProxyHeader) ctx.AddMetadata(n, v);
   });
   if (head.timeout_ms)
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(head.timeout_ms));
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(head.timeout_ms));
 }
 
 std::vector<Header> to_headers(const std::multimap<grpc::string_ref, grpc::string_ref>& md) {
@@ -113,8 +112,8 @@ asio::awaitable<void> GrpcAppChannel::on_invoke(ServerCall& call, const CallHead
     }
     out.http_status = 200;
     out.headers = to_headers(u->ctx.GetServerInitialMetadata());
-    const std::string& type = !res.data().type_url().empty() ? "application/x-protobuf"
-                                                              : res.content_type();
+    const std::string& type =
+        !res.data().type_url().empty() ? "application/x-protobuf" : res.content_type();
     if (!type.empty()) out.headers.push_back({"Content-Type", type});
     // For a gRPC caller (InvokeService): the Any's type and "this came from a gRPC app".
     out.headers.push_back({"skiff-grpc-status", "0"});
@@ -129,7 +128,8 @@ asio::awaitable<void> GrpcAppChannel::on_invoke(ServerCall& call, const CallHead
     co_return;
   } else {
     // The app's own error, as Dapr reports it: the HTTP status for its code, the status as JSON.
-    out.http_status = static_cast<int>(http_status_for(static_cast<skiff_status_t>(st.error_code())));
+    out.http_status =
+        static_cast<int>(http_status_for(static_cast<skiff_status_t>(st.error_code())));
     out.headers.push_back({"Content-Type", "application/json"});
     // A gRPC caller (InvokeService) gets the app's own status back from these.
     out.headers.push_back({"skiff-grpc-status", std::to_string(st.error_code())});

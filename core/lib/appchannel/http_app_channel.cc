@@ -1,16 +1,15 @@
 #include "appchannel/http_app_channel.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <limits>
 #include <optional>
-
 
 namespace skiff {
 

@@ -192,7 +192,8 @@ bool is_key_prefix(std::string_view path) {
 // [[http_endpoints]]: an array of tables, each checked here with file, line and key in errors.
 Status read_http_endpoints(Settings& settings, toml::node& node) {
   auto* arr = node.as_array();
-  if (!arr) return bad(where(node, "http_endpoints"), "expected an array of tables ([[http_endpoints]])");
+  if (!arr)
+    return bad(where(node, "http_endpoints"), "expected an array of tables ([[http_endpoints]])");
   for (size_t i = 0; i < arr->size(); ++i) {
     auto& item = (*arr)[i];
     std::string at = "http_endpoints[" + std::to_string(i) + "]";
@@ -223,7 +224,8 @@ Status read_http_endpoints(Settings& settings, toml::node& node) {
         auto* h = v.as_table();
         if (!h) return bad(where(v, key), "expected a table of header names to values");
         for (auto& [hn, hv] : *h) {
-          if (!hv.is_string()) return bad(where(hv, key + "." + std::string(hn.str())), "expected a string");
+          if (!hv.is_string())
+            return bad(where(hv, key + "." + std::string(hn.str())), "expected a string");
           ep.headers.emplace_back(std::string(hn.str()), hv.as_string()->get());
         }
       } else {
@@ -231,7 +233,8 @@ Status read_http_endpoints(Settings& settings, toml::node& node) {
       }
       if (!st) return st;
     }
-    if (ep.name.empty()) return bad(where(item, at + ".name"), "missing: every endpoint needs a name");
+    if (ep.name.empty())
+      return bad(where(item, at + ".name"), "missing: every endpoint needs a name");
     if (ep.base_url.empty())
       return bad(where(item, at + ".base_url"), "missing: every endpoint needs a base_url");
     if (ep.cert_file.empty() != ep.key_file.empty())

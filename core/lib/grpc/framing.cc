@@ -41,7 +41,9 @@ std::string frame(uint8_t flag, std::string_view payload) {
 }
 }  // namespace
 
-std::string frame_message(std::string_view message) { return frame(0, message); }
+std::string frame_message(std::string_view message) {
+  return frame(0, message);
+}
 
 std::string frame_end(const GrpcCallEnd& end) {
   // Payload: code, message, details, then name/value pairs; each as length + bytes.

@@ -69,9 +69,15 @@ void ServerStream::set_on_cancel(std::function<void()> fn) {
   if (run_now && fn) fn();
 }
 
-void ServerStream::OnReadDone(bool ok) { fire(read_done_, ok); }
-void ServerStream::OnWriteDone(bool ok) { fire(write_done_, ok); }
-void ServerStream::OnSendInitialMetadataDone(bool ok) { fire(metadata_done_, ok); }
+void ServerStream::OnReadDone(bool ok) {
+  fire(read_done_, ok);
+}
+void ServerStream::OnWriteDone(bool ok) {
+  fire(write_done_, ok);
+}
+void ServerStream::OnSendInitialMetadataDone(bool ok) {
+  fire(metadata_done_, ok);
+}
 void ServerStream::OnCancel() {
   std::function<void()> fn;
   {
@@ -81,7 +87,9 @@ void ServerStream::OnCancel() {
   }
   if (fn) fn();
 }
-void ServerStream::OnDone() { self_.reset(); }
+void ServerStream::OnDone() {
+  self_.reset();
+}
 
 std::shared_ptr<ClientStream> ClientStream::create() {
   std::shared_ptr<ClientStream> s(new ClientStream());
@@ -146,9 +154,15 @@ asio::awaitable<grpc::Status> ClientStream::finished() {
   });
 }
 
-void ClientStream::OnReadDone(bool ok) { fire(read_done_, ok); }
-void ClientStream::OnWriteDone(bool ok) { fire(write_done_, ok); }
-void ClientStream::OnWritesDoneDone(bool ok) { fire(write_done_, ok); }
+void ClientStream::OnReadDone(bool ok) {
+  fire(read_done_, ok);
+}
+void ClientStream::OnWriteDone(bool ok) {
+  fire(write_done_, ok);
+}
+void ClientStream::OnWritesDoneDone(bool ok) {
+  fire(write_done_, ok);
+}
 void ClientStream::OnDone(const grpc::Status& status) {
   Completion<grpc::Status>* waiter;
   {

@@ -82,7 +82,8 @@ asio::awaitable<void> Caller::invoke(const InvokeTarget& target, HttpExchange& e
 
   auto first = co_await call.read();
   if (first.status != SKIFF_OK) {
-    auto res = failure(target, make_error(SKIFF_ERR_INTERNAL, "response interrupted: " + first.message));
+    auto res =
+        failure(target, make_error(SKIFF_ERR_INTERNAL, "response interrupted: " + first.message));
     co_await exchange.send(res);
     co_return;
   }
@@ -117,8 +118,7 @@ asio::awaitable<void> Caller::invoke(const InvokeTarget& target, HttpExchange& e
 }
 
 asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
-                                                     const CallHead& head,
-                                                     const std::string* body,
+                                                     const CallHead& head, const std::string* body,
                                                      BodySource* stream) {
   auto resolved = co_await resolver_->resolve(target.app_id, target.app_namespace);
   if (resolved.status != SKIFF_OK || resolved.addresses.empty()) {
@@ -168,8 +168,8 @@ asio::awaitable<Caller::Attempt> Caller::call_once(const std::string& address, c
   auto call = transport_->start_call(address, head);
   if (!call) {
     bool unreachable = call.error().code == SKIFF_ERR_UNAVAILABLE;
-    co_return Attempt{!unreachable, make_error(SKIFF_ERR_INTERNAL, "cannot call " + address +
-                                                                       ": " + call.error().message)};
+    co_return Attempt{!unreachable, make_error(SKIFF_ERR_INTERNAL, "cannot call " + address + ": " +
+                                                                       call.error().message)};
   }
 
   // The body goes out in pieces, each write awaited: the transport's backpressure paces us.
@@ -196,9 +196,9 @@ asio::awaitable<Caller::Attempt> Caller::call_once(const std::string& address, c
   auto head_result = co_await call->read_head();
   if (head_result.status != SKIFF_OK) {
     bool unreachable = head_result.status == SKIFF_ERR_UNAVAILABLE;
-    co_return Attempt{!unreachable,
-                      make_error(unreachable ? SKIFF_ERR_INTERNAL : head_result.status,
-                                 head_result.message)};
+    co_return Attempt{
+        !unreachable,
+        make_error(unreachable ? SKIFF_ERR_INTERNAL : head_result.status, head_result.message)};
   }
   co_return Attempt{true, Opened{std::move(*call), std::move(head_result.head)}};
 }

@@ -67,7 +67,8 @@ std::optional<ExternalEndpoint> parse_base_url(std::string_view url) {
     auto close = authority.find(']');
     if (close == std::string_view::npos) return std::nullopt;
     host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+    if (close + 1 < authority.size() && authority[close + 1] == ':')
+      port = authority.substr(close + 2);
   } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
     host = authority.substr(0, colon);
     port = authority.substr(colon + 1);
@@ -260,8 +261,8 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
   tcp_stream.expires_after(std::chrono::milliseconds(settings_.app_connect_timeout_ms));
   co_await tcp_stream.async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    auto res = external_error(label, "cannot connect to " + ep.host + ":" + ep.port + ": " +
-                                         ec.message());
+    auto res =
+        external_error(label, "cannot connect to " + ep.host + ":" + ep.port + ": " + ec.message());
     co_await exchange.send(res);
     co_return;
   }

@@ -14,8 +14,8 @@ namespace skiff {
 struct InvokeTarget {
   std::string app_id;
   std::string app_namespace;
-  std::string method;  // without a leading '/', still percent-encoded
-  std::string query;   // raw, without '?'
+  std::string method;   // without a leading '/', still percent-encoded
+  std::string query;    // raw, without '?'
   bool is_url = false;  // app_id is a full http(s):// URL: an endpoint without a sidecar
 };
 

@@ -79,10 +79,10 @@ int run_sidecar(const Settings& settings) {
 
   SidecarInfo info;
   for (const auto* c : {resolver_component, transport_component})
-    info.components.push_back({c->plugin_name,
-                               std::string(c->kind == SKIFF_KIND_RESOLVER ? "resolver." : "transport.") +
-                                   c->type_name,
-                               c->plugin_version});
+    info.components.push_back(
+        {c->plugin_name,
+         std::string(c->kind == SKIFF_KIND_RESOLVER ? "resolver." : "transport.") + c->type_name,
+         c->plugin_version});
 
   auto external = ExternalCaller::create(io, settings);
   if (!external) {
@@ -123,7 +123,8 @@ int run_sidecar(const Settings& settings) {
     return 1;
   }
 
-  auto grpc_port = grpc_api.listen(settings.grpc_address, static_cast<uint16_t>(settings.grpc_port));
+  auto grpc_port =
+      grpc_api.listen(settings.grpc_address, static_cast<uint16_t>(settings.grpc_port));
   if (!grpc_port && !settings.is_explicit("api.grpc_port")) {
     // As with the internal port: sidecars sharing a machine without configuration.
     spdlog::warn("gRPC API port {} is taken; using a free port", settings.grpc_port);
