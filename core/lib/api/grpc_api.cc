@@ -108,8 +108,10 @@ Result<uint16_t> GrpcApi::listen(const std::string& address, uint16_t port) {
 }
 
 void GrpcApi::shutdown() {
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server_.reset();
+  if (!server_ || shutdown_thread_.joinable()) return;
+  shutdown_thread_ = std::thread([server = server_.get()] {
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
 }
 
 grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServerContext* ctx) {

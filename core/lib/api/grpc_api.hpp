@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <thread>
 
 #include "api/sidecar_info.hpp"
 #include "common/result.hpp"
@@ -26,7 +27,9 @@ class GrpcApi final : public grpc::CallbackGenericService {
   ~GrpcApi();
   // Starts serving; returns the bound port.
   Result<uint16_t> listen(const std::string& address, uint16_t port);
-  // Stops accepting calls and ends running ones after a grace period.
+  // Stops accepting calls; running ones get a grace period, then are cancelled. Returns at once:
+  // gRPC's Shutdown blocks, so it runs on its own thread (joined by the destructor), never on an
+  // event-loop thread that running calls need.
   void shutdown();
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
@@ -41,6 +44,7 @@ class GrpcApi final : public grpc::CallbackGenericService {
   Caller& caller_;
   const SidecarInfo& info_;
   std::unique_ptr<grpc::Server> server_;
+  std::thread shutdown_thread_;
 };
 
 }  // namespace skiff

@@ -42,10 +42,6 @@ void add_request_metadata(grpc::ClientContext& ctx, const CallHead& head) {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(head.timeout_ms));
 }
 
-std::vector<Header> to_headers(const std::multimap<grpc::string_ref, grpc::string_ref>& md) {
-  return headers_from_metadata(md);
-}
-
 }  // namespace
 
 GrpcAppChannel::GrpcAppChannel(const Settings& settings) : settings_(settings) {
@@ -92,6 +88,9 @@ asio::awaitable<void> GrpcAppChannel::on_invoke(ServerCall& call, const CallHead
   };
   auto u = std::make_shared<Unary>();
   add_request_metadata(u->ctx, head);
+  if (!head.timeout_ms && settings_.app_timeout_ms)  // a stuck app must not hang the call
+    u->ctx.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(settings_.app_timeout_ms));
   u->request = to_buffer(req.SerializeAsString());
   // Only borrowed captures in the initiation: GCC 12 mis-destroys owning ones in Asio 1.74's
   // initiation coroutine. `u` outlives the call: this frame holds it until the status arrives.
@@ -111,7 +110,7 @@ asio::awaitable<void> GrpcAppChannel::on_invoke(ServerCall& call, const CallHead
       co_return;
     }
     out.http_status = 200;
-    out.headers = to_headers(u->ctx.GetServerInitialMetadata());
+    out.headers = headers_from_metadata(u->ctx.GetServerInitialMetadata());
     const std::string& type =
         !res.data().type_url().empty() ? "application/x-protobuf" : res.content_type();
     if (!type.empty()) out.headers.push_back({"Content-Type", type});
@@ -195,7 +194,7 @@ asio::awaitable<void> GrpcAppChannel::proxy(ServerCall& call, const CallHead& he
   bool caller_gone = false;
   auto send_head = [&]() -> asio::awaitable<bool> {
     head_sent = true;
-    ResponseHead rh{200, to_headers(app->context().GetServerInitialMetadata())};
+    ResponseHead rh{200, headers_from_metadata(app->context().GetServerInitialMetadata())};
     co_return (co_await call.write_head(rh)).status == SKIFF_OK;
   };
   grpc::ByteBuffer msg;
@@ -211,7 +210,7 @@ asio::awaitable<void> GrpcAppChannel::proxy(ServerCall& call, const CallHead& he
   grpc::Status status = co_await app->finished();
   if (!caller_gone && (head_sent || co_await send_head())) {
     GrpcCallEnd end{status.error_code(), status.error_message(), status.error_details(),
-                    to_headers(app->context().GetServerTrailingMetadata())};
+                    headers_from_metadata(app->context().GetServerTrailingMetadata())};
     std::string frame = frame_end(end);
     co_await call.write(frame, true);
   } else if (!caller_gone) {

@@ -34,8 +34,10 @@ const std::vector<KeySpec>& specs() {
       {"app.connect_timeout", KeyKind::kDuration, &S::app_connect_timeout_ms, "",
        "How long the callee sidecar waits to connect to its app before the call fails."},
       {"app.timeout", KeyKind::kDuration, &S::app_timeout_ms, "",
-       "How long the callee sidecar waits for its app's whole response before the call fails with "
-       "504; 0 waits forever."},
+       "How long the callee sidecar waits on its HTTP app: for the answer's head, and for each "
+       "piece of a streamed body (a stream that keeps moving is never cut). Past it the call fails "
+       "with 504, or a stream already under way is cut off. Also the deadline of OnInvoke calls to "
+       "a gRPC app when the caller set none. 0 waits forever."},
       {"app.max_idle_connections", KeyKind::kInt, &S::app_max_idle_connections, "",
        "Keep-alive connections to the app kept open for reuse.", 0, 100000},
       {"api.http_address", KeyKind::kString, &S::http_address, "--dapr-listen-addresses",
