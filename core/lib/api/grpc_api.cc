@@ -85,6 +85,7 @@ GrpcApi::GrpcApi(asio::io_context& io, const Settings& settings, Caller& caller,
 
 GrpcApi::~GrpcApi() {
   shutdown();
+  if (shutdown_thread_.joinable()) shutdown_thread_.join();
 }
 
 Result<uint16_t> GrpcApi::listen(const std::string& address, uint16_t port) {

@@ -19,9 +19,9 @@ bool other_dapr_api(std::string_view path) {
   static constexpr std::string_view kVersions[] = {"/v1.0/", "/v1.0-alpha1/", "/v1.0-alpha2/",
                                                    "/v1.0-beta1/", "/v1.0-rc1/"};
   static constexpr std::string_view kApis[] = {
-      "state",    "publish", "bindings",  "actors",    "secrets",  "configuration", "lock",
-      "unlock",   "crypto",  "workflows", "subscribe", "shutdown", "jobs",          "conversation",
-      "metadata", "healthz", "invoke",    "outbox",    "scheduler"};
+      "state", "publish",      "bindings", "actors",    "secrets",   "configuration",
+      "lock",  "unlock",       "crypto",   "workflows", "subscribe", "shutdown",
+      "jobs",  "conversation", "outbox",   "scheduler"};
   for (auto v : kVersions) {
     if (!path.starts_with(v)) continue;
     auto rest = path.substr(v.size());
