@@ -141,6 +141,9 @@ def test_port_in_use_is_a_clear_error(order_cart, cluster):
     p = cluster.sidecar("other", internal_port=order.internal_port, wait_ready=False)
     assert p.proc.wait(timeout=10) == 1
     assert "cannot listen" in p.output()
+    p = cluster.sidecar("other", grpc_port=order.grpc_port, wait_ready=False)
+    assert p.proc.wait(timeout=10) == 1
+    assert "cannot listen" in p.output() and "gRPC API" in p.output()
 
 
 def test_daprd_launch_flags_carry_over(cluster, tmp_path):

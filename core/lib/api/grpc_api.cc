@@ -98,6 +98,8 @@ Result<uint16_t> GrpcApi::listen(const std::string& address, uint16_t port) {
                            &bound);
   // Proxied messages are limited by the apps at both ends, not here; InvokeService checks
   // api.max_body_size itself.
+  // No SO_REUSEPORT: a second sidecar must fail to bind a port in use, not share its calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(-1);
   builder.SetMaxSendMessageSize(-1);
   builder.RegisterCallbackGenericService(this);
@@ -214,14 +216,8 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   target->query = msg.http_extension().querystring();
 
   auto& ctx = s->context();
-  CallHead head;
-  head.target_app_id = target->app_id;
-  head.target_namespace = target->app_namespace;
-  head.caller_app_id = settings_.app_id;
-  head.caller_namespace = settings_.app_namespace;
-  head.method = target->method;
+  CallHead head = caller_.base_head(*target);
   head.verb = verb_name(msg.http_extension().verb());
-  head.query = target->query;
   head.headers = headers_from_metadata(ctx.client_metadata());
   std::erase_if(head.headers, [](const Header& h) {
     return h.name == "dapr-app-id" || h.name == "dapr-callee-app-id";
@@ -230,9 +226,7 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   // A gRPC callee app gets the Any whole (between sidecars only; HTTP apps never see it).
   if (!msg.data().type_url().empty())
     head.headers.push_back({"skiff-any-type", msg.data().type_url()});
-  if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
-  head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
-  head.headers.push_back({"dapr-callee-app-id", target->app_id});
+  caller_.add_identity_headers(head);
   head.timeout_ms = timeout_ms_of(ctx);
 
   const std::string& body = msg.data().value();
@@ -313,16 +307,11 @@ asio::awaitable<void> pump_requests(std::shared_ptr<ServerStream> s,
 asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarget target) {
   auto tracked = caller_.track();
   auto& ctx = s->context();
-  CallHead head;
-  head.target_app_id = target.app_id;
-  head.target_namespace = target.app_namespace;
-  head.caller_app_id = settings_.app_id;
-  head.caller_namespace = settings_.app_namespace;
-  head.method = target.method;
+  CallHead head = caller_.base_head(target);
   head.verb = "POST";
   head.headers = headers_from_metadata(ctx.client_metadata());
-  if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
-  head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
+  std::erase_if(head.headers, [](const Header& h) { return h.name == "dapr-callee-app-id"; });
+  caller_.add_identity_headers(head);
   head.headers.push_back({std::string(kGrpcProxyHeader), "1"});
   head.timeout_ms = timeout_ms_of(ctx);
 

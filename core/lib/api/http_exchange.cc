@@ -4,14 +4,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/body_piece.hpp"
+
 namespace skiff {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-
-namespace {
-constexpr size_t kChunkSize = 64 * 1024;
-}
 
 HttpExchange::HttpExchange(Stream& stream, beast::flat_buffer& buffer, HeaderParser&& header,
                            bool read_whole, uint64_t max_body,
@@ -52,30 +50,18 @@ asio::awaitable<BodyPiece> HttpExchange::read_some() {
   auto& parser = *streamed_;
   if (request_failed_) co_return BodyPiece{false, {}, false, "the request body was cut off"};
   if (parser.is_done()) co_return BodyPiece{true, {}, true, {}};
-  if (!chunk_) chunk_.reset(new char[kChunkSize]);
-  // Beast reads at most the buffer's free capacity per call: without room, 512 bytes at a time.
-  buffer_.reserve(kChunkSize);
-  for (;;) {
-    auto& body = parser.get().body();
-    body.data = chunk_.get();
-    body.size = kChunkSize;
-    boost::system::error_code ec;
-    idle_.arm(idle_timeout_, stream_.socket());
-    co_await http::async_read_some(stream_, buffer_, parser,
-                                   asio::redirect_error(asio::use_awaitable, ec));
-    idle_.disarm();
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-      request_failed_ = true;
-      std::string why = idle_.fired() ? "the app sent no body data for " +
-                                            std::to_string(idle_timeout_.count()) + "ms"
-                                      : ec.message();
-      co_return BodyPiece{false, {}, false, "reading the request body failed: " + why};
-    }
-    size_t n = kChunkSize - body.size;
-    if (n > 0 || parser.is_done())
-      co_return BodyPiece{true, std::string_view(chunk_.get(), n), parser.is_done(), {}};
+  if (!chunk_) chunk_.reset(new char[kBodyPieceSize]);
+  idle_.arm(idle_timeout_, stream_.socket());
+  auto [ec, n] = co_await read_body_piece(stream_, buffer_, parser, chunk_.get());
+  idle_.disarm();
+  if (ec) {
+    request_failed_ = true;
+    std::string why = idle_.fired() ? "the app sent no body data for " +
+                                          std::to_string(idle_timeout_.count()) + "ms"
+                                    : ec.message();
+    co_return BodyPiece{false, {}, false, "reading the request body failed: " + why};
   }
+  co_return BodyPiece{true, std::string_view(chunk_.get(), n), parser.is_done(), {}};
 }
 
 bool HttpExchange::request_done() const {

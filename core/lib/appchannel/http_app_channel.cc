@@ -11,6 +11,8 @@
 #include <limits>
 #include <optional>
 
+#include "common/body_piece.hpp"
+
 namespace skiff {
 
 namespace asio = boost::asio;
@@ -89,8 +91,6 @@ asio::awaitable<Result<std::unique_ptr<HttpAppChannel::Stream>>> HttpAppChannel:
 }
 
 namespace {
-constexpr size_t kChunkSize = 64 * 1024;
-
 // Verbs whose empty body goes without a Content-Length, as clients send them.
 bool bodiless_verb(http::verb v) {
   return v == http::verb::get || v == http::verb::head || v == http::verb::delete_ ||
@@ -226,28 +226,16 @@ asio::awaitable<Result<const http::response_header<>*>> AppExchange::read_head()
 asio::awaitable<Result<BodyPiece>> AppExchange::read_some() {
   auto& parser = *parser_;
   if (parser.is_done()) co_return BodyPiece{true, {}, true, {}};
-  if (!chunk_) chunk_.reset(new char[kChunkSize]);
-  // Beast reads at most the buffer's free capacity per call: without room, 512 bytes at a time.
-  buffer_.reserve(kChunkSize);
-  for (;;) {
-    auto& body = parser.get().body();
-    body.data = chunk_.get();
-    body.size = kChunkSize;
-    boost::system::error_code ec;
-    if (channel_.timeout_ms_)
-      deadline_->arm(std::chrono::milliseconds(channel_.timeout_ms_), stream_->socket());
-    co_await http::async_read_some(*stream_, buffer_, parser,
-                                   asio::redirect_error(asio::use_awaitable, ec));
-    deadline_->disarm();
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-      failed_ = true;
-      co_return app_error(ec, "send its answer");
-    }
-    size_t n = kChunkSize - body.size;
-    if (n > 0 || parser.is_done())
-      co_return BodyPiece{true, std::string_view(chunk_.get(), n), parser.is_done(), {}};
+  if (!chunk_) chunk_.reset(new char[kBodyPieceSize]);
+  if (channel_.timeout_ms_)
+    deadline_->arm(std::chrono::milliseconds(channel_.timeout_ms_), stream_->socket());
+  auto [ec, n] = co_await read_body_piece(*stream_, buffer_, parser, chunk_.get());
+  deadline_->disarm();
+  if (ec) {
+    failed_ = true;
+    co_return app_error(ec, "send its answer");
   }
+  co_return BodyPiece{true, std::string_view(chunk_.get(), n), parser.is_done(), {}};
 }
 
 }  // namespace skiff

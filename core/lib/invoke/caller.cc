@@ -34,16 +34,27 @@ Response Caller::failure(const InvokeTarget& target, const Error& error) const {
                     "fail to invoke, id: " + target.app_id + ", err: " + error.message);
 }
 
-CallHead Caller::make_head(const InvokeTarget& target, const http::request_header<>& req,
-                           const std::string& client_address) const {
+CallHead Caller::base_head(const InvokeTarget& target) const {
   CallHead head;
   head.target_app_id = target.app_id;
   head.target_namespace = target.app_namespace;
   head.caller_app_id = settings_.app_id;
   head.caller_namespace = settings_.app_namespace;
   head.method = target.method;
-  head.verb = std::string(req.method_string());
   head.query = target.query;
+  return head;
+}
+
+void Caller::add_identity_headers(CallHead& head) const {
+  if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
+  head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
+  head.headers.push_back({"dapr-callee-app-id", head.target_app_id});
+}
+
+CallHead Caller::make_head(const InvokeTarget& target, const http::request_header<>& req,
+                           const std::string& client_address) const {
+  CallHead head = base_head(target);
+  head.verb = std::string(req.method_string());
   head.headers = forwardable_request_headers(req);
   std::string forwarded_for = client_address;
   if (auto it = req.find("X-Forwarded-For"); it != req.end()) {
@@ -56,9 +67,7 @@ CallHead Caller::make_head(const InvokeTarget& target, const http::request_heade
     head.headers.push_back({"X-Forwarded-Host", std::string(host)});
     head.headers.push_back({"Forwarded", "for=" + client_address + ";host=" + std::string(host)});
   }
-  if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
-  head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
-  head.headers.push_back({"dapr-callee-app-id", target.app_id});
+  add_identity_headers(head);
   // A streamed body keeps its announced length, so the callee's app sees the same framing.
   if (auto len = req.find(http::field::content_length); len != req.end())
     head.headers.push_back({"Content-Length", std::string(len->value())});

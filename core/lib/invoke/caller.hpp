@@ -42,8 +42,13 @@ class Caller {
   // Serves one HTTP invocation from an app: request from, answer to `exchange`.
   boost::asio::awaitable<void> invoke(const InvokeTarget& target, HttpExchange& exchange);
 
+  // The head of an HTTP invocation.
   CallHead make_head(const InvokeTarget& target, const http::request_header<>& req,
                      const std::string& client_address) const;
+  // The head every call starts from: target, this sidecar as the caller, method and query.
+  CallHead base_head(const InvokeTarget& target) const;
+  // dapr-caller-app-id, dapr-caller-namespace and dapr-callee-app-id, as Dapr adds them.
+  void add_identity_headers(CallHead& head) const;
   // Dapr's error body for a failed invocation.
   Response failure(const InvokeTarget& target, const Error& error) const;
 

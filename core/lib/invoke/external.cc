@@ -10,6 +10,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "common/body_piece.hpp"
 #include "invoke/caller.hpp"
 
 namespace skiff {
@@ -20,7 +21,6 @@ namespace ssl = asio::ssl;
 using asio::ip::tcp;
 
 namespace {
-constexpr size_t kChunkSize = 64 * 1024;
 
 Response external_error(const std::string& target, const std::string& why) {
   return dapr_error(500, "ERR_DIRECT_INVOKE", "fail to invoke, id: " + target + ", err: " + why);
@@ -179,7 +179,6 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   }
 
   beast::flat_buffer buffer;
-  buffer.reserve(kChunkSize);
   std::optional<http::response_parser<http::buffer_body>> answer;
   do {  // interim 1xx answers precede the real one: skip them
     answer.emplace();
@@ -200,20 +199,12 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   std::optional<uint64_t> length;
   if (auto len = head.find(http::field::content_length); len != head.end())
     length = content_length_of({{"Content-Length", std::string(len->value())}});
-  std::unique_ptr<char[]> chunk(new char[kChunkSize]);
+  std::unique_ptr<char[]> chunk(new char[kBodyPieceSize]);
   bool started = false;
   while (!parser.is_done() || !started) {
-    size_t n = 0;
-    if (!parser.is_done()) {
-      parser.get().body().data = chunk.get();
-      parser.get().body().size = kChunkSize;
-      arm();
-      co_await http::async_read_some(stream, buffer, parser,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) break;
-      n = kChunkSize - parser.get().body().size;
-    }
+    arm();
+    auto [read_ec, n] = co_await read_body_piece(stream, buffer, parser, chunk.get());
+    if ((ec = read_ec)) break;
     std::string_view piece(chunk.get(), n);
     if (!started && parser.is_done()) {
       // All of it in hand: one answer with an exact length.

@@ -99,7 +99,7 @@ int run_sidecar(const Settings& settings) {
   Caller caller(settings, *resolver, *transport);
   Router router(settings, caller, **external, info);
   HttpServer http_server(io, settings, router);
-  GrpcApi grpc_api(io, settings, caller, info);
+  auto grpc_api = std::make_unique<GrpcApi>(io, settings, caller, info);
 
   Inbound inbound{&io, *transport, &callee};
   skiff_inbound_handler_t handler{sizeof(skiff_inbound_handler_t), &inbound, on_inbound_call};
@@ -124,11 +124,13 @@ int run_sidecar(const Settings& settings) {
   }
 
   auto grpc_port =
-      grpc_api.listen(settings.grpc_address, static_cast<uint16_t>(settings.grpc_port));
+      grpc_api->listen(settings.grpc_address, static_cast<uint16_t>(settings.grpc_port));
   if (!grpc_port && !settings.is_explicit("api.grpc_port")) {
     // As with the internal port: sidecars sharing a machine without configuration.
     spdlog::warn("gRPC API port {} is taken; using a free port", settings.grpc_port);
-    grpc_port = grpc_api.listen(settings.grpc_address, 0);
+    // A service registers with one server only: a fresh one for the second try.
+    grpc_api = std::make_unique<GrpcApi>(io, settings, caller, info);
+    grpc_port = grpc_api->listen(settings.grpc_address, 0);
   }
   if (!grpc_port) {
     spdlog::critical("{}", grpc_port.error().message);
@@ -140,7 +142,7 @@ int run_sidecar(const Settings& settings) {
   const bool registers = !settings.app_id.empty();
   auto shutdown = [&]() -> asio::awaitable<void> {
     http_server.stop();
-    grpc_api.shutdown();
+    grpc_api->shutdown();
     // Calls the app already made get the transport's grace period to finish.
     asio::steady_timer wait(io);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
