@@ -127,11 +127,20 @@ int run_plugins_list(const std::vector<std::string>& dirs, const std::string& co
   asio::io_context io;
   skiff::HostServices host(io);
   auto catalog = skiff::PluginCatalog::discover(skiff::plugin_search_path(configured), host.api());
-  std::cout << "KIND        TYPE        ABI   PLUGIN                  FILE\n";
+  // Columns as wide as their longest entry, so long plugin names never run into the next one.
+  size_t type_width = 4, plugin_width = 6;
+  for (const auto& c : catalog.components()) {
+    type_width = std::max(type_width, c.type_name.size());
+    plugin_width = std::max(plugin_width, c.plugin_name.size() + 1 + c.plugin_version.size());
+  }
+  auto w = [](size_t n) { return static_cast<int>(n + 2); };
+  std::cout << std::left << std::setw(12) << "KIND" << std::setw(w(type_width)) << "TYPE"
+            << std::setw(6) << "ABI" << std::setw(w(plugin_width)) << "PLUGIN"
+            << "FILE\n";
   for (const auto& c : catalog.components()) {
     std::string abi = std::to_string(c.abi.major) + "." + std::to_string(c.abi.minor);
-    std::cout << std::left << std::setw(12) << skiff::kind_name(c.kind) << std::setw(12)
-              << c.type_name << std::setw(6) << abi << std::setw(24)
+    std::cout << std::left << std::setw(12) << skiff::kind_name(c.kind) << std::setw(w(type_width))
+              << c.type_name << std::setw(6) << abi << std::setw(w(plugin_width))
               << (c.plugin_name + " " + c.plugin_version) << c.file.string() << "\n";
   }
   for (const auto& f : catalog.failures()) std::cerr << "refused: " << f.line() << "\n";

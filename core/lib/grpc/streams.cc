@@ -35,6 +35,8 @@ std::shared_ptr<ServerStream> ServerStream::create(grpc::GenericCallbackServerCo
 
 asio::awaitable<bool> ServerStream::read(grpc::ByteBuffer& message) {
   return await_completion<bool>([this, &message](Completion<bool>* c) {
+    // After Finish, OnDone may already have run: no operation may start any more.
+    if (finished()) return c->complete(false);
     read_done_ = c;
     StartRead(&message);
   });
@@ -51,6 +53,11 @@ asio::awaitable<bool> ServerStream::send_initial_metadata() {
     StartSendInitialMetadata();
   });
 }
+bool ServerStream::finished() {
+  std::lock_guard lock(mu_);
+  return finished_;
+}
+
 void ServerStream::finish(const grpc::Status& status) {
   {
     std::lock_guard lock(mu_);
@@ -115,15 +122,22 @@ asio::awaitable<bool> ClientStream::read(grpc::ByteBuffer& message) {
 }
 asio::awaitable<bool> ClientStream::write(const grpc::ByteBuffer& message) {
   return await_completion<bool>([this, &message](Completion<bool>* c) {
+    // Once the writer's hold is gone, OnDone may already have run: no write may start.
+    if (!writer_held()) return c->complete(false);
     write_done_ = c;
     StartWrite(&message);
   });
 }
 asio::awaitable<bool> ClientStream::writes_done() {
   return await_completion<bool>([this](Completion<bool>* c) {
+    if (!writer_held()) return c->complete(false);
     write_done_ = c;
     StartWritesDone();
   });
+}
+bool ClientStream::writer_held() {
+  std::lock_guard lock(mu_);
+  return writer_held_;
 }
 void ClientStream::release_writer() {
   {

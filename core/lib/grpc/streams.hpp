@@ -2,7 +2,9 @@
 // Completion (plugin/bridge.hpp), which resumes the waiting coroutine on its own executor, so all
 // call logic is written as coroutines on the event loop while gRPC runs its own threads.
 // Both reactors are owned through shared_ptr: gRPC holds one reference until OnDone, and each
-// coroutine using the stream holds another.
+// coroutine using the stream holds another. The coroutines of one call share a strand; an
+// operation asked for after the point where OnDone may have run (after finish(), or after the
+// writer's hold was released) completes with false instead of starting.
 #pragma once
 
 #include <grpcpp/generic/async_generic_service.h>
@@ -47,6 +49,7 @@ class ServerStream final : public grpc::ServerGenericBidiReactor {
 
  private:
   explicit ServerStream(grpc::GenericCallbackServerContext* context) : context_(context) {}
+  bool finished();
   grpc::GenericCallbackServerContext* context_;
   std::shared_ptr<ServerStream> self_;  // gRPC's reference, dropped in OnDone
   Completion<bool>* read_done_ = nullptr;
@@ -83,6 +86,7 @@ class ClientStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc
 
  private:
   ClientStream() = default;
+  bool writer_held();
   grpc::ClientContext context_;
   std::shared_ptr<ClientStream> self_;
   Completion<bool>* read_done_ = nullptr;
