@@ -227,6 +227,15 @@ def test_1gib_upload_with_content_length_streams_in_bounded_memory(streaming, re
     assert seen["bytes"] == GiB
     assert seen["sha256"] == body.hash.hexdigest()
     rss.assert_peak_below(MAX_SIDECAR_RSS)
+    # The same upload straight to the app, in the same run, as the baseline.
+    direct_body = SizedBody(GiB)
+    started = time.monotonic()
+    direct = requests.post(f"{streaming.app.url}/upload", data=direct_body, timeout=TIMEOUT,
+                           headers={"Content-Type": "application/octet-stream"})
+    direct_seconds = time.monotonic() - started
+    assert direct.json()["sha256"] == seen["sha256"]
+    report(f"1 GiB upload straight to the app: {mb_per_s(GiB, direct_seconds):.0f} MB/s",
+           direct_upload_mb_per_s=round(mb_per_s(GiB, direct_seconds)))
     assert_sidecars_serve(streaming)
 
 

@@ -155,6 +155,7 @@ grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServ
 }
 
 asio::awaitable<void> GrpcApi::get_metadata(std::shared_ptr<ServerStream> s) {
+  auto tracked = caller_.track();  // shutdown waits for it like for any call
   grpc::ByteBuffer in;
   co_await s->read(in);  // GetMetadataRequest is empty; nothing in it to use
   rt::GetMetadataResponse res;
@@ -236,9 +237,12 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
                      "fail to invoke, id: " + target->app_id + ", err: " + opened.error().message));
     co_return;
   }
+  // A client that cancels (or whose deadline passes) cancels the call on both sidecars.
+  auto call = std::make_shared<ClientCall>(std::move(opened->call));
+  s->set_on_cancel([call] { call->cancel(); });
   std::string answer;
   for (;;) {
-    auto chunk = co_await opened->call.read();
+    auto chunk = co_await call->read();
     if (chunk.status != SKIFF_OK) {
       s->finish(status(chunk.status, "fail to invoke, id: " + target->app_id +
                                          ", err: response interrupted: " + chunk.message));

@@ -91,6 +91,17 @@ asio::awaitable<bool> HttpExchange::start_response(unsigned status,
                                                    const std::vector<Header>& headers,
                                                    std::optional<uint64_t> length,
                                                    std::string_view first, bool last) {
+  if (status / 100 == 1 || status == 204 || status == 304 ||
+      header().method() == http::verb::head) {
+    // No body may follow: the whole answer goes out as one (send() leaves the framing right).
+    Response res{static_cast<http::status>(status), header().version()};
+    copy_end_to_end_headers(headers, res.base());
+    if (length && header().method() == http::verb::head) res.content_length(*length);
+    if (!co_await send(res)) co_return false;
+    response_.emplace();  // later pieces of a body that cannot exist are dropped
+    serializer_.reset();
+    co_return true;
+  }
   auto& res = response_.emplace(static_cast<http::status>(status), header().version());
   copy_end_to_end_headers(headers, res.base());
   keep_alive_ = keep_alive_ && request_done();
@@ -107,11 +118,13 @@ asio::awaitable<bool> HttpExchange::start_response(unsigned status,
 }
 
 asio::awaitable<bool> HttpExchange::write(std::string_view chunk, bool last) {
+  if (!serializer_) co_return true;  // a bodiless answer, already sent whole
   auto& body = response_->body();
   boost::system::error_code ec;
   // The head goes out with the first piece: one write for both.
   if (!chunk.empty() || !serializer_->is_header_done()) {
-    body.data = const_cast<char*>(chunk.data());
+    // Never an empty non-null buffer: the chunked writer takes it for the end of the body.
+    body.data = chunk.empty() ? nullptr : const_cast<char*>(chunk.data());
     body.size = chunk.size();
     body.more = true;
     co_await http::async_write(stream_, *serializer_,

@@ -68,7 +68,7 @@ bool is_hop_by_hop(std::string_view name) {
       // Each hop negotiates 100-continue itself; forwarded, it would make the app answer twice.
       "expect",
       // A gRPC app's status, between sidecars only (see grpc_app_channel.cc).
-      "skiff-grpc-status", "skiff-grpc-message", "skiff-any-type"};
+      "skiff-grpc-status", "skiff-grpc-message", "skiff-any-type", "skiff-grpc-proxy"};
   for (auto n : kNames)
     if (iequals(n, name)) return true;
   return false;
@@ -79,7 +79,10 @@ std::vector<Header> forwardable_request_headers(const http::fields& fields) {
   for (const auto& f : fields) {
     auto name = f.name_string();
     if (is_hop_by_hop(name) || named_in_connection(fields, name)) continue;
-    if (iequals(name, "dapr-app-id") || iequals(name, "dapr-api-token")) continue;
+    // Control headers; dapr-callee-app-id is set by the caller's sidecar itself.
+    if (iequals(name, "dapr-app-id") || iequals(name, "dapr-api-token") ||
+        iequals(name, "dapr-callee-app-id"))
+      continue;
     out.push_back(Header{std::string(name), std::string(f.value())});
   }
   return out;

@@ -164,7 +164,8 @@ asio::awaitable<Status> AppExchange::send_piece(std::string_view chunk, bool las
   auto limit = std::chrono::milliseconds(channel_.timeout_ms_);
   if (channel_.timeout_ms_) deadline_->arm(limit, stream_->socket());
   if (!chunk.empty() || !serializer_->is_header_done()) {
-    body.data = const_cast<char*>(chunk.data());
+    // Never an empty non-null buffer: the chunked writer takes it for the end of the body.
+    body.data = chunk.empty() ? nullptr : const_cast<char*>(chunk.data());
     body.size = chunk.size();
     body.more = true;
     co_await http::async_write(*stream_, *serializer_,

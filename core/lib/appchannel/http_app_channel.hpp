@@ -39,6 +39,8 @@ class AppExchange {
   // be closed.
   boost::asio::awaitable<Status> start(AppRequest& req, std::string_view first, bool last);
   boost::asio::awaitable<Status> write(std::string_view chunk, bool last);
+  // A connection to the app exists (start() got past connecting).
+  bool connected() const { return stream_ != nullptr; }
   // Waits for the answer's head (interim 1xx answers skipped).
   boost::asio::awaitable<Result<const http::response_header<>*>> read_head();
   // The next piece of the answer's body; the view is valid until the next call.

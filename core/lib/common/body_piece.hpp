@@ -11,7 +11,7 @@
 
 namespace skiff {
 
-inline constexpr size_t kBodyPieceSize = 64 * 1024;
+inline constexpr size_t kBodyPieceSize = 128 * 1024;
 
 // Reads the next piece of the body into `piece` (kBodyPieceSize bytes of room). Returns the bytes
 // read, which are 0 only when the body ended (parser.is_done()), or the read's error.

@@ -62,10 +62,16 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
   }
   // No ?: around co_await here: GCC 12 mis-destroys the temporaries of one.
   Result<const http::response_header<>*> answer = Error{};
-  if (sent)
+  if (sent) {
     answer = co_await app.read_head();
-  else
+  } else if (app.connected()) {
+    // The app may have answered early (401, 413, ...) and stopped reading: its answer, if it
+    // is there, says more than the failed write.
+    answer = co_await app.read_head();
+    if (!answer) answer = sent.error();
+  } else {
     answer = sent.error();
+  }
   if (!answer) {
     spdlog::warn("call from {} to {}/{} failed: {}", head.caller_app_id, head.target_app_id,
                  head.method, answer.error().message);

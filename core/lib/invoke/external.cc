@@ -130,7 +130,10 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
                                     HttpExchange& exchange, uint64_t timeout_ms) {
   auto& lowest = beast::get_lowest_layer(stream);
   auto arm = [&] {
-    if (timeout_ms) lowest.expires_after(std::chrono::milliseconds(timeout_ms));
+    if (timeout_ms)
+      lowest.expires_after(std::chrono::milliseconds(timeout_ms));
+    else
+      lowest.expires_never();  // app.timeout = 0 waits forever
   };
   const auto& in = exchange.header();
   http::request<http::buffer_body> req{in.method(), target, 11};
@@ -159,12 +162,15 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
     auto piece = co_await exchange.read_some();
     if (!piece.ok) co_return;  // the app's connection broke; nothing to answer on it
     last = piece.last;
-    req.body().data = const_cast<char*>(piece.data.data());
-    req.body().size = piece.data.size();
-    req.body().more = true;
     arm();
-    co_await http::async_write(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == http::error::need_buffer) ec = {};
+    // An empty piece is not written: the chunked writer would take it for the end of the body.
+    if (!piece.data.empty() || !sr.is_header_done()) {
+      req.body().data = piece.data.empty() ? nullptr : const_cast<char*>(piece.data.data());
+      req.body().size = piece.data.size();
+      req.body().more = true;
+      co_await http::async_write(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+    }
     if (!ec && last) {
       req.body().data = nullptr;
       req.body().size = 0;
@@ -215,9 +221,13 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
       co_await exchange.send(res);
       co_return;
     }
-    bool ok = started ? co_await exchange.write(piece, parser.is_done())
-                      : co_await exchange.start_response(head.result_int(), headers, length, piece,
-                                                         parser.is_done());
+    // No ?: around co_await: GCC 12 destroys the temporaries of one twice.
+    bool ok;
+    if (started)
+      ok = co_await exchange.write(piece, parser.is_done());
+    else
+      ok = co_await exchange.start_response(head.result_int(), headers, length, piece,
+                                            parser.is_done());
     started = true;
     if (!ok) co_return;
   }
@@ -258,6 +268,10 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     co_return;
   }
   tcp_stream.socket().set_option(tcp::no_delay(true), ec);
+  if (settings_.app_timeout_ms)  // the handshake is bounded like any other wait on the endpoint
+    tcp_stream.expires_after(std::chrono::milliseconds(settings_.app_timeout_ms));
+  else
+    tcp_stream.expires_never();
   if (!ep.tls) {
     co_await exchange_with(tcp_stream, ep, label, target, exchange, settings_.app_timeout_ms);
     co_return;
