@@ -171,6 +171,14 @@ def test_full_http_url_as_app_id_reaches_a_plain_http_app(cluster):
         assert (r.headers["X-App-Name"], r.headers["X-Echo-Verb"], r.headers["X-Echo-Target"]) == \
             ("plain", "POST", "/orders/7")
 
+        # A chunked upload (the final empty chunk on its own) and a multi-megabyte answer both
+        # stream through, and the connection stays usable.
+        pieces = [bytes([i]) * 300_000 for i in range(20)]
+        r = s.post(invoke_url(caller, app_id, "echo/big"), data=iter(pieces), timeout=60)
+        assert r.status_code == 200, r.text[:500]
+        assert r.content == b"".join(pieces)
+        assert s.get(invoke_url(caller, app_id, "inspect/again"), timeout=30).status_code == 200
+
 
 def test_full_https_url_as_app_id_verifies_against_the_system_trust_store(cluster, tls):
     app = start_https_app(cluster, tls.server_cert, tls.server_key)
