@@ -101,6 +101,13 @@ def test_a_non_2xx_http_status_becomes_a_grpc_error_carrying_dapr_http_status(ht
     e = failed.value
     assert (e.code(), e.details()) == (code, message)
     assert grpc_protos.metadata(e.initial_metadata())["dapr-http-status"] == str(status)
+    # As Dapr: one google.rpc.ErrorInfo detail with the HTTP code and the start of the body.
+    details = grpc_protos.status_details(e)
+    assert (details.code, details.message) == (code.value[0], message)
+    [info] = details.details
+    assert info.type_url == "type.googleapis.com/google.rpc.ErrorInfo"
+    assert b"dapr.io" in info.value and b"http.code" in info.value and str(status).encode() in info.value
+    assert f"status {status}".encode() in info.value  # the sample app's body
 
 
 def test_a_2xx_http_status_other_than_200_is_a_success(http_callee):

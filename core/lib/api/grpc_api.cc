@@ -279,7 +279,8 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
     std::string text(http::obsolete_reason(static_cast<http::status>(rh.http_status)));
     if (rh.http_status == 418) text = "I'm a teapot";  // Go's StatusText knows it; Beast not
     if (text == "<unknown-status>") text.clear();
-    s->finish(grpc::Status(static_cast<grpc::StatusCode>(code), text));
+    s->finish(grpc::Status(static_cast<grpc::StatusCode>(code), text,
+                           http_error_details(code, text, rh.http_status, answer)));
     co_return;
   }
   common::InvokeResponse res;

@@ -70,4 +70,44 @@ int grpc_code_for_http(unsigned s) {
   }
 }
 
+namespace {
+// Protobuf wire format, just enough for three small messages.
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void put_bytes(std::string& out, int field, std::string_view v) {
+  put_varint(out, static_cast<uint64_t>(field) << 3 | 2);
+  put_varint(out, v.size());
+  out.append(v);
+}
+}  // namespace
+
+std::string http_error_details(int code, const std::string& text, unsigned http_status,
+                               std::string_view body) {
+  auto entry = [](std::string_view k, std::string_view v) {
+    std::string e;
+    put_bytes(e, 1, k);
+    put_bytes(e, 2, v);
+    return e;
+  };
+  std::string info;  // google.rpc.ErrorInfo
+  put_bytes(info, 1, text);
+  put_bytes(info, 2, "dapr.io");
+  put_bytes(info, 3, entry("http.code", std::to_string(http_status)));
+  put_bytes(info, 3, entry("http.error_message", body.substr(0, 63)));
+  std::string any;  // google.protobuf.Any
+  put_bytes(any, 1, "type.googleapis.com/google.rpc.ErrorInfo");
+  put_bytes(any, 2, info);
+  std::string status;  // google.rpc.Status
+  put_varint(status, 1 << 3);
+  put_varint(status, static_cast<uint64_t>(code));
+  put_bytes(status, 2, text);
+  put_bytes(status, 3, any);
+  return status;
+}
+
 }  // namespace skiff
