@@ -153,6 +153,22 @@ def test_a_call_to_an_unknown_app_id_fails_promptly(echo):
     assert time.monotonic() - started < 5
 
 
+def test_a_proxied_call_to_an_http_app_says_why_it_cannot_work(echo, cluster):
+    """Proxy mode needs a gRPC app; a target whose sidecar fronts an HTTP app refuses clearly."""
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port)
+    with pytest.raises(grpc.RpcError) as failed:
+        echo.echo.Unary(Msg(text="wrong"), metadata=(("dapr-app-id", "cart"),), timeout=5)
+    assert failed.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "app.protocol" in failed.value.details()
+
+
+def test_a_proxied_call_reaches_a_target_in_another_namespace_form(echo):
+    """dapr-app-id takes app.namespace as the HTTP form does."""
+    res = echo.echo.Unary(Msg(text="ns"), metadata=(("dapr-app-id", "echo.default"),), timeout=10)
+    assert res.text == "ns"
+
+
 def test_an_8_mib_message_goes_through_both_ways(echo):
     payload = bytes((i * 131 + 17) % 256 for i in range(256)) * (8 * 4096)
     assert len(payload) == 8 * 1024 * 1024
