@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "common/body_piece.hpp"
+#include "common/socket_check.hpp"
 
 namespace skiff {
 
@@ -26,16 +27,6 @@ HttpAppChannel::HttpAppChannel(asio::io_context& io, const Settings& s)
       connect_timeout_ms_(s.app_connect_timeout_ms),
       timeout_ms_(s.app_timeout_ms),
       max_idle_(static_cast<size_t>(s.app_max_idle_connections)) {}
-
-namespace {
-// An idle keep-alive connection is usable when it has nothing to read: no EOF (the app closed
-// it) and no stray bytes. Checked before use because a streamed request cannot be sent twice.
-bool still_open(tcp::socket& socket) {
-  char byte;
-  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-}  // namespace
 
 std::unique_ptr<HttpAppChannel::Stream> HttpAppChannel::take_idle() {
   for (;;) {

@@ -9,8 +9,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <map>
+#include <mutex>
 
 #include "common/body_piece.hpp"
+#include "common/socket_check.hpp"
 #include "invoke/caller.hpp"
 
 namespace skiff {
@@ -83,6 +86,7 @@ std::optional<ExternalEndpoint> parse_base_url(std::string_view url) {
 Result<std::unique_ptr<ExternalCaller>> ExternalCaller::create(asio::io_context& io,
                                                                const Settings& settings) {
   std::unique_ptr<ExternalCaller> caller(new ExternalCaller(io, settings));
+  caller->pools_ = std::make_shared<Pools>();
   std::string error;
   caller->system_tls_ = make_tls(nullptr, error);
   for (const auto& cfg : settings.http_endpoints) {
@@ -124,8 +128,9 @@ Result<ExternalEndpoint> ExternalCaller::from_url(std::string_view url) const {
 
 namespace {
 
+// One request and its answer on `stream`; true when the connection can carry another.
 template <typename Stream>
-asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
+asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
                                     const std::string& label, const std::string& target,
                                     HttpExchange& exchange, uint64_t timeout_ms) {
   auto& lowest = beast::get_lowest_layer(stream);
@@ -146,7 +151,7 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   for (const auto& h : ep.headers) req.set(h.name, h.value);
   bool default_port = ep.port == (ep.tls ? "443" : "80");
   req.set(http::field::host, default_port ? ep.host : ep.host + ":" + ep.port);
-  req.keep_alive(false);
+  req.keep_alive(true);
   if (exchange.whole()) {
     if (!exchange.body().empty() || in.find(http::field::content_length) != in.end())
       req.content_length(exchange.body().size());
@@ -160,7 +165,7 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   http::request_serializer<http::buffer_body> sr{req};
   for (bool last = false; !last;) {
     auto piece = co_await exchange.read_some();
-    if (!piece.ok) co_return;  // the app's connection broke; nothing to answer on it
+    if (!piece.ok) co_return false;  // the app's connection broke; nothing to answer on it
     last = piece.last;
     arm();
     // An empty piece is not written: the chunked writer would take it for the end of the body.
@@ -180,7 +185,7 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
     if (ec) {
       auto res = external_error(label, "sending the request failed: " + ec.message());
       co_await exchange.send(res);
-      co_return;
+      co_return false;
     }
   }
 
@@ -198,9 +203,10 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   if (ec) {
     auto res = external_error(label, "reading the answer failed: " + ec.message());
     co_await exchange.send(res);
-    co_return;
+    co_return false;
   }
   const auto& head = parser.get();
+  auto reusable = [&] { return parser.is_done() && head.keep_alive() && buffer.size() == 0; };
   std::vector<Header> headers = end_to_end_headers(head);
   std::optional<uint64_t> length;
   if (auto len = head.find(http::field::content_length); len != head.end())
@@ -219,7 +225,7 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
       if (in.method() == http::verb::head && length) res.content_length(*length);
       res.body().assign(piece);
       co_await exchange.send(res);
-      co_return;
+      co_return reusable();
     }
     // No ?: around co_await: GCC 12 destroys the temporaries of one twice.
     bool ok;
@@ -229,7 +235,7 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
       ok = co_await exchange.start_response(head.result_int(), headers, length, piece,
                                             parser.is_done());
     started = true;
-    if (!ok) co_return;
+    if (!ok) co_return false;
   }
   if (ec) {
     spdlog::warn("answer from {} interrupted: {}", label, ec.message());
@@ -237,17 +243,69 @@ asio::awaitable<void> exchange_with(Stream& stream, const ExternalEndpoint& ep,
       auto res = external_error(label, "reading the answer failed: " + ec.message());
       co_await exchange.send(res);
     }
+    co_return false;
   }
+  co_return reusable();
 }
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 }  // namespace
 
+struct ExternalCaller::Pools {
+  static constexpr size_t kMaxIdle = 16;
+  std::mutex mu;
+  std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> plain;
+  std::map<std::string, std::vector<std::unique_ptr<TlsStream>>> tls;
+
+  template <typename S>
+  std::unique_ptr<S> take(std::map<std::string, std::vector<std::unique_ptr<S>>>& idle,
+                          const std::string& key) {
+    for (;;) {
+      std::unique_ptr<S> s;
+      {
+        std::lock_guard lock(mu);
+        auto& list = idle[key];
+        if (list.empty()) return nullptr;
+        s = std::move(list.back());
+        list.pop_back();
+      }
+      if (still_open(beast::get_lowest_layer(*s).socket())) return s;
+    }
+  }
+  template <typename S>
+  void give(std::map<std::string, std::vector<std::unique_ptr<S>>>& idle, const std::string& key,
+            std::unique_ptr<S> s) {
+    beast::get_lowest_layer(*s).expires_never();
+    std::lock_guard lock(mu);
+    auto& list = idle[key];
+    if (list.size() < kMaxIdle) list.push_back(std::move(s));
+  }
+};
+
+namespace {}  // namespace
+
 asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const std::string& method,
                                              const std::string& query, HttpExchange& exchange) {
-  const std::string label =
-      ep.name.empty() ? (ep.tls ? "https://" : "http://") + ep.host + ":" + ep.port : ep.name;
+  const std::string origin = (ep.tls ? "https://" : "http://") + ep.host + ":" + ep.port;
+  const std::string label = ep.name.empty() ? origin : ep.name;
+  const std::string key = ep.name + "|" + origin;
   std::string target = ep.base_path + "/" + method;
   if (!query.empty()) target += "?" + query;
+  const uint64_t timeout_ms = settings_.app_timeout_ms;
+
+  // A pooled keep-alive connection first.
+  if (!ep.tls) {
+    if (auto s = pools_->take(pools_->plain, key)) {
+      if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms))
+        pools_->give(pools_->plain, key, std::move(s));
+      co_return;
+    }
+  } else if (auto s = pools_->take(pools_->tls, key)) {
+    if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms))
+      pools_->give(pools_->tls, key, std::move(s));
+    co_return;
+  }
 
   boost::system::error_code ec;
   tcp::resolver resolver(io_);
@@ -258,32 +316,33 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     co_await exchange.send(res);
     co_return;
   }
-  beast::tcp_stream tcp_stream(co_await asio::this_coro::executor);
-  tcp_stream.expires_after(std::chrono::milliseconds(settings_.app_connect_timeout_ms));
-  co_await tcp_stream.async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
+  auto tcp_stream = std::make_unique<beast::tcp_stream>(io_);
+  tcp_stream->expires_after(std::chrono::milliseconds(settings_.app_connect_timeout_ms));
+  co_await tcp_stream->async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     auto res =
         external_error(label, "cannot connect to " + ep.host + ":" + ep.port + ": " + ec.message());
     co_await exchange.send(res);
     co_return;
   }
-  tcp_stream.socket().set_option(tcp::no_delay(true), ec);
-  if (settings_.app_timeout_ms)  // the handshake is bounded like any other wait on the endpoint
-    tcp_stream.expires_after(std::chrono::milliseconds(settings_.app_timeout_ms));
+  tcp_stream->socket().set_option(tcp::no_delay(true), ec);
+  if (timeout_ms)  // the handshake is bounded like any other wait on the endpoint
+    tcp_stream->expires_after(std::chrono::milliseconds(timeout_ms));
   else
-    tcp_stream.expires_never();
+    tcp_stream->expires_never();
   if (!ep.tls) {
-    co_await exchange_with(tcp_stream, ep, label, target, exchange, settings_.app_timeout_ms);
+    if (co_await exchange_with(*tcp_stream, ep, label, target, exchange, timeout_ms))
+      pools_->give(pools_->plain, key, std::move(tcp_stream));
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp_stream), *ep.tls_context);
+  auto tls = std::make_unique<TlsStream>(std::move(*tcp_stream), *ep.tls_context);
   // SNI and certificate name checks use the host of the URL.
   boost::system::error_code ip_ec;
   asio::ip::make_address(ep.host, ip_ec);
-  if (ip_ec) SSL_set_tlsext_host_name(tls.native_handle(), ep.host.c_str());
-  tls.set_verify_callback(ssl::host_name_verification(ep.host));
-  co_await tls.async_handshake(ssl::stream_base::client,
-                               asio::redirect_error(asio::use_awaitable, ec));
+  if (ip_ec) SSL_set_tlsext_host_name(tls->native_handle(), ep.host.c_str());
+  tls->set_verify_callback(ssl::host_name_verification(ep.host));
+  co_await tls->async_handshake(ssl::stream_base::client,
+                                asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     auto res = external_error(label, "TLS handshake with " + ep.host + ":" + ep.port +
                                          " failed: " + ec.message() +
@@ -294,10 +353,8 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     co_await exchange.send(res);
     co_return;
   }
-  co_await exchange_with(tls, ep, label, target, exchange, settings_.app_timeout_ms);
-  boost::system::error_code shutdown_ec;
-  beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
-  co_await tls.async_shutdown(asio::redirect_error(asio::use_awaitable, shutdown_ec));
+  if (co_await exchange_with(*tls, ep, label, target, exchange, timeout_ms))
+    pools_->give(pools_->tls, key, std::move(tls));
 }
 
 }  // namespace skiff

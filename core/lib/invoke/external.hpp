@@ -42,9 +42,12 @@ class ExternalCaller {
  private:
   ExternalCaller(boost::asio::io_context& io, const Settings& settings)
       : io_(io), settings_(settings) {}
+  struct Pools;
   boost::asio::io_context& io_;
   const Settings& settings_;
   std::vector<ExternalEndpoint> endpoints_;
+  // Idle keep-alive connections per endpoint (named endpoints by name, full URLs by origin).
+  std::shared_ptr<Pools> pools_;
   std::shared_ptr<boost::asio::ssl::context> system_tls_;
 };
 
