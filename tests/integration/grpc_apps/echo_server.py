@@ -59,12 +59,14 @@ class Call:
     def __init__(self, record, rpc, context, text=""):
         self.record, self.rpc, self.context, self.text = record, rpc, context, text
         self.finished = False
+        self.ended = threading.Event()  # set when the RPC is over, whatever ended it
         record("start", rpc=rpc, text=text, metadata=plain(context.invocation_metadata()),
                time_remaining=context.time_remaining())
         if not context.add_callback(self._ended):
             self._ended()  # already over
 
     def _ended(self):
+        self.ended.set()
         if not self.finished:
             remaining = self.context.time_remaining()
             # The client's own timer may fire (and cancel) a few ms before the server's copy of
@@ -77,15 +79,8 @@ class Call:
         self.record("done", rpc=self.rpc, text=self.text)
 
     def wait(self, ms):
-        """Sleeps ms in small steps; False when the call ended meanwhile."""
-        end = time.monotonic() + ms / 1000
-        while True:
-            if not self.context.is_active():
-                return False
-            left = end - time.monotonic()
-            if left <= 0:
-                return True
-            time.sleep(min(0.01, left))
+        """The app's work of `ms`; False when the call ended (cancel, deadline) meanwhile."""
+        return not self.ended.wait(ms / 1000) and self.context.is_active()
 
     def fail(self, code, text):
         """Ends the call with `code`, the custom trailers and a google.rpc.Status detail."""
