@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of skiff from Debian 12 packages.
+# Installs every build and test dependency of skiff from Debian 12 packages, plus any package
+# named on the command line.
 # Idempotent and quiet: it only calls apt-get when a package is missing.
 set -euo pipefail
 
@@ -16,6 +17,9 @@ packages=(
   # system services: see the policy-rc.d guard below)
   etcd-server etcd-client dnsmasq-base avahi-daemon avahi-utils dbus
 )
+
+# Extra packages a caller needs (scripts/bench.sh adds nginx-light).
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

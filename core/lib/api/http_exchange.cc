@@ -37,6 +37,10 @@ http::request_header<>& HttpExchange::header() {
 asio::awaitable<boost::system::error_code> HttpExchange::read_body() {
   boost::system::error_code ec;
   if (!whole_ || whole_->is_done()) co_return ec;
+  // Beast reads at most the buffer's free capacity per call (512 bytes when nothing is
+  // reserved): room for a large piece keeps a 1 MiB body from taking 2000 reads.
+  if (auto length = whole_->content_length(); length && *length > 4096)
+    buffer_.reserve(std::min<uint64_t>(*length, kBodyPieceSize));
   idle_.arm(idle_timeout_, stream_.socket());
   co_await http::async_read(stream_, buffer_, *whole_,
                             asio::redirect_error(asio::use_awaitable, ec));

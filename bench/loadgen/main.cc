@@ -1,0 +1,228 @@
+// skiff-loadgen: an HTTP/1.1 load generator for the benchmark (bench/run.py).
+//
+// Open loop (--rate R): requests are scheduled at fixed times, R per second in all, and each
+// latency is measured from the request's scheduled time, not from when a connection got round to
+// sending it; a stalled server therefore shows as latency instead of as fewer requests
+// (no coordinated omission). Closed loop (no --rate): every connection sends its next request
+// as soon as the previous answer arrived; that measures maximum throughput.
+// Keep-alive over --connections connections; results as one JSON object on stdout.
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "histogram.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string path = "/";
+  std::string method = "POST";
+  size_t body_size = 1024;
+  int connections = 16;
+  double rate = 0;  // requests/s in all; 0: closed loop
+  double duration = 10;
+  double warmup = 1;
+  int threads = 1;
+  std::vector<std::string> headers;  // "Name: value"
+};
+
+struct Run {
+  Clock::time_point start, measure_from, end;
+  std::chrono::nanoseconds interval{0};
+  std::atomic<uint64_t> next_slot{0};
+};
+
+struct ConnectionStats {
+  skiff::bench::Histogram latency;
+  uint64_t completed = 0;  // answered in the measurement window
+  uint64_t non_2xx = 0;
+  uint64_t errors = 0;  // connection or protocol errors
+  uint64_t bytes_in = 0;
+};
+
+asio::awaitable<bool> connect(beast::tcp_stream& stream, const tcp::endpoint& ep) {
+  boost::system::error_code ec;
+  stream.close();
+  co_await stream.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  stream.socket().set_option(tcp::no_delay(true), ec);
+  co_return true;
+}
+
+asio::awaitable<void> connection(const Options& o, Run& run, tcp::endpoint ep,
+                                 const http::request<http::string_body>& request,
+                                 ConnectionStats& stats) {
+  auto ex = co_await asio::this_coro::executor;
+  beast::tcp_stream stream(ex);
+  asio::steady_timer timer(ex);
+  beast::flat_buffer buffer;
+  bool connected = co_await connect(stream, ep);
+  for (;;) {
+    Clock::time_point scheduled;
+    if (o.rate > 0) {
+      uint64_t slot = run.next_slot.fetch_add(1, std::memory_order_relaxed);
+      scheduled = run.start + slot * run.interval;
+      if (scheduled >= run.end) break;
+      if (Clock::now() < scheduled) {
+        timer.expires_at(scheduled);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+    } else {
+      if (Clock::now() < run.start) {  // every connection starts at the same moment
+        timer.expires_at(run.start);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      scheduled = Clock::now();
+      if (scheduled >= run.end) break;
+    }
+    boost::system::error_code ec;
+    if (!connected) connected = co_await connect(stream, ep);
+    if (!connected) {
+      ++stats.errors;
+      continue;
+    }
+    co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(std::numeric_limits<uint64_t>::max());
+    if (!ec)
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    auto done = Clock::now();
+    if (ec) {
+      ++stats.errors;
+      connected = false;
+      buffer.clear();
+      continue;
+    }
+    const auto& res = parser.get();
+    if (!res.keep_alive()) connected = false;
+    if (scheduled >= run.measure_from) {  // counted like the requests: in the measured window
+      if (res.result_int() / 100 != 2) ++stats.non_2xx;
+      stats.latency.record(
+          static_cast<uint64_t>(std::chrono::nanoseconds(done - scheduled).count()));
+      ++stats.completed;
+      stats.bytes_in += res.body().size();
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"skiff-loadgen: HTTP/1.1 load generator (open or closed loop)"};
+  app.add_option("--host", o.host, "Server address");
+  app.add_option("--port", o.port, "Server port")->required();
+  app.add_option("--path", o.path, "Request target, e.g. /v1.0/invoke/echo/method/echo");
+  app.add_option("--method", o.method, "HTTP verb");
+  app.add_option("--body-size", o.body_size, "Request body bytes");
+  app.add_option("--connections,-c", o.connections, "Keep-alive connections")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--rate,-r", o.rate, "Requests per second in all (open loop); 0: closed loop");
+  app.add_option("--duration,-d", o.duration, "Seconds measured")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup, "Seconds before measuring starts");
+  app.add_option("--threads", o.threads, "Event-loop threads")->check(CLI::PositiveNumber);
+  app.add_option("--header,-H", o.headers, "Extra header \"Name: value\" (repeatable)");
+  CLI11_PARSE(app, argc, argv);
+
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(o.host, ec);
+  if (ec) {
+    std::cerr << "skiff-loadgen: --host must be an IP address: " << o.host << "\n";
+    return 2;
+  }
+  tcp::endpoint ep(address, o.port);
+  auto verb = http::string_to_verb(o.method);
+  if (verb == http::verb::unknown) {
+    std::cerr << "skiff-loadgen: unknown --method " << o.method << "\n";
+    return 2;
+  }
+  http::request<http::string_body> request{verb, o.path, 11};
+  request.set(http::field::host, o.host + ":" + std::to_string(o.port));
+  request.set(http::field::content_type, "application/octet-stream");
+  for (const auto& h : o.headers) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos) {
+      std::cerr << "skiff-loadgen: --header needs \"Name: value\": " << h << "\n";
+      return 2;
+    }
+    auto value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    request.set(h.substr(0, colon), value);
+  }
+  request.body().assign(o.body_size, 'x');
+  for (size_t i = 0; i < o.body_size; ++i) request.body()[i] = static_cast<char>('a' + i % 26);
+  request.keep_alive(true);
+  request.prepare_payload();
+
+  asio::io_context io(o.threads);
+  Run run;
+  run.start = Clock::now() + std::chrono::milliseconds(50);  // connections open first
+  run.measure_from = run.start + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(o.warmup));
+  run.end = run.measure_from +
+            std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+  if (o.rate > 0) run.interval = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / o.rate));
+  std::vector<ConnectionStats> stats(static_cast<size_t>(o.connections));
+  for (auto& s : stats)
+    asio::co_spawn(asio::make_strand(io), connection(o, run, ep, request, s), asio::detached);
+  std::vector<std::thread> workers;
+  for (int i = 1; i < o.threads; ++i) workers.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : workers) t.join();
+
+  skiff::bench::Histogram all;
+  uint64_t completed = 0, non_2xx = 0, errors = 0, bytes_in = 0;
+  for (const auto& s : stats) {
+    all.merge(s.latency);
+    completed += s.completed;
+    non_2xx += s.non_2xx;
+    errors += s.errors;
+    bytes_in += s.bytes_in;
+  }
+  auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  nlohmann::json out = {
+      {"mode", o.rate > 0 ? "open" : "closed"},
+      {"target_rate", o.rate},
+      {"connections", o.connections},
+      {"body_size", o.body_size},
+      {"duration_s", o.duration},
+      {"requests", completed},
+      {"non_2xx", non_2xx},
+      {"errors", errors},
+      {"throughput_rps", static_cast<double>(completed) / o.duration},
+      {"bytes_in", bytes_in},
+      {"latency_us",
+       {{"p50", us(all.percentile(0.50))},
+        {"p90", us(all.percentile(0.90))},
+        {"p99", us(all.percentile(0.99))},
+        {"p999", us(all.percentile(0.999))},
+        {"max", us(all.max())},
+        {"mean", all.mean() / 1000.0}}},
+  };
+  std::cout << out.dump() << std::endl;
+  return errors == 0 && non_2xx == 0 ? 0 : 1;
+}

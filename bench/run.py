@@ -1,0 +1,338 @@
+#!/usr/bin/env python3
+"""The skiff benchmark: one run, same machine, same echo app, three topologies on loopback.
+
+  direct  loadgen -> app
+  skiff   loadgen -> skiffd A (HTTP API) -> skiffd B (internal transport) -> app
+  nginx   loadgen -> nginx A -> nginx B -> app   (keep-alive upstreams: the plain-proxy baseline
+                                                with the same number of hops)
+
+Scenarios: (a) open loop at 1000 requests/s, 1 KiB POST bodies, 16 connections (the setup of
+Dapr's published sidecar numbers); (b) closed loop, maximum throughput; (c) 64 KiB and 1 MiB
+bodies, closed loop; (d) idle. Per topology and scenario: throughput, latency percentiles,
+latency added over direct, CPU time per request of each proxy process (user+sys from /proc) and
+its peak and steady RSS. Printed as a table and written as JSON.
+
+Usage: bench/run.py [--quick] [--build DIR] [--out FILE]   (scripts/bench.sh builds and calls it)
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)  # polling a port that is not open yet
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+def children(pid):
+    """pid and all its descendants (nginx: master and workers)."""
+    out, todo = [], [pid]
+    procs = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                procs.setdefault(ppid, []).append(int(p.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    while todo:
+        q = todo.pop()
+        out.append(q)
+        todo.extend(procs.get(q, []))
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / TICK
+
+
+def rss_bytes(pids):
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+class Proxy:
+    """A proxy process (or process group) whose CPU and memory are measured."""
+
+    def __init__(self, name, proc):
+        self.name, self.proc = name, proc
+
+    def pids(self):
+        return children(self.proc.pid)
+
+
+class Sampler:
+    """Samples the proxies' RSS every 50 ms while a scenario runs."""
+
+    def __init__(self, proxies):
+        self.proxies, self.peak = proxies, {p.name: 0 for p in proxies}
+        self.stop = threading.Event()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def run(self):
+        while not self.stop.wait(0.05):
+            for p in self.proxies:
+                self.peak[p.name] = max(self.peak[p.name], rss_bytes(p.pids()))
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+class Topology:
+    def __init__(self, name, tmp, build, app_port):
+        self.name, self.tmp, self.build, self.app_port = name, tmp, build, app_port
+        self.procs, self.proxies = [], []
+        self.port, self.path, self.headers = None, "/echo", []
+
+    def start(self, args, log, env=None):
+        p = subprocess.Popen([str(a) for a in args], stdout=open(self.tmp / log, "w"),
+                             stderr=subprocess.STDOUT, env=env)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(self.procs):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def start_direct(tmp, build, app_port):
+    t = Topology("direct", tmp, build, app_port)
+    t.port = app_port
+    return t
+
+
+def start_skiff(tmp, build, app_port):
+    t = Topology("skiff", tmp, build, app_port)
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp / "skiff-state"),
+               SKIFF_PLUGIN_PATH=f"{build}/plugins/resolver-sqlite:{build}/plugins/transport-grpc")
+    skiffd = build / "core/skiffd/skiffd"
+    ports = [free_port() for _ in range(6)]
+    b = t.start([skiffd, "--app-id", "echo", "--app-port", app_port, "--dapr-http-port", ports[0],
+                 "--dapr-internal-grpc-port", ports[1], "--dapr-grpc-port", ports[2], "--log-level", "warn"],
+                "skiffd-b.log", env)
+    a = t.start([skiffd, "--app-id", "loadgen", "--dapr-http-port", ports[3], "--dapr-internal-grpc-port",
+                 ports[4], "--dapr-grpc-port", ports[5], "--log-level", "warn"], "skiffd-a.log", env)
+    wait_port(ports[0])
+    wait_port(ports[3])
+    t.proxies = [Proxy("skiffd A", a), Proxy("skiffd B", b)]
+    t.port, t.path = ports[3], "/v1.0/invoke/echo/method/echo"
+    return t
+
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  client_max_body_size 0;
+  client_body_buffer_size 2m;
+  proxy_buffers 64 32k;
+  proxy_max_temp_file_size 0;
+  upstream next {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://next;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+
+def start_nginx(tmp, build, app_port):
+    t = Topology("nginx", tmp, build, app_port)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    b_port, a_port = free_port(), free_port()
+    for name, port, upstream in (("b", b_port, app_port), ("a", a_port, b_port)):
+        d = tmp / f"nginx-{name}"
+        d.mkdir()
+        (d / "nginx.conf").write_text(NGINX_CONF.format(dir=d, port=port, upstream=upstream))
+        p = t.start([nginx, "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log"], f"nginx-{name}.log")
+        wait_port(port)
+        t.proxies.insert(0, Proxy(f"nginx {name.upper()}", p))
+    t.port = a_port
+    return t
+
+
+def loadgen(build, topo, seconds, warmup, connections, body, rate=0):
+    args = [build / "bench/skiff-loadgen", "--port", topo.port, "--path", topo.path, "-c", connections,
+            "-d", seconds, "--warmup", warmup, "--body-size", body]
+    if rate:
+        args += ["-r", rate]
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=seconds + warmup + 120)
+    if not r.stdout.strip():
+        raise RuntimeError(f"loadgen failed: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def measure(build, topo, scenario):
+    cpu_before = {p.name: cpu_seconds(p.pids()) for p in topo.proxies}
+    with Sampler(topo.proxies) as rss:
+        result = loadgen(build, topo, **scenario["load"])
+    steady = {p.name: rss_bytes(p.pids()) for p in topo.proxies}
+    cpu = {p.name: cpu_seconds(p.pids()) - cpu_before[p.name] for p in topo.proxies}
+    # CPU over warm-up and measurement, divided by the requests of both (rate x time, or measured).
+    load = scenario["load"]
+    total = result["requests"] * (load["seconds"] + load["warmup"]) / load["seconds"]
+    result["proxies"] = {
+        name: {"cpu_us_per_request": round(cpu[name] / total * 1e6, 1) if total else None,
+               "peak_rss_mib": round(rss.peak[name] / 2**20, 1), "steady_rss_mib": round(steady[name] / 2**20, 1)}
+        for name in cpu}
+    return result
+
+
+def scenarios(quick):
+    s = 5 if quick else 30
+    m = 5 if quick else 15
+    b = 3 if quick else 10
+    return [
+        {"name": "1000 rps, 1 KiB, 16 conns", "key": "rate1000",
+         "load": dict(seconds=s, warmup=1, connections=16, body=1024, rate=1000)},
+        {"name": "max throughput, 1 KiB, 16 conns", "key": "max",
+         "load": dict(seconds=m, warmup=1, connections=16, body=1024)},
+        {"name": "64 KiB bodies, 8 conns", "key": "64k",
+         "load": dict(seconds=b, warmup=1, connections=8, body=64 * 1024)},
+        {"name": "1 MiB bodies, 4 conns", "key": "1m",
+         "load": dict(seconds=b, warmup=1, connections=4, body=1024 * 1024)},
+    ]
+
+
+def machine():
+    model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                  if l.startswith("model name")), platform.processor())
+    return {"cpus": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def print_table(results):
+    def row(cols, widths):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cols, widths))
+    widths = [34, 7, 10, 8, 8, 8, 8, 8, 22, 60]
+    print(row(["scenario", "topo", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms",
+               "added p50/p90/p99 ms", "per proxy: CPU us/req, peak/steady RSS MiB"], widths))
+    for sc in results["scenarios"]:
+        direct = sc["topologies"].get("direct")
+        for topo, r in sc["topologies"].items():
+            lat = r["latency_us"]
+            added = "-"
+            if direct and topo != "direct":
+                d = direct["latency_us"]
+                added = "/".join(f"{(lat[k] - d[k]) / 1000:.2f}" for k in ("p50", "p90", "p99"))
+            proxies = "; ".join(f"{n}: {p['cpu_us_per_request']}, {p['peak_rss_mib']}/{p['steady_rss_mib']}"
+                                for n, p in r.get("proxies", {}).items())
+            print(row([sc["name"], topo, f"{r['throughput_rps']:.0f}", *(f"{lat[k] / 1000:.2f}" for k in
+                       ("p50", "p90", "p99", "p999", "max")), added, proxies], widths))
+    print()
+    for topo, idle in results["idle_rss_mib"].items():
+        print(f"idle RSS {topo}: " + ", ".join(f"{n} {v} MiB" for n, v in idle.items()))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short runs: the whole suite in under 3 minutes")
+    ap.add_argument("--build", default=os.environ.get("SKIFF_BUILD_DIR", REPO / "build"), type=Path)
+    ap.add_argument("--out", type=Path, help="JSON file (default bench/results/<date>.json)")
+    ap.add_argument("--topologies", default="direct,skiff,nginx")
+    args = ap.parse_args()
+    build = args.build.resolve()
+    tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
+    app = subprocess.Popen([str(build / "examples/apps/sample-app/skiff-sample-app"), "--port",
+                            str(free_port_app := free_port()), "--name", "echo"],
+                           stdout=open(tmp / "app.log", "w"), stderr=subprocess.STDOUT)
+    starters = {"direct": start_direct, "skiff": start_skiff, "nginx": start_nginx}
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "machine": machine(), "quick": args.quick, "scenarios": [], "idle_rss_mib": {}}
+    try:
+        wait_port(free_port_app)
+        plan = scenarios(args.quick)
+        for sc in plan:
+            results["scenarios"].append({"name": sc["name"], "key": sc["key"], "load": sc["load"], "topologies": {}})
+        for name in args.topologies.split(","):
+            topo = starters[name](tmp, build, free_port_app)
+            try:
+                if topo.proxies:
+                    # (d) idle: started, one call made, then left alone
+                    loadgen(build, topo, 0.2, 0, 1, 16)
+                    idle_wait = threading.Event()
+                    idle_wait.wait(2)  # idle means: nothing happens for this long
+                    results["idle_rss_mib"][name] = {p.name: round(rss_bytes(p.pids()) / 2**20, 1) for p in topo.proxies}
+                for sc, out in zip(plan, results["scenarios"]):
+                    print(f"{name}: {sc['name']} ...", file=sys.stderr, flush=True)
+                    out["topologies"][name] = measure(build, topo, sc)
+            finally:
+                topo.stop()
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_table(results)
+    out = args.out or REPO / "bench/results" / f"{results['date'][:19].replace(':', '')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    print(f"\nJSON: {out}")
+
+
+if __name__ == "__main__":
+    main()
