@@ -52,7 +52,7 @@ def wait_port(port, timeout=10.0):
 
 def children(pid):
     """pid and all its descendants (nginx: master and workers)."""
-    out, todo = [], [pid]
+    out, pending = [], [pid]
     procs = {}
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
@@ -61,10 +61,10 @@ def children(pid):
                 procs.setdefault(ppid, []).append(int(p.name))
             except (OSError, IndexError, ValueError):
                 pass
-    while todo:
-        q = todo.pop()
+    while pending:
+        q = pending.pop()
         out.append(q)
-        todo.extend(procs.get(q, []))
+        pending.extend(procs.get(q, []))
     return out
 
 

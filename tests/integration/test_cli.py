@@ -167,10 +167,15 @@ def test_daprd_launch_flags_carry_over(cluster, tmp_path):
 
 def test_json_logs_are_one_object_per_line(cluster):
     import json
+    from harness import wait_until
     p = cluster.sidecar("order", extra=["--log-as-json"])
-    lines = [json.loads(line) for line in p.output().splitlines() if line.strip()]
-    ready = [entry for entry in lines if "skiffd ready" in entry["msg"]]
-    assert ready and ready[0]["level"] == "info" and ready[0]["app_id"] == "order"
+
+    def complete_lines():  # the log is read while skiffd writes it: a last partial line waits
+        return [json.loads(line) for line in p.output().split("\n")[:-1] if line.strip()]
+
+    ready = wait_until(lambda: [e for e in complete_lines() if "skiffd ready" in e["msg"]],
+                       what="the ready line, complete")
+    assert ready[0]["level"] == "info" and ready[0]["app_id"] == "order"
 
 
 def test_listen_addresses_take_a_list_like_daprd(cluster):

@@ -240,17 +240,14 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   // A client that cancels (or whose deadline passes) cancels the call on both sidecars.
   auto call = std::make_shared<ClientCall>(std::move(opened->call));
   s->set_on_cancel([call] { call->cancel(); });
-  std::string answer;
-  for (;;) {
-    auto chunk = co_await call->read();
-    if (chunk.status != SKIFF_OK) {
-      s->finish(status(chunk.status, "fail to invoke, id: " + target->app_id +
-                                         ", err: response interrupted: " + chunk.message));
-      co_return;
-    }
-    answer.append(chunk.chunk);
-    if (chunk.end_of_body) break;
+  auto whole = co_await read_whole_body(*call);
+  if (!whole) {
+    s->finish(
+        status(whole.error().code, "fail to invoke, id: " + target->app_id +
+                                       ", err: response interrupted: " + whole.error().message));
+    co_return;
   }
+  std::string& answer = *whole;
 
   const auto& rh = opened->head;
   std::string content_type;
@@ -301,7 +298,7 @@ asio::awaitable<void> pump_requests(std::shared_ptr<ServerStream> s,
                                     std::shared_ptr<ClientCall> call) {
   grpc::ByteBuffer msg;
   while (co_await s->read(msg)) {
-    std::string frame = frame_message(to_bytes(msg));
+    std::string frame = to_frame(msg);
     if ((co_await call->write(frame, false)).status != SKIFF_OK) co_return;
   }
   co_await call->write({}, true);

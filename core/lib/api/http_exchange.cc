@@ -91,6 +91,18 @@ asio::awaitable<bool> HttpExchange::send(Response& res) {
   co_return !ec;
 }
 
+asio::awaitable<bool> HttpExchange::answer(unsigned status, const std::vector<Header>& headers,
+                                           std::optional<uint64_t> length, std::string_view piece,
+                                           bool last) {
+  if (response_) co_return co_await write(piece, last);
+  if (!last) co_return co_await start_response(status, headers, length, piece, false);
+  Response res{static_cast<http::status>(status), 11};
+  copy_end_to_end_headers(headers, res.base());
+  if (header().method() == http::verb::head && length) res.content_length(*length);
+  res.body().assign(piece);
+  co_return co_await send(res);
+}
+
 asio::awaitable<bool> HttpExchange::start_response(unsigned status,
                                                    const std::vector<Header>& headers,
                                                    std::optional<uint64_t> length,

@@ -40,13 +40,13 @@ class HttpExchange final : public BodySource {
 
   // Sends a complete response.
   boost::asio::awaitable<bool> send(Response& res);
-  // Starts a streamed response with its first body piece; `length` is the Content-Length when
-  // the body's size is known.
-  boost::asio::awaitable<bool> start_response(unsigned status, const std::vector<Header>& headers,
-                                              std::optional<uint64_t> length,
-                                              std::string_view first, bool last);
-  boost::asio::awaitable<bool> write(std::string_view chunk, bool last);
-  bool response_started() const { return response_.has_value(); }
+  // Sends the next piece of an answer. A first piece that is also the last goes out as one
+  // complete answer with an exact Content-Length (for HEAD, `length`: the size a GET would have);
+  // otherwise the first piece starts a stream, with `length` as its Content-Length when known,
+  // else chunked. `status`, `headers` and `length` are read with the first piece only.
+  boost::asio::awaitable<bool> answer(unsigned status, const std::vector<Header>& headers,
+                                      std::optional<uint64_t> length, std::string_view piece,
+                                      bool last);
   // The connection can carry another request: the request was read to its end and the answer
   // was written completely.
   bool reusable() const;
@@ -54,6 +54,11 @@ class HttpExchange final : public BodySource {
   bool request_done() const;
 
  private:
+  boost::asio::awaitable<bool> start_response(unsigned status, const std::vector<Header>& headers,
+                                              std::optional<uint64_t> length,
+                                              std::string_view first, bool last);
+  boost::asio::awaitable<bool> write(std::string_view chunk, bool last);
+
   Stream& stream_;
   boost::beast::flat_buffer& buffer_;
   std::optional<http::request_parser<http::string_body>> whole_;

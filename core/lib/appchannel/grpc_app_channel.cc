@@ -64,17 +64,12 @@ asio::awaitable<void> GrpcAppChannel::serve(ServerCall& call, const CallHead& he
 }
 
 asio::awaitable<void> GrpcAppChannel::on_invoke(ServerCall& call, const CallHead& head) {
-  std::string body;
-  for (;;) {
-    auto chunk = co_await call.read();
-    if (chunk.status != SKIFF_OK) co_return;  // the caller went away
-    body.append(chunk.chunk);
-    if (chunk.end_of_body) break;
-  }
+  auto body = co_await read_whole_body(call);
+  if (!body) co_return;  // the caller went away
   common::InvokeRequest req;
   auto method = percent_decode(head.method);
   req.set_method(method ? *method : head.method);
-  req.mutable_data()->set_value(std::move(body));
+  req.mutable_data()->set_value(std::move(*body));
   for (const auto& h : head.headers) {
     if (boost::beast::iequals(h.name, "Content-Type")) req.set_content_type(h.value);
     if (h.name == "skiff-any-type") req.mutable_data()->set_type_url(h.value);
@@ -200,7 +195,7 @@ asio::awaitable<void> GrpcAppChannel::proxy(ServerCall& call, const CallHead& he
   grpc::ByteBuffer msg;
   while (!caller_gone && co_await app->read(msg)) {
     if (!head_sent && !co_await send_head()) caller_gone = true;
-    std::string frame = frame_message(to_bytes(msg));
+    std::string frame = to_frame(msg);
     if (!caller_gone && (co_await call.write(frame, false)).status != SKIFF_OK) caller_gone = true;
     if (caller_gone) app->context().TryCancel();
   }

@@ -45,6 +45,11 @@ std::string frame_message(std::string_view message) {
   return frame(0, message);
 }
 
+void append_message_header(std::string& out, size_t length) {
+  out.push_back(0);
+  put_u32(out, static_cast<uint32_t>(length));
+}
+
 std::string frame_end(const GrpcCallEnd& end) {
   // Payload: code, message, details, then name/value pairs; each as length + bytes.
   std::string payload;
@@ -72,22 +77,26 @@ std::optional<GrpcCallEnd> parse_end(std::string_view in) {
   return end;
 }
 
+void Deframer::feed(std::string_view bytes) {
+  // Consumed frames are dropped here, not in next(): views next() gave out stay valid until now.
+  if (offset_ == pending_.size()) {
+    pending_.clear();
+    offset_ = 0;
+  } else if (offset_ > (1u << 20)) {
+    pending_.erase(0, offset_);
+    offset_ = 0;
+  }
+  pending_.append(bytes);
+}
+
 std::optional<Deframer::Frame> Deframer::next() {
   std::string_view rest(pending_);
   rest.remove_prefix(offset_);
   if (rest.size() < 5) return std::nullopt;
   uint32_t n = get_u32(rest.substr(1));
   if (rest.size() - 5 < n) return std::nullopt;
-  Frame f{(static_cast<uint8_t>(rest[0]) & kEndFlag) != 0, std::string(rest.substr(5, n))};
   offset_ += 5 + n;
-  if (offset_ == pending_.size()) {
-    pending_.clear();
-    offset_ = 0;
-  } else if (offset_ > (1u << 20)) {
-    pending_.erase(0, offset_);  // keep the buffer from growing with consumed frames
-    offset_ = 0;
-  }
-  return f;
+  return Frame{(static_cast<uint8_t>(rest[0]) & kEndFlag) != 0, rest.substr(5, n)};
 }
 
 }  // namespace skiff

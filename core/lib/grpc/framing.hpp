@@ -22,6 +22,8 @@ struct GrpcCallEnd {
 };
 
 std::string frame_message(std::string_view message);
+// The 5 bytes that precede a message of `length` bytes.
+void append_message_header(std::string& out, size_t length);
 std::string frame_end(const GrpcCallEnd& end);
 // Reads back what frame_end wrote; nullopt when the payload is malformed.
 std::optional<GrpcCallEnd> parse_end(std::string_view payload);
@@ -31,9 +33,9 @@ class Deframer {
  public:
   struct Frame {
     bool end = false;
-    std::string payload;
+    std::string_view payload;  // valid until the next feed()
   };
-  void feed(std::string_view bytes) { pending_.append(bytes); }
+  void feed(std::string_view bytes);
   // The next complete frame, if one is buffered.
   std::optional<Frame> next();
   bool empty() const { return pending_.size() == offset_; }

@@ -1,16 +1,30 @@
 #include "grpc/streams.hpp"
 
+#include "grpc/framing.hpp"
+
 namespace skiff {
 
 namespace asio = boost::asio;
 
-std::string to_bytes(const grpc::ByteBuffer& buffer) {
+namespace {
+// The buffer's bytes in one string, after a frame header when `framed`.
+std::string bytes_of(const grpc::ByteBuffer& buffer, bool framed) {
   std::vector<grpc::Slice> slices;
   std::string out;
-  if (!buffer.Valid() || !buffer.Dump(&slices).ok()) return out;  // Length() aborts on invalid
-  out.reserve(buffer.Length());
+  // Length() aborts on an invalid buffer.
+  size_t length = buffer.Valid() && buffer.Dump(&slices).ok() ? buffer.Length() : 0;
+  out.reserve(length + (framed ? 5 : 0));
+  if (framed) append_message_header(out, length);
   for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
+}
+}  // namespace
+
+std::string to_bytes(const grpc::ByteBuffer& buffer) {
+  return bytes_of(buffer, false);
+}
+std::string to_frame(const grpc::ByteBuffer& message) {
+  return bytes_of(message, true);
 }
 
 grpc::ByteBuffer to_buffer(std::string_view bytes) {

@@ -25,6 +25,8 @@ namespace skiff {
 // Bytes of a ByteBuffer in one piece, and a ByteBuffer of bytes.
 std::string to_bytes(const grpc::ByteBuffer& buffer);
 grpc::ByteBuffer to_buffer(std::string_view bytes);
+// A message as a proxied-call frame (grpc/framing.hpp), copied once out of its slices.
+std::string to_frame(const grpc::ByteBuffer& message);
 
 // One call an app made on the app-facing gRPC port.
 class ServerStream final : public grpc::ServerGenericBidiReactor {

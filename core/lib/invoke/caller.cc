@@ -89,54 +89,45 @@ asio::awaitable<void> Caller::invoke(const InvokeTarget& target, HttpExchange& e
   const ResponseHead& rh = opened->head;
   const auto length = content_length_of(rh.headers);
 
-  auto first = co_await call.read();
-  if (first.status != SKIFF_OK) {
-    auto res =
-        failure(target, make_error(SKIFF_ERR_INTERNAL, "response interrupted: " + first.message));
-    co_await exchange.send(res);
-    co_return;
-  }
-  if (first.end_of_body) {
-    // The whole answer is here: one write with an exact Content-Length.
-    Response res{static_cast<http::status>(rh.http_status), 11};
-    copy_end_to_end_headers(rh.headers, res.base());
-    // HEAD answers keep the app's Content-Length: it describes the body a GET would have.
-    if (head.verb == "HEAD" && length) res.content_length(*length);
-    res.body() = std::move(first.chunk);
-    co_await exchange.send(res);
-    co_return;
-  }
-  if (!co_await exchange.start_response(static_cast<unsigned>(rh.http_status), rh.headers, length,
-                                        first.chunk, false)) {
-    call.cancel();  // the app went away: the callee's app call is cancelled too
-    co_return;
-  }
-  for (;;) {
+  for (bool started = false;;) {
     auto chunk = co_await call.read();
     if (chunk.status != SKIFF_OK) {
-      // The head is out: the only way left to say "incomplete" is to cut the connection.
-      spdlog::warn("response from {} interrupted: {}", target.app_id, chunk.message);
+      if (!started) {
+        auto res = failure(
+            target, make_error(SKIFF_ERR_INTERNAL, "response interrupted: " + chunk.message));
+        co_await exchange.send(res);
+      } else {
+        // The head is out: the only way left to say "incomplete" is to cut the connection.
+        spdlog::warn("response from {} interrupted: {}", target.app_id, chunk.message);
+      }
       co_return;
     }
-    if (!co_await exchange.write(chunk.chunk, chunk.end_of_body)) {
-      call.cancel();
+    started = true;
+    if (!co_await exchange.answer(static_cast<unsigned>(rh.http_status), rh.headers, length,
+                                  chunk.chunk, chunk.end_of_body)) {
+      call.cancel();  // the app went away: the callee's app call is cancelled too
       co_return;
     }
     if (chunk.end_of_body) co_return;
   }
 }
 
+asio::awaitable<Result<std::vector<std::string>>> Caller::addresses_of(const InvokeTarget& target) {
+  auto resolved = co_await resolver_->resolve(target.app_id, target.app_namespace);
+  if (resolved.status == SKIFF_OK && !resolved.addresses.empty())
+    co_return std::move(resolved.addresses);
+  std::string why = resolved.status == SKIFF_OK || resolved.status == SKIFF_ERR_NOT_FOUND
+                        ? "couldn't find service: " + target.app_id
+                        : "name resolution failed: " + resolved.message;
+  co_return make_error(SKIFF_ERR_INTERNAL, why);
+}
+
 asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
                                                      const CallHead& head, const std::string* body,
                                                      BodySource* stream) {
-  auto resolved = co_await resolver_->resolve(target.app_id, target.app_namespace);
-  if (resolved.status != SKIFF_OK || resolved.addresses.empty()) {
-    std::string why = resolved.status == SKIFF_OK || resolved.status == SKIFF_ERR_NOT_FOUND
-                          ? "couldn't find service: " + target.app_id
-                          : "name resolution failed: " + resolved.message;
-    co_return make_error(SKIFF_ERR_INTERNAL, why);
-  }
-  const auto& addresses = resolved.addresses;
+  auto resolved = co_await addresses_of(target);
+  if (!resolved) co_return resolved.error();
+  const auto& addresses = *resolved;
   // A streamed body cannot be sent twice: one attempt.
   const int max_attempts = stream ? 1 : static_cast<int>(settings_.unavailable_retries) + 1;
   for (int attempt = 0;; ++attempt) {
@@ -158,11 +149,10 @@ asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
 
 asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
                                                     const CallHead& head) {
-  auto resolved = co_await resolver_->resolve(target.app_id, target.app_namespace);
-  if (resolved.status != SKIFF_OK || resolved.addresses.empty())
-    co_return make_error(SKIFF_ERR_UNAVAILABLE, "couldn't find service: " + target.app_id);
+  auto resolved = co_await addresses_of(target);
+  if (!resolved) co_return resolved.error();
   Error last;
-  for (const auto& address : resolved.addresses) {
+  for (const auto& address : *resolved) {
     auto call = transport_->start_call(address, head);
     if (call) co_return std::move(*call);
     last = call.error();

@@ -67,6 +67,8 @@ class Caller {
     bool delivered = false;  // false: the peer could not be reached, retrying is safe
     Result<Opened> result;
   };
+  // The target's sidecar addresses, or why there are none.
+  boost::asio::awaitable<Result<std::vector<std::string>>> addresses_of(const InvokeTarget& target);
   boost::asio::awaitable<Attempt> call_once(const std::string& address, const CallHead& head,
                                             const std::string* body, BodySource* stream);
 

@@ -218,22 +218,7 @@ asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
     auto [read_ec, n] = co_await read_body_piece(stream, buffer, parser, chunk.get());
     if ((ec = read_ec)) break;
     std::string_view piece(chunk.get(), n);
-    if (!started && parser.is_done()) {
-      // All of it in hand: one answer with an exact length.
-      Response res{head.result(), 11};
-      copy_end_to_end_headers(headers, res.base());
-      if (in.method() == http::verb::head && length) res.content_length(*length);
-      res.body().assign(piece);
-      co_await exchange.send(res);
-      co_return reusable();
-    }
-    // No ?: around co_await: GCC 12 destroys the temporaries of one twice.
-    bool ok;
-    if (started)
-      ok = co_await exchange.write(piece, parser.is_done());
-    else
-      ok = co_await exchange.start_response(head.result_int(), headers, length, piece,
-                                            parser.is_done());
+    bool ok = co_await exchange.answer(head.result_int(), headers, length, piece, parser.is_done());
     started = true;
     if (!ok) co_return false;
   }

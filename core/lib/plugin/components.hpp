@@ -114,6 +114,21 @@ class ServerCall {
   skiff_server_call_t* call_;
 };
 
+// Reads a call's body (ClientCall or ServerCall) to its end; an error carries the read's status.
+template <typename Call>
+boost::asio::awaitable<Result<std::string>> read_whole_body(Call& call) {
+  std::string body;
+  for (;;) {
+    auto chunk = co_await call.read();
+    if (chunk.status != SKIFF_OK) co_return make_error(chunk.status, chunk.message);
+    if (body.empty())
+      body = std::move(chunk.chunk);  // one piece: no copy
+    else
+      body.append(chunk.chunk);
+    if (chunk.end_of_body) co_return body;
+  }
+}
+
 class TransportInstance : public ComponentInstance,
                           public std::enable_shared_from_this<TransportInstance> {
  public:
