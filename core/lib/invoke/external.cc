@@ -183,6 +183,15 @@ asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
       co_await http::async_write(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
     }
     if (ec) {
+      // A TLS 1.3 server that refuses us after the handshake (no client certificate, say)
+      // says why in an alert that only a read sees; a write just meets the closed connection.
+      beast::flat_buffer scratch;
+      http::response_parser<http::empty_body> alert;
+      boost::system::error_code why;
+      arm();
+      co_await http::async_read_header(stream, scratch, alert,
+                                       asio::redirect_error(asio::use_awaitable, why));
+      if (why.category() == asio::error::get_ssl_category()) ec = why;
       auto res = external_error(label, "sending the request failed: " + ec.message());
       co_await exchange.send(res);
       co_return false;
