@@ -156,7 +156,7 @@ def start_direct(tmp, build, app_port):
 def start_skiff(tmp, build, app_port):
     t = Topology("skiff", tmp, build, app_port)
     env = dict(os.environ, XDG_STATE_HOME=str(tmp / "skiff-state"),
-               SKIFF_PLUGIN_PATH=f"{build}/plugins/resolver-sqlite:{build}/plugins/transport-grpc")
+               SKIFF_PLUGIN_PATH=f"{build}/plugins/resolver-sqlite:{build}/plugins/transport-grpc:{build}/plugins/transport-tcp")
     skiffd = build / "core/skiffd/skiffd"
     ports = [free_port() for _ in range(6)]
     b = t.start([skiffd, "--app-id", "echo", "--app-port", app_port, "--dapr-http-port", ports[0],

@@ -21,7 +21,8 @@ reports="$build/test-reports"
 rm -rf "$reports" && mkdir -p "$reports"
 
 echo "== unit, ABI and plugin tests (GoogleTest)"
-for suite in tests/unit/unit-tests tests/plugins/transport-grpc/transport-grpc-tests; do
+for suite in tests/unit/unit-tests tests/plugins/transport-grpc/transport-grpc-tests \
+  tests/plugins/transport-tcp/transport-tcp-tests; do
   name=$(basename "$suite")
   echo "-- $name"
   timeout 600 "$build/$suite" --gtest_output="xml:$reports/$name.xml" 2>&1 |
@@ -36,7 +37,8 @@ echo "== integration and plugin tests"
 /usr/bin/python3 - "$reports" <<'PY'
 import sys, pathlib, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
-for name in ("unit-tests.xml", "transport-grpc-tests.xml", "integration.xml"):
+for name in ("unit-tests.xml", "transport-grpc-tests.xml", "transport-tcp-tests.xml",
+             "integration.xml"):
     if not (pathlib.Path(sys.argv[1]) / name).exists():
         print(f"missing report {name}: that suite crashed before reporting")
         failed += 1

@@ -20,7 +20,7 @@ SAMPLE_APP = BUILD / "examples" / "apps" / "sample-app" / "skiff-sample-app"
 # Every plugin folder of the build tree (one folder per plugin, e.g. plugins/resolver-etcd).
 PLUGIN_PATH = ":".join(str(BUILD / "plugins" / d) for d in
                        ("resolver-sqlite", "resolver-mdns", "resolver-kubernetes", "resolver-consul",
-                        "resolver-etcd", "transport-grpc"))
+                        "resolver-etcd", "transport-grpc", "transport-tcp"))
 BROKEN_PLUGINS = BUILD / "tests" / "abi"
 # The Python gRPC app (Echo for proxy mode, AppCallback/OnInvoke) of the gRPC tests.
 ECHO_SERVER = REPO / "tests" / "integration" / "grpc_apps" / "echo_server.py"

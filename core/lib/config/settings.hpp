@@ -63,7 +63,7 @@ struct Settings {
   // [resolver], [transport]: which plugin component, and its own table.
   std::string resolver_type = "sqlite";
   toml::table resolver_config;
-  std::string transport_type = "grpc";
+  std::string transport_type = "tcp";
   toml::table transport_config;
 
   // Where the values came from, for messages: the files read, in order.

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/units.hpp"
+#include "plugin/host_io.hpp"
 
 namespace skiff {
 namespace {
@@ -158,6 +159,7 @@ HostServices::HostServices(boost::asio::io_context& io) : io_(io) {
   api_.timer_start = &HostServices::timer_start;
   api_.timer_cancel = &HostServices::timer_cancel;
   fill_config_accessors(api_);
+  fill_io_functions(api_);
 }
 
 void HostServices::log(void*, int32_t level, skiff_str_t component, skiff_str_t message) {

@@ -38,6 +38,17 @@ typedef void (*skiff_task_fn)(void* user_data);
 
 typedef uint64_t skiff_timer_id_t;
 
+/* ABI 1.1: a plugin's socket served by the host's event loop (see io_open below). */
+typedef struct skiff_io_t skiff_io_t;
+enum { SKIFF_IO_READABLE = 1, SKIFF_IO_WRITABLE = 2 };
+enum { SKIFF_IO_MAX_PIECES = 16 };
+/* Completion of io_wait, io_read and io_write. On SKIFF_OK, `size` bytes were read or written (0
+ * for io_wait); a read of 0 bytes with SKIFF_OK is the peer's orderly end of stream. After
+ * io_cancel or io_close the status is SKIFF_ERR_CANCELLED; other failures are
+ * SKIFF_ERR_UNAVAILABLE with the system's reason in `message` (borrowed for the call). */
+typedef void (*skiff_io_done_fn)(void* user_data, skiff_status_t status, size_t size,
+                                  skiff_str_t message);
+
 /* Paths: dotted keys with array indices, relative to the component's table, e.g. "apps.cart[0]".
  * An empty path means the table itself. All functions below are thread-safe. */
 typedef struct skiff_host_api_t {
@@ -78,6 +89,37 @@ typedef struct skiff_host_api_t {
   /* Parses a duration ("250ms", "5s", "2m", "1h", or an integer of milliseconds) at path. */
   skiff_status_t (*config_get_duration_ms)(const skiff_config_t* config, skiff_str_t path,
                                            uint64_t* out);
+
+  /* ---- ABI 1.1: non-blocking socket I/O on the host's event loop ----
+   * A plugin that talks over its own sockets (a transport) hands them to the host instead of
+   * running an event loop of its own: its work then runs on the host's threads, with no thread
+   * hop between the socket and the host. Check with SKIFF_HAS(host, skiff_host_api_t, io_open);
+   * a 1.0 host has none of these.
+   *
+   * Contract: completions always run on a host event-loop thread and never before the starting
+   * function returns. At most one io_read or readable io_wait, and at most one io_write or
+   * writable io_wait, are outstanding per socket; a read and a write may be outstanding together
+   * and may be started from different threads. Every started operation completes exactly once,
+   * also after io_cancel and io_close. */
+
+  /* Takes a connected or listening non-blocking stream socket (TCP or Unix). From now on the
+   * host owns fd and closes it in io_close. Returns NULL, with the reason in err, on failure. */
+  skiff_io_t* (*io_open)(void* host, int fd, skiff_errbuf_t err);
+  /* Completes when the socket is ready: SKIFF_IO_READABLE (e.g. to accept) or SKIFF_IO_WRITABLE
+   * (e.g. a non-blocking connect finished; read SO_ERROR to learn how). */
+  void (*io_wait)(skiff_io_t* io, int32_t readiness, skiff_io_done_fn done, void* user_data);
+  /* Reads at least one byte into buf (cap > 0), borrowed until done fires. */
+  void (*io_read)(skiff_io_t* io, void* buf, size_t cap, skiff_io_done_fn done, void* user_data);
+  /* Writes at least one byte of `pieces` in order, gathered into one system call where possible;
+   * count is at most SKIFF_IO_MAX_PIECES. The pieces array is borrowed for the call, the bytes
+   * until done fires. Writes never raise SIGPIPE. */
+  void (*io_write)(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count,
+                   skiff_io_done_fn done, void* user_data);
+  /* Outstanding operations complete soon with SKIFF_ERR_CANCELLED; the socket stays open. */
+  void (*io_cancel)(skiff_io_t* io);
+  /* Closes the socket and frees io. Outstanding operations still complete, with
+   * SKIFF_ERR_CANCELLED; io must not be used again. */
+  void (*io_close)(skiff_io_t* io);
 } skiff_host_api_t;
 
 #ifdef __cplusplus

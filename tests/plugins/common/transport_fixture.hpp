@@ -1,11 +1,16 @@
-// transport-grpc driven through the plugin ABI, as skiffd drives it: a real gRPC server and client
-// on loopback, an echoing callee, bodies in chunks in both directions.
+// The fixture of the transport tests: a transport plugin driven through the plugin ABI, as skiffd
+// drives it, with a real server and client on loopback and an echoing callee. TRANSPORT_PLUGIN_DIR
+// and TRANSPORT_TYPE name the plugin under test.
+#pragma once
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 #include <thread>
@@ -26,6 +31,10 @@ asio::awaitable<void> echo(ServerCall call, CallHead head) {
     if (r.status != SKIFF_OK) co_return;
     body += r.chunk;
     if (r.end_of_body) break;
+  }
+  if (head.method == "slow") {  // answers long after any deadline a test sets
+    asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::seconds(3));
+    co_await wait.async_wait(asio::use_awaitable);
   }
   if (head.method == "fail") {
     static const std::string why = "the app is down";
@@ -51,18 +60,18 @@ struct Answer {
   std::string message;
 };
 
-class GrpcTransport : public ::testing::Test {
+class Transport : public ::testing::Test {
  protected:
   void SetUp() override {
-    catalog_ = PluginCatalog::discover({SKIFF_GRPC_PLUGIN_DIR}, host_.api());
-    component_ = catalog_.find(SKIFF_KIND_TRANSPORT, "grpc");
+    catalog_ = PluginCatalog::discover({TRANSPORT_PLUGIN_DIR}, host_.api());
+    component_ = catalog_.find(SKIFF_KIND_TRANSPORT, TRANSPORT_TYPE);
     ASSERT_NE(component_, nullptr);
     auto t = TransportInstance::create(*component_, host_.api(), config_);
     ASSERT_TRUE(t.ok()) << t.error().message;
     transport_ = *t;
     handler_ = {sizeof(skiff_inbound_handler_t), this,
                 [](void* self, skiff_server_call_t* call, const skiff_call_head_t* head) {
-                  auto* test = static_cast<GrpcTransport*>(self);
+                  auto* test = static_cast<Transport*>(self);
                   asio::co_spawn(asio::make_strand(test->io_),
                                  echo(test->transport_->adopt(call), copy_call_head(*head)),
                                  asio::detached);
@@ -80,13 +89,15 @@ class GrpcTransport : public ::testing::Test {
     if (runner_.joinable()) runner_.join();
   }
 
-  Answer call(const std::string& address, const std::string& method, const std::string& body) {
+  Answer call(const std::string& address, const std::string& method, const std::string& body,
+              uint64_t timeout_ms = 0) {
     auto run = [&]() -> asio::awaitable<Answer> {
       CallHead head;
       head.target_app_id = "cart";
       head.method = method;
       head.verb = "PUT";
       head.query = "a=1";
+      head.timeout_ms = timeout_ms;
       auto c = transport_->start_call(address, head);
       if (!c) co_return Answer{c.error().code, 0, {}, {}, c.error().message};
       std::string_view rest(body);
@@ -121,75 +132,10 @@ class GrpcTransport : public ::testing::Test {
   std::thread runner_;
 };
 
-std::string header(const Answer& a, const std::string& name) {
+inline std::string header(const Answer& a, const std::string& name) {
   for (const auto& h : a.headers)
     if (h.name == name) return h.value;
   return "";
-}
-
-TEST_F(GrpcTransport, SmallCallCarriesHeadAndBodyBothWays) {
-  auto a = call(address_, "items/1", "hello");
-  ASSERT_EQ(a.status, SKIFF_OK) << a.message;
-  EXPECT_EQ(a.http_status, 201);
-  EXPECT_EQ(a.body, "hello");
-  EXPECT_EQ(header(a, "x-method"), "items/1");
-  EXPECT_EQ(header(a, "x-verb"), "PUT");
-  EXPECT_EQ(header(a, "x-query"), "a=1");
-}
-
-TEST_F(GrpcTransport, EmptyBodyIsOneFrameEachWay) {
-  auto a = call(address_, "x", "");
-  ASSERT_EQ(a.status, SKIFF_OK) << a.message;
-  EXPECT_EQ(a.body, "");
-}
-
-TEST_F(GrpcTransport, LargeBodyInManyChunksArrivesIntact) {
-  std::string body(3 * 1024 * 1024 + 17, '\0');
-  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 131) % 251);
-  auto a = call(address_, "big", body);
-  ASSERT_EQ(a.status, SKIFF_OK) << a.message;
-  EXPECT_EQ(a.body, body);
-}
-
-TEST_F(GrpcTransport, ManyConcurrentCallsShareThePooledChannel) {
-  std::vector<std::thread> threads;
-  std::vector<Answer> answers(32);
-  for (int i = 0; i < 32; ++i)
-    threads.emplace_back(
-        [&, i] { answers[i] = call(address_, "n" + std::to_string(i), std::to_string(i)); });
-  for (auto& t : threads) t.join();
-  for (int i = 0; i < 32; ++i) {
-    ASSERT_EQ(answers[i].status, SKIFF_OK) << answers[i].message;
-    EXPECT_EQ(answers[i].body, std::to_string(i));
-  }
-}
-
-TEST_F(GrpcTransport, CalleeFailureReachesTheCallerWithItsStatus) {
-  auto a = call(address_, "fail", "x");
-  EXPECT_EQ(a.status, SKIFF_ERR_INTERNAL);
-  EXPECT_EQ(a.message, "the app is down");
-}
-
-TEST_F(GrpcTransport, UnreachablePeerIsUnavailable) {
-  auto a = call("127.0.0.1:1", "x", "hello");  // port 1: nothing listens there
-  EXPECT_EQ(a.status, SKIFF_ERR_UNAVAILABLE) << a.message;
-}
-
-TEST_F(GrpcTransport, PortInUseIsRefused) {
-  auto other = TransportInstance::create(*component_, host_.api(), config_);
-  ASSERT_TRUE(other.ok());
-  auto port = (*other)->listen("127.0.0.1", static_cast<uint16_t>(std::stoi(address_.substr(10))),
-                               &handler_);
-  ASSERT_FALSE(port.ok());
-  EXPECT_NE(port.error().message.find("cannot listen"), std::string::npos);
-}
-
-TEST_F(GrpcTransport, UnknownConfigKeyIsRejected) {
-  auto table = toml::parse(std::string_view("speed = 1\n"), std::string("t.toml"));
-  auto t = TransportInstance::create(*component_, host_.api(), table);
-  ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.error().message.find("transport.config.speed: unknown key"), std::string::npos)
-      << t.error().message;
 }
 
 }  // namespace

@@ -1,0 +1,274 @@
+#include "client_call.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "tcp_transport.hpp"
+
+namespace skiff::tcp_transport {
+
+using sdk::str;
+
+ClientCall::ClientCall(TcpTransport* transport, std::string address, std::string head_frame,
+                       uint64_t timeout_ms)
+    : transport_(transport), address_(std::move(address)), head_frame_(std::move(head_frame)) {
+  if (timeout_ms > 0)
+    deadline_.start(transport_->host(), timeout_ms,
+                    [this] { interrupt(SKIFF_ERR_DEADLINE_EXCEEDED); });
+}
+
+skiff_status_t ClientCall::outcome(skiff_status_t status) const {
+  auto why = interrupted_.load();
+  return why != SKIFF_OK ? why : status;
+}
+
+std::string ClientCall::describe(std::string_view error) const {
+  switch (interrupted_.load()) {
+    case SKIFF_ERR_DEADLINE_EXCEEDED:
+      return "deadline exceeded";
+    case SKIFF_ERR_CANCELLED:
+      return "call cancelled";
+    default:
+      return "sidecar at " + address_ + ": " + std::string(error);
+  }
+}
+
+// ---- connecting ----
+
+bool ClientCall::connection_ready(bool for_write) {
+  std::unique_lock lock(mu_);
+  if (state_ == State::kReady || state_ == State::kFailed) return true;  // start_* fails it
+  if (state_ == State::kIdle) {
+    if (auto idle = transport_->take_idle(address_)) {
+      conn_ = std::move(idle);
+      conn_->set_owner(this);
+      reused_ = true;
+      state_ = State::kReady;
+      return true;
+    }
+  }
+  (for_write ? write_parked_ : read_head_parked_) = true;
+  if (state_ == State::kConnecting) return false;
+  state_ = State::kConnecting;
+  lock.unlock();
+  HostPort hp;
+  SocketAddress ip;
+  if (!split_host_port(address_, hp)) {
+    connected(nullptr, "not a host:port address");
+  } else if (parse_ip(hp, ip)) {
+    connect_to({ip}, 0, "");
+  } else {
+    transport_->names().lookup(hp, [this](std::vector<SocketAddress> found, std::string error) {
+      if (found.empty()) return connected(nullptr, error);
+      connect_to(std::move(found), 0, "");
+    });
+  }
+  return false;
+}
+
+void ClientCall::connect_to(std::vector<SocketAddress> addresses, size_t index,
+                            std::string last_error) {
+  for (; index < addresses.size(); ++index) {
+    if (interrupted_ != SKIFF_OK) return connected(nullptr, "interrupted");
+    const auto& a = addresses[index];
+    int fd = ::socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.length);
+    if (rc != 0 && errno != EINPROGRESS) {
+      last_error = std::strerror(errno);
+      ::close(fd);
+      continue;
+    }
+    char why[256] = "";
+    const auto* host = transport_->host();
+    skiff_io_t* io = host->io_open(host->host, fd, skiff_errbuf_t{why, sizeof why});
+    if (io == nullptr) {
+      last_error = why;
+      ::close(fd);
+      continue;
+    }
+    if (rc == 0) return connected(std::make_unique<Connection>(host, io, fd), "");
+    {
+      std::lock_guard lock(mu_);
+      connecting_ = io;
+      connecting_fd_ = fd;
+      connect_addresses_ = std::move(addresses);
+      connect_index_ = index;
+      if (interrupted_ != SKIFF_OK) host->io_cancel(io);
+    }
+    connect_timer_.start(host, transport_->settings().connect_timeout_ms, [this] {
+      std::lock_guard lock(mu_);
+      connect_timed_out_ = true;
+      if (connecting_) transport_->host()->io_cancel(connecting_);
+    });
+    host->io_wait(io, SKIFF_IO_WRITABLE, &ClientCall::on_connect, this);
+    return;
+  }
+  connected(nullptr, last_error.empty() ? "no address" : last_error);
+}
+
+void ClientCall::on_connect(void* ud, skiff_status_t status, size_t, skiff_str_t) {
+  auto* self = static_cast<ClientCall*>(ud);
+  self->connect_timer_.stop();
+  const auto* host = self->transport_->host();
+  skiff_io_t* io;
+  int fd;
+  bool timed_out;
+  {
+    std::lock_guard lock(self->mu_);
+    io = self->connecting_;
+    fd = self->connecting_fd_;
+    timed_out = self->connect_timed_out_;
+    self->connecting_ = nullptr;
+  }
+  int so_error = 0;
+  socklen_t len = sizeof so_error;
+  if (status == SKIFF_OK && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+    so_error = errno;
+  if (status == SKIFF_OK && so_error == 0)
+    return self->connected(std::make_unique<Connection>(host, io, fd), "");
+  host->io_close(io);
+  std::string error = timed_out                       ? "connect timed out"
+                      : status != SKIFF_OK || !so_error ? "connect cancelled"
+                                                        : std::strerror(so_error);
+  self->connect_to(std::move(self->connect_addresses_), self->connect_index_ + 1, error);
+}
+
+void ClientCall::connected(std::unique_ptr<Connection> conn, std::string error) {
+  std::unique_lock lock(mu_);
+  if (conn) {
+    conn_ = std::move(conn);
+    conn_->set_owner(this);
+    state_ = State::kReady;
+  } else {
+    state_ = State::kFailed;
+    connect_error_ = "cannot connect: " + error;
+  }
+  bool write = write_parked_, head = read_head_parked_;
+  write_parked_ = read_head_parked_ = false;
+  lock.unlock();
+  if (write) start_write();
+  if (head) start_read_head();
+}
+
+// ---- operations ----
+
+void ClientCall::write(skiff_bytes_t chunk, bool end, skiff_done_fn done, void* user_data) {
+  chunk_ = chunk;
+  end_ = end;
+  write_done_ = done;
+  write_user_data_ = user_data;
+  if (interrupted_ != SKIFF_OK) return on_written(SKIFF_ERR_CANCELLED, "");
+  if (connection_ready(true)) start_write();
+}
+
+void ClientCall::start_write() {
+  if (!conn_) return on_written(SKIFF_ERR_UNAVAILABLE, connect_error_);
+  std::string frames;
+  if (!head_frame_.empty()) {
+    // A fresh connection starts with the preface; the head goes out with the first chunk.
+    frames = reused_ ? std::move(head_frame_) : std::string(wire::kPreface) + head_frame_;
+    head_frame_.clear();
+  }
+  conn_->write(std::move(frames),
+               std::string_view(reinterpret_cast<const char*>(chunk_.ptr), chunk_.len), end_);
+}
+
+void ClientCall::on_written(skiff_status_t status, std::string_view error) {
+  if (status == SKIFF_OK && end_) request_ended_ = true;
+  std::string message = status == SKIFF_OK ? std::string() : describe(error);
+  write_done_(write_user_data_, status == SKIFF_OK ? SKIFF_OK : outcome(status), str(message));
+}
+
+void ClientCall::read_head(skiff_head_done_fn done, void* user_data) {
+  head_done_ = done;
+  read_user_data_ = user_data;
+  if (interrupted_ != SKIFF_OK) return on_frame(SKIFF_ERR_CANCELLED, 0, "", "");
+  if (connection_ready(false)) start_read_head();
+}
+
+void ClientCall::start_read_head() {
+  if (!conn_) return on_frame(SKIFF_ERR_UNAVAILABLE, 0, "", connect_error_);
+  conn_->read_frame();
+}
+
+void ClientCall::on_frame(skiff_status_t status, uint8_t type, std::string_view payload,
+                          std::string_view error) {
+  auto fail = [&](skiff_status_t st, std::string_view why) {
+    std::string message = describe(why);
+    head_done_(read_user_data_, outcome(st), nullptr, str(message));
+  };
+  if (status != SKIFF_OK) return fail(status, error);
+  response_started_ = true;
+  if (type == wire::kResponseHead) {
+    wire::ResponseHead head;
+    if (!wire::parse_response_head(payload, head))
+      return fail(SKIFF_ERR_INTERNAL, "malformed response head");
+    return head_done_(read_user_data_, SKIFF_OK, &head.c, str(""));
+  }
+  skiff_status_t failed = SKIFF_OK;
+  std::string_view message;
+  if (type != wire::kFail || !wire::parse_fail(payload, failed, message))
+    return fail(SKIFF_ERR_INTERNAL, "protocol error: expected a response head");
+  // The callee sidecar's own failure, passed through as it is (no address: it is not ours).
+  head_done_(read_user_data_, failed, nullptr, str(message));
+}
+
+void ClientCall::read(skiff_read_done_fn done, void* user_data) {
+  read_done_ = done;
+  read_user_data_ = user_data;
+  if (interrupted_ != SKIFF_OK) return on_body(SKIFF_ERR_CANCELLED, "", false, "");
+  if (!conn_ || !response_started_)
+    return on_body(SKIFF_ERR_FAILED_PRECONDITION, "", false, "read before the response head");
+  conn_->read_body();
+}
+
+void ClientCall::on_body(skiff_status_t status, std::string_view piece, bool end,
+                         std::string_view error) {
+  if (status != SKIFF_OK) {
+    std::string message = describe(error);
+    return read_done_(read_user_data_, outcome(status), skiff_bytes_t{nullptr, 0}, 0,
+                      str(message));
+  }
+  if (end) response_ended_ = true;
+  read_done_(read_user_data_, SKIFF_OK, sdk::bytes(piece), end ? 1 : 0, str(""));
+}
+
+void ClientCall::cancel() {
+  interrupt(SKIFF_ERR_CANCELLED);
+}
+
+void ClientCall::interrupt(skiff_status_t why) {
+  skiff_status_t none = SKIFF_OK;
+  if (!interrupted_.compare_exchange_strong(none, why)) return;
+  std::lock_guard lock(mu_);
+  if (connecting_)
+    transport_->host()->io_cancel(connecting_);
+  else if (state_ == State::kReady)
+    conn_->cancel();
+}
+
+void ClientCall::release() {
+  deadline_.stop();
+  connect_timer_.stop();
+  if (conn_ && interrupted_ == SKIFF_OK && request_ended_ && response_ended_ &&
+      conn_->reusable()) {
+    conn_->set_owner(nullptr);
+    conn_->shrink();
+    transport_->give_back(address_, std::move(conn_));
+  }
+  delete this;
+}
+
+}  // namespace skiff::tcp_transport

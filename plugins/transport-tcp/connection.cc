@@ -1,0 +1,214 @@
+#include "connection.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace skiff::tcp_transport {
+namespace {
+
+constexpr size_t kSmallBuffer = 16 * 1024;
+// Large bodies are read in large pieces: fewer wake-ups and host hand-overs per megabyte.
+constexpr size_t kLargeBuffer = 256 * 1024;
+
+bool is_data(uint8_t type) {
+  return type == wire::kData || type == wire::kDataEnd;
+}
+
+}  // namespace
+
+Connection::Connection(const skiff_host_api_t* host, skiff_io_t* io, int fd)
+    : host_(host), io_(io), fd_(fd), rbuf_(kSmallBuffer) {}
+
+Connection::~Connection() {
+  host_->io_close(io_);
+}
+
+void Connection::read_preface() {
+  want_ = Want::kPreface;
+  pump();
+}
+void Connection::read_frame() {
+  want_ = Want::kFrame;
+  pump();
+}
+void Connection::read_body() {
+  want_ = Want::kBody;
+  pump();
+}
+
+void Connection::cancel() {
+  host_->io_cancel(io_);
+}
+
+bool Connection::reusable() const {
+  if (broken_ || buffered() != 0 || in_data_) return false;
+  char byte;
+  ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void Connection::shrink() {
+  if (rbuf_.size() > kSmallBuffer && buffered() == 0) {
+    rbuf_ = std::vector<uint8_t>(kSmallBuffer);
+    rpos_ = rend_ = 0;
+  }
+}
+
+// Delivers what the owner waits for from the buffer, or reads more.
+void Connection::pump() {
+  for (;;) {
+    const uint8_t* at = rbuf_.data() + rpos_;
+    if (want_ == Want::kPreface) {
+      if (buffered() >= wire::kPreface.size()) {
+        std::string_view got(reinterpret_cast<const char*>(at), wire::kPreface.size());
+        if (got != wire::kPreface) return fail_read(SKIFF_ERR_INTERNAL, "not a skiff tcp peer");
+        rpos_ += wire::kPreface.size();
+        want_ = Want::kNone;
+        return owner_->on_frame(SKIFF_OK, 0, got, "");
+      }
+    } else if (want_ == Want::kBody && in_data_) {
+      if (data_left_ == 0) {
+        in_data_ = false;
+        if (!data_end_) continue;  // an empty DATA frame: nothing to hand over
+        want_ = Want::kNone;
+        return owner_->on_body(SKIFF_OK, "", true, "");
+      }
+      if (buffered() > 0) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(data_left_, buffered()));
+        std::string_view piece(reinterpret_cast<const char*>(at), n);
+        rpos_ += n;
+        data_left_ -= n;
+        bool end = data_left_ == 0 && data_end_;
+        if (data_left_ == 0) in_data_ = false;
+        want_ = Want::kNone;
+        return owner_->on_body(SKIFF_OK, piece, end, "");
+      }
+    } else if (buffered() >= wire::kFrameHeaderSize) {
+      auto header = wire::parse_frame_header(at);
+      if (want_ == Want::kBody) {
+        if (!is_data(header.type) || header.length > wire::kMaxDataFrame)
+          return fail_read(SKIFF_ERR_INTERNAL, "protocol error: expected a body frame");
+        rpos_ += wire::kFrameHeaderSize;
+        in_data_ = true;
+        data_end_ = header.type == wire::kDataEnd;
+        data_left_ = header.length;
+        continue;
+      }
+      if (is_data(header.type) || header.length > wire::kMaxHeadFrame)
+        return fail_read(SKIFF_ERR_INTERNAL, "protocol error: unexpected or oversized frame");
+      const size_t whole = wire::kFrameHeaderSize + header.length;
+      if (buffered() >= whole) {
+        std::string_view payload(reinterpret_cast<const char*>(at) + wire::kFrameHeaderSize,
+                                 header.length);
+        rpos_ += whole;
+        want_ = Want::kNone;
+        return owner_->on_frame(SKIFF_OK, header.type, payload, "");
+      }
+      if (rbuf_.size() < whole) rbuf_.resize(whole);  // a head larger than the buffer
+    }
+    return fill();
+  }
+}
+
+void Connection::fill() {
+  if (rpos_ > 0) {
+    std::memmove(rbuf_.data(), rbuf_.data() + rpos_, buffered());
+    rend_ -= rpos_;
+    rpos_ = 0;
+  }
+  if (want_ == Want::kBody && in_data_ && data_left_ > rbuf_.size() &&
+      rbuf_.size() < kLargeBuffer)
+    rbuf_.resize(kLargeBuffer);
+  host_->io_read(io_, rbuf_.data() + rend_, rbuf_.size() - rend_, &Connection::on_read, this);
+}
+
+void Connection::on_read(void* ud, skiff_status_t status, size_t size, skiff_str_t message) {
+  auto* self = static_cast<Connection*>(ud);
+  if (status != SKIFF_OK) return self->fail_read(status, std::string_view(message.ptr, message.len));
+  if (size == 0) return self->fail_read(SKIFF_ERR_UNAVAILABLE, "connection closed by the peer");
+  self->rend_ += size;
+  self->pump();
+}
+
+void Connection::fail_read(skiff_status_t status, std::string_view error) {
+  broken_ = true;
+  Want want = want_;
+  want_ = Want::kNone;
+  if (want == Want::kBody)
+    owner_->on_body(status, "", false, error);
+  else
+    owner_->on_frame(status, 0, "", error);
+}
+
+void Connection::write(std::string frames, std::optional<std::string_view> chunk, bool end) {
+  wframes_ = std::move(frames);
+  wframes_off_ = 0;
+  has_chunk_ = chunk.has_value();
+  wchunk_ = chunk.value_or(std::string_view());
+  wend_ = end;
+  whdr_len_ = wframe_len_ = 0;
+  if (has_chunk_) next_data_frame();
+  push_write();
+}
+
+void Connection::next_data_frame() {
+  whdr_len_ = wframe_len_ = whdr_off_ = wbody_off_ = 0;
+  if (wchunk_.empty() && !wend_) {
+    has_chunk_ = false;  // an empty piece in the middle of a body: nothing to send
+    return;
+  }
+  size_t n = std::min<size_t>(wchunk_.size(), wire::kMaxDataFrame);
+  bool last = n == wchunk_.size() && wend_;
+  wire::put_frame_header(whdr_, last ? wire::kDataEnd : wire::kData, static_cast<uint32_t>(n));
+  whdr_len_ = wire::kFrameHeaderSize;
+  wframe_len_ = n;
+}
+
+void Connection::push_write() {
+  skiff_bytes_t pieces[3];
+  size_t count = 0;
+  auto add = [&](const void* p, size_t n) {
+    if (n) pieces[count++] = skiff_bytes_t{static_cast<const uint8_t*>(p), n};
+  };
+  add(wframes_.data() + wframes_off_, wframes_.size() - wframes_off_);
+  add(whdr_ + whdr_off_, whdr_len_ - whdr_off_);
+  add(wchunk_.data() + wbody_off_, wframe_len_ - wbody_off_);
+  if (count == 0) {
+    wframes_.clear();
+    return owner_->on_written(SKIFF_OK, "");
+  }
+  host_->io_write(io_, pieces, count, &Connection::on_write, this);
+}
+
+void Connection::on_write(void* ud, skiff_status_t status, size_t size, skiff_str_t message) {
+  auto* self = static_cast<Connection*>(ud);
+  if (status != SKIFF_OK) {
+    self->broken_ = true;
+    return self->owner_->on_written(status, std::string_view(message.ptr, message.len));
+  }
+  auto consume = [&size](size_t& off, size_t len) {
+    size_t n = std::min(size, len - off);
+    off += n;
+    size -= n;
+  };
+  consume(self->wframes_off_, self->wframes_.size());
+  consume(self->whdr_off_, self->whdr_len_);
+  consume(self->wbody_off_, self->wframe_len_);
+  if (self->has_chunk_ && self->whdr_off_ == self->whdr_len_ &&
+      self->wbody_off_ == self->wframe_len_) {
+    // A data frame is out: the next one, or the chunk is done.
+    self->wchunk_.remove_prefix(self->wframe_len_);
+    if (self->wchunk_.empty()) {
+      self->has_chunk_ = false;
+      self->whdr_len_ = self->whdr_off_ = self->wframe_len_ = self->wbody_off_ = 0;
+    } else {
+      self->next_data_frame();
+    }
+  }
+  self->push_write();
+}
+
+}  // namespace skiff::tcp_transport

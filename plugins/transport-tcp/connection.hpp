@@ -1,0 +1,92 @@
+// One TCP connection between two sidecars, carrying the frames of wire.hpp. All socket work goes
+// through the host's io API (ABI 1.1), so it runs on the host's event-loop threads.
+//
+// The read side and the write side are independent: at most one read (preface, frame or body
+// piece) and one write are outstanding, and may overlap. Results go to the owner, the call that
+// currently uses the connection, possibly before the starting function returns.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "skiff/skiff.h"
+#include "wire.hpp"
+
+namespace skiff::tcp_transport {
+
+class ConnectionOwner {
+ public:
+  // A preface or a whole non-data frame; `payload` is valid until the next read.
+  virtual void on_frame(skiff_status_t status, uint8_t type, std::string_view payload,
+                        std::string_view error) = 0;
+  // The next piece of a body; valid until the next read.
+  virtual void on_body(skiff_status_t status, std::string_view piece, bool end,
+                       std::string_view error) = 0;
+  virtual void on_written(skiff_status_t status, std::string_view error) = 0;
+
+ protected:
+  ~ConnectionOwner() = default;
+};
+
+class Connection {
+ public:
+  Connection(const skiff_host_api_t* host, skiff_io_t* io, int fd);
+  ~Connection();  // closes the socket; nothing may be outstanding
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void set_owner(ConnectionOwner* owner) { owner_ = owner; }
+
+  void read_preface();  // the client's preface, delivered through on_frame with type 0
+  void read_frame();    // the next non-data frame
+  void read_body();     // the next piece of the current body (DATA / DATA_END frames)
+
+  // Sends `frames` (whole frames, possibly empty), then `chunk` (borrowed until on_written) as
+  // data frames, the last one DATA_END when `end`. No chunk: only the frames.
+  void write(std::string frames, std::optional<std::string_view> chunk, bool end);
+
+  void cancel();  // outstanding reads and writes complete with SKIFF_ERR_CANCELLED
+  // Usable for another call: nothing unread, the peer has not closed it, no failure seen.
+  bool reusable() const;
+  // No failure seen and no body left half-read (bytes of a next frame may be buffered).
+  bool clean() const { return !broken_ && !in_data_; }
+  void shrink();  // gives back a large read buffer when the connection goes idle
+
+ private:
+  enum class Want { kNone, kPreface, kFrame, kBody };
+  size_t buffered() const { return rend_ - rpos_; }
+  void pump();
+  void fill();
+  void fail_read(skiff_status_t status, std::string_view error);
+  void push_write();
+  void next_data_frame();
+  static void on_read(void* self, skiff_status_t status, size_t size, skiff_str_t message);
+  static void on_write(void* self, skiff_status_t status, size_t size, skiff_str_t message);
+
+  const skiff_host_api_t* host_;
+  skiff_io_t* io_;
+  int fd_;
+  ConnectionOwner* owner_ = nullptr;
+  std::atomic<bool> broken_{false};
+
+  // Read side.
+  Want want_ = Want::kNone;
+  std::vector<uint8_t> rbuf_;
+  size_t rpos_ = 0, rend_ = 0;
+  bool in_data_ = false, data_end_ = false;
+  uint64_t data_left_ = 0;
+
+  // Write side.
+  std::string wframes_;
+  size_t wframes_off_ = 0;
+  bool has_chunk_ = false, wend_ = false;
+  std::string_view wchunk_;
+  uint8_t whdr_[wire::kFrameHeaderSize] = {};
+  size_t whdr_len_ = 0, whdr_off_ = 0, wframe_len_ = 0, wbody_off_ = 0;
+};
+
+}  // namespace skiff::tcp_transport

@@ -1,0 +1,55 @@
+// The callee's side: one accepted connection, which serves its calls one after another. It is
+// the ABI's server call object while a call runs, and waits for the next head in between.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "connection.hpp"
+
+namespace skiff::tcp_transport {
+
+class TcpTransport;
+
+class ServerConn final : public ConnectionOwner {
+ public:
+  ServerConn(TcpTransport* transport, std::unique_ptr<Connection> conn);
+  void start();        // reads the preface, then the first head
+  void close_if_idle();  // shutdown: an idle connection goes at once, a busy one after its call
+  void cut();            // the grace period is over: the running call fails
+
+  void read(skiff_read_done_fn done, void* user_data);
+  void write_head(const skiff_response_head_t* head, skiff_done_fn done, void* user_data);
+  void write(skiff_bytes_t chunk, bool end, skiff_done_fn done, void* user_data);
+  void fail(skiff_status_t status, std::string_view message, skiff_done_fn done, void* user_data);
+  void release();
+
+  void on_frame(skiff_status_t status, uint8_t type, std::string_view payload,
+                std::string_view error) override;
+  void on_body(skiff_status_t status, std::string_view piece, bool end,
+               std::string_view error) override;
+  void on_written(skiff_status_t status, std::string_view error) override;
+
+ private:
+  ~ServerConn() = default;  // close() deletes
+  void close();
+
+  TcpTransport* transport_;
+  std::unique_ptr<Connection> conn_;
+  std::mutex mu_;     // guards active_ against a shutdown running on another thread
+  bool active_ = false;  // a call is being served
+  bool greeted_ = false;  // the preface arrived
+  std::atomic<bool> cut_{false};
+
+  std::string response_frames_;  // the response head, sent with the first write
+  bool request_ended_ = false, response_ended_ = false;
+  skiff_read_done_fn read_done_ = nullptr;
+  skiff_done_fn write_done_ = nullptr;
+  void* read_user_data_ = nullptr;
+  void* write_user_data_ = nullptr;
+  bool write_ends_response_ = false;
+};
+
+}  // namespace skiff::tcp_transport

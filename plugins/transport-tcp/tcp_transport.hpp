@@ -1,0 +1,81 @@
+// transport-tcp: carries invocations between sidecars as framed messages over plain TCP, one call
+// at a time per pooled connection (see wire.hpp). Sockets are served by the host's event loop
+// (ABI 1.1 io functions): no thread of its own on the request path and no hop between threads.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "connection.hpp"
+#include "names.hpp"
+#include "safe_timer.hpp"
+#include "skiff/plugin.hpp"
+
+namespace skiff::tcp_transport {
+
+struct Settings {
+  uint64_t connect_timeout_ms = 5000;
+  uint64_t shutdown_grace_ms = 5000;
+  int64_t max_idle_connections = 64;  // per peer sidecar
+};
+
+class ServerConn;
+
+class TcpTransport {
+ public:
+  TcpTransport(const skiff_host_api_t* host, Settings settings);
+  ~TcpTransport();
+
+  skiff_status_t listen(std::string_view address, uint16_t port,
+                        const skiff_inbound_handler_t* handler, uint16_t* bound_port,
+                        skiff_errbuf_t err);
+  void shutdown(skiff_done_fn done, void* user_data);
+  skiff_status_t call_start(std::string_view address, const skiff_call_head_t* head,
+                            skiff_client_call_t** call, skiff_errbuf_t err);
+
+  // Client side: idle connections to a peer.
+  std::unique_ptr<Connection> take_idle(const std::string& address);
+  void give_back(const std::string& address, std::unique_ptr<Connection> conn);
+
+  // Server side.
+  bool shutting_down() const { return shutting_down_; }
+  void forget(ServerConn* conn);  // the connection closed
+
+  const skiff_host_api_t* host() const { return host_; }
+  const Settings& settings() const { return settings_; }
+  const skiff_inbound_handler_t& handler() const { return handler_; }
+  NameLookup& names() { return names_; }
+  void log(int32_t level, const std::string& message) const;
+
+ private:
+  static void on_acceptable(void* self, skiff_status_t status, size_t, skiff_str_t message);
+  void accept_all();
+  void wait_for_connections();
+  void finish_shutdown_if_idle(std::unique_lock<std::mutex>& lock);
+
+  const skiff_host_api_t* host_;
+  Settings settings_;
+  skiff_inbound_handler_t handler_{};
+  skiff_io_t* listener_ = nullptr;
+  int listen_fd_ = -1;  // owned by listener_
+  SafeTimer accept_retry_;  // after EMFILE and the like
+  SafeTimer grace_;
+  NameLookup names_;
+
+  std::mutex idle_mu_;  // held only to take or return an idle connection
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+
+  std::mutex conns_mu_;  // held when a connection is accepted or closes, never per call
+  std::unordered_set<ServerConn*> conns_;
+  std::atomic<bool> shutting_down_{false};
+  bool listener_open_ = false;
+  skiff_done_fn shutdown_done_ = nullptr;
+  void* shutdown_user_data_ = nullptr;
+};
+
+}  // namespace skiff::tcp_transport
