@@ -24,7 +24,11 @@ ClientCall::ClientCall(TcpTransport* transport, std::string address, std::string
 
 skiff_status_t ClientCall::outcome(skiff_status_t status) const {
   auto why = interrupted_.load();
-  return why != SKIFF_OK ? why : status;
+  if (why != SKIFF_OK) return why;
+  // UNAVAILABLE promises the host that nothing was delivered, so that a retry is safe. Once a
+  // write went out, the peer may be running the call: it is lost, not unavailable.
+  if (status == SKIFF_ERR_UNAVAILABLE && wrote_) return SKIFF_ERR_UNKNOWN;
+  return status;
 }
 
 std::string ClientCall::describe(std::string_view error) const {
@@ -34,7 +38,8 @@ std::string ClientCall::describe(std::string_view error) const {
     case SKIFF_ERR_CANCELLED:
       return "call cancelled";
     default:
-      return "sidecar at " + address_ + ": " + std::string(error);
+      return "sidecar at " + address_ + ": " + std::string(error) +
+             (wrote_ ? " (the connection broke after the request was sent; not retried)" : "");
   }
 }
 
@@ -139,7 +144,7 @@ void ClientCall::on_connect(void* ud, skiff_status_t status, size_t, skiff_str_t
   if (status == SKIFF_OK && so_error == 0)
     return self->connected(std::make_unique<Connection>(host, io, fd), "");
   host->io_close(io);
-  std::string error = timed_out                       ? "connect timed out"
+  std::string error = timed_out                         ? "connect timed out"
                       : status != SKIFF_OK || !so_error ? "connect cancelled"
                                                         : std::strerror(so_error);
   self->connect_to(std::move(self->connect_addresses_), self->connect_index_ + 1, error);
@@ -188,7 +193,9 @@ void ClientCall::start_write() {
 void ClientCall::on_written(skiff_status_t status, std::string_view error) {
   if (status == SKIFF_OK && end_) request_ended_ = true;
   std::string message = status == SKIFF_OK ? std::string() : describe(error);
-  write_done_(write_user_data_, status == SKIFF_OK ? SKIFF_OK : outcome(status), str(message));
+  auto st = status == SKIFF_OK ? SKIFF_OK : outcome(status);
+  if (status == SKIFF_OK) wrote_ = true;
+  write_done_(write_user_data_, st, str(message));
 }
 
 void ClientCall::read_head(skiff_head_done_fn done, void* user_data) {
@@ -238,8 +245,7 @@ void ClientCall::on_body(skiff_status_t status, std::string_view piece, bool end
                          std::string_view error) {
   if (status != SKIFF_OK) {
     std::string message = describe(error);
-    return read_done_(read_user_data_, outcome(status), skiff_bytes_t{nullptr, 0}, 0,
-                      str(message));
+    return read_done_(read_user_data_, outcome(status), skiff_bytes_t{nullptr, 0}, 0, str(message));
   }
   if (end) response_ended_ = true;
   read_done_(read_user_data_, SKIFF_OK, sdk::bytes(piece), end ? 1 : 0, str(""));
@@ -262,8 +268,7 @@ void ClientCall::interrupt(skiff_status_t why) {
 void ClientCall::release() {
   deadline_.stop();
   connect_timer_.stop();
-  if (conn_ && interrupted_ == SKIFF_OK && request_ended_ && response_ended_ &&
-      conn_->reusable()) {
+  if (conn_ && interrupted_ == SKIFF_OK && request_ended_ && response_ended_ && conn_->reusable()) {
     conn_->set_owner(nullptr);
     conn_->shrink();
     transport_->give_back(address_, std::move(conn_));

@@ -80,6 +80,7 @@ class ClientCall final : public ConnectionOwner {
   void* read_user_data_ = nullptr;
   bool response_started_ = false;  // any byte of an answer arrived
   bool request_ended_ = false, response_ended_ = false;
+  std::atomic<bool> wrote_{false};  // a write went out: the peer may have started the call
 };
 
 }  // namespace skiff::tcp_transport

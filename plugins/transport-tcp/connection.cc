@@ -119,15 +119,15 @@ void Connection::fill() {
     rend_ -= rpos_;
     rpos_ = 0;
   }
-  if (want_ == Want::kBody && in_data_ && data_left_ > rbuf_.size() &&
-      rbuf_.size() < kLargeBuffer)
+  if (want_ == Want::kBody && in_data_ && data_left_ > rbuf_.size() && rbuf_.size() < kLargeBuffer)
     rbuf_.resize(kLargeBuffer);
   host_->io_read(io_, rbuf_.data() + rend_, rbuf_.size() - rend_, &Connection::on_read, this);
 }
 
 void Connection::on_read(void* ud, skiff_status_t status, size_t size, skiff_str_t message) {
   auto* self = static_cast<Connection*>(ud);
-  if (status != SKIFF_OK) return self->fail_read(status, std::string_view(message.ptr, message.len));
+  if (status != SKIFF_OK)
+    return self->fail_read(status, std::string_view(message.ptr, message.len));
   if (size == 0) return self->fail_read(SKIFF_ERR_UNAVAILABLE, "connection closed by the peer");
   self->rend_ += size;
   self->pump();

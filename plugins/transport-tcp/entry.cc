@@ -37,8 +37,7 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
     if (s.connect_timeout_ms == 0)
       throw std::invalid_argument(reader.describe("connect_timeout") + ": must be more than 0");
     if (s.max_idle_connections < 0)
-      throw std::invalid_argument(reader.describe("max_idle_connections") +
-                                  ": must be 0 or more");
+      throw std::invalid_argument(reader.describe("max_idle_connections") + ": must be 0 or more");
     *instance = new TcpTransport(host, s);
     return SKIFF_OK;
   });

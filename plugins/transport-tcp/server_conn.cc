@@ -48,11 +48,14 @@ void ServerConn::on_frame(skiff_status_t status, uint8_t type, std::string_view 
   }
   {
     std::unique_lock lock(mu_);
-    // A call that arrives while shutting down is refused by closing: nothing of it ran, so the
-    // caller reports the peer unavailable and may try another instance.
+    // A call that arrives while shutting down is refused with UNAVAILABLE: nothing of it ran,
+    // so the caller may try another instance.
     if (transport_->shutting_down()) {
       lock.unlock();
-      return close();
+      refusing_ = true;
+      std::string frames;
+      wire::append_fail(frames, SKIFF_ERR_UNAVAILABLE, "the sidecar is shutting down");
+      return conn_->write(std::move(frames), std::nullopt, false);
     }
     active_ = true;
   }
@@ -61,7 +64,6 @@ void ServerConn::on_frame(skiff_status_t status, uint8_t type, std::string_view 
   const auto& handler = transport_->handler();
   handler.on_call(handler.host_data, reinterpret_cast<skiff_server_call_t*>(this), &head.c);
 }
-
 
 void ServerConn::read(skiff_read_done_fn done, void* user_data) {
   read_done_ = done;
@@ -109,8 +111,10 @@ void ServerConn::fail(skiff_status_t status, std::string_view message, skiff_don
 }
 
 void ServerConn::on_written(skiff_status_t status, std::string_view error) {
+  if (refusing_) return close();
   if (status == SKIFF_OK && write_ends_response_) response_ended_ = true;
-  std::string message = status == SKIFF_OK ? std::string() : "caller sidecar: " + std::string(error);
+  std::string message =
+      status == SKIFF_OK ? std::string() : "caller sidecar: " + std::string(error);
   write_done_(write_user_data_, status, str(message));
 }
 
@@ -121,8 +125,7 @@ void ServerConn::release() {
     active_ = false;
     // The next call may use the connection only when this one ended cleanly both ways; an
     // answer sent before the whole request was read leaves request bytes behind: close.
-    keep = request_ended_ && response_ended_ && !transport_->shutting_down() &&
-           conn_->clean();
+    keep = request_ended_ && response_ended_ && !transport_->shutting_down() && conn_->clean();
   }
   if (!keep) return close();
   conn_->shrink();

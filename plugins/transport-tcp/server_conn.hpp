@@ -16,7 +16,7 @@ class TcpTransport;
 class ServerConn final : public ConnectionOwner {
  public:
   ServerConn(TcpTransport* transport, std::unique_ptr<Connection> conn);
-  void start();        // reads the preface, then the first head
+  void start();          // reads the preface, then the first head
   void close_if_idle();  // shutdown: an idle connection goes at once, a busy one after its call
   void cut();            // the grace period is over: the running call fails
 
@@ -38,10 +38,11 @@ class ServerConn final : public ConnectionOwner {
 
   TcpTransport* transport_;
   std::unique_ptr<Connection> conn_;
-  std::mutex mu_;     // guards active_ against a shutdown running on another thread
-  bool active_ = false;  // a call is being served
+  std::mutex mu_;         // guards active_ against a shutdown running on another thread
+  bool active_ = false;   // a call is being served
   bool greeted_ = false;  // the preface arrived
   std::atomic<bool> cut_{false};
+  bool refusing_ = false;  // answering a call that came during shutdown, then closing
 
   std::string response_frames_;  // the response head, sent with the first write
   bool request_ended_ = false, response_ended_ = false;

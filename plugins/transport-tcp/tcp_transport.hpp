@@ -62,7 +62,7 @@ class TcpTransport {
   Settings settings_;
   skiff_inbound_handler_t handler_{};
   skiff_io_t* listener_ = nullptr;
-  int listen_fd_ = -1;  // owned by listener_
+  int listen_fd_ = -1;      // owned by listener_
   SafeTimer accept_retry_;  // after EMFILE and the like
   SafeTimer grace_;
   NameLookup names_;

@@ -84,8 +84,8 @@ void put_frame_header(uint8_t* out, FrameType type, uint32_t length) {
 }
 
 FrameHeader parse_frame_header(const uint8_t* in) {
-  return FrameHeader{in[0], (uint32_t{in[1]} << 24) | (uint32_t{in[2]} << 16) |
-                                (uint32_t{in[3]} << 8) | in[4]};
+  return FrameHeader{
+      in[0], (uint32_t{in[1]} << 24) | (uint32_t{in[2]} << 16) | (uint32_t{in[3]} << 8) | in[4]};
 }
 
 void append_call_head(std::string& out, const skiff_call_head_t& h) {

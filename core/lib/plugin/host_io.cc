@@ -69,18 +69,18 @@ skiff_io_t* io_open(void* host, int fd, skiff_errbuf_t err) {
 }
 
 void io_wait(skiff_io_t* io, int32_t readiness, skiff_io_done_fn done, void* user_data) {
-  auto wait = readiness == SKIFF_IO_WRITABLE ? asio::socket_base::wait_write
-                                             : asio::socket_base::wait_read;
+  auto wait =
+      readiness == SKIFF_IO_WRITABLE ? asio::socket_base::wait_write : asio::socket_base::wait_read;
   io->socket.async_wait(wait, [done, user_data](const boost::system::error_code& ec) {
     finish(done, user_data, ec, 0);
   });
 }
 
 void io_read(skiff_io_t* io, void* buf, size_t cap, skiff_io_done_fn done, void* user_data) {
-  io->socket.async_read_some(
-      asio::buffer(buf, cap), [done, user_data](const boost::system::error_code& ec, size_t n) {
-        finish(done, user_data, ec, n);
-      });
+  io->socket.async_read_some(asio::buffer(buf, cap),
+                             [done, user_data](const boost::system::error_code& ec, size_t n) {
+                               finish(done, user_data, ec, n);
+                             });
 }
 
 void io_write(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count, skiff_io_done_fn done,
@@ -94,7 +94,8 @@ void io_write(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count, skiff_i
     return;
   }
   Pieces p;
-  for (size_t i = 0; i < count; ++i) p.buffers[i] = asio::const_buffer(pieces[i].ptr, pieces[i].len);
+  for (size_t i = 0; i < count; ++i)
+    p.buffers[i] = asio::const_buffer(pieces[i].ptr, pieces[i].len);
   p.count = count;
   io->socket.async_write_some(p, [done, user_data](const boost::system::error_code& ec, size_t n) {
     finish(done, user_data, ec, n);

@@ -47,7 +47,7 @@ enum { SKIFF_IO_MAX_PIECES = 16 };
  * io_cancel or io_close the status is SKIFF_ERR_CANCELLED; other failures are
  * SKIFF_ERR_UNAVAILABLE with the system's reason in `message` (borrowed for the call). */
 typedef void (*skiff_io_done_fn)(void* user_data, skiff_status_t status, size_t size,
-                                  skiff_str_t message);
+                                 skiff_str_t message);
 
 /* Paths: dotted keys with array indices, relative to the component's table, e.g. "apps.cart[0]".
  * An empty path means the table itself. All functions below are thread-safe. */
@@ -113,8 +113,8 @@ typedef struct skiff_host_api_t {
   /* Writes at least one byte of `pieces` in order, gathered into one system call where possible;
    * count is at most SKIFF_IO_MAX_PIECES. The pieces array is borrowed for the call, the bytes
    * until done fires. Writes never raise SIGPIPE. */
-  void (*io_write)(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count,
-                   skiff_io_done_fn done, void* user_data);
+  void (*io_write)(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count, skiff_io_done_fn done,
+                   void* user_data);
   /* Outstanding operations complete soon with SKIFF_ERR_CANCELLED; the socket stays open. */
   void (*io_cancel)(skiff_io_t* io);
   /* Closes the socket and frees io. Outstanding operations still complete, with

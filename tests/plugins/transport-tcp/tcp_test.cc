@@ -132,8 +132,8 @@ TEST(TcpWire, TruncatedAndLyingPayloadsAreRejected) {
   std::string_view message;
   std::string fail;
   wire::append_fail(fail, SKIFF_ERR_PERMISSION_DENIED, "no");
-  ASSERT_TRUE(wire::parse_fail(std::string_view(fail).substr(wire::kFrameHeaderSize), status,
-                               message));
+  ASSERT_TRUE(
+      wire::parse_fail(std::string_view(fail).substr(wire::kFrameHeaderSize), status, message));
   EXPECT_EQ(status, SKIFF_ERR_PERMISSION_DENIED);
   EXPECT_EQ(message, "no");
   EXPECT_FALSE(wire::parse_fail(std::string_view("\0\0\0\0\0\0\0\0", 8), status, message));
