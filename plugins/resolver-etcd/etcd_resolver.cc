@@ -167,6 +167,17 @@ class EtcdResolver {
     cv_.wait_for(lock, d, [&] { return stop_ || (session && deregistering_); });
     return !(stop_ || (session && deregistering_));
   }
+  // The pause between attempts after a failure. It waits on the channel first: that polls gRPC,
+  // which a reconnection needs to make progress when nothing else in the process does (skiffd
+  // starts its own gRPC server only for gRPC clients).
+  bool retry_pause(bool session = false) {
+    const auto interval = milliseconds(cfg_.retry_interval_ms);
+    const auto started = std::chrono::steady_clock::now();
+    channel()->WaitForConnected(std::chrono::system_clock::now() + interval);
+    auto left = interval - std::chrono::duration_cast<milliseconds>(
+                               std::chrono::steady_clock::now() - started);
+    return pause(std::max(left, milliseconds(0)), session);
+  }
   bool stopping(bool session) {
     std::lock_guard lock(mu_);
     return stop_ || (session && deregistering_);
@@ -259,7 +270,7 @@ class EtcdResolver {
       }
       if (!err.empty()) {
         next_endpoint();
-        if (!pause(milliseconds(cfg_.retry_interval_ms), true)) break;
+        if (!retry_pause(true)) break;
         continue;
       }
       std::string why = keep_alive();
@@ -364,7 +375,7 @@ class EtcdResolver {
         if (!failing) log(SKIFF_LOG_ERROR, err + "; lookups use the last known instances");
         failing = true;
         next_endpoint();
-        if (!pause(milliseconds(cfg_.retry_interval_ms))) break;
+        if (!retry_pause()) break;
         continue;
       }
       if (failing) log(SKIFF_LOG_INFO, where() + " is reachable again");
@@ -373,7 +384,7 @@ class EtcdResolver {
       if (why.empty()) break;
       log(SKIFF_LOG_WARN, where() + ": " + why + "; reloading");
       failing = true;
-      if (!pause(milliseconds(cfg_.retry_interval_ms))) break;
+      if (!retry_pause()) break;
     }
   }
 

@@ -9,7 +9,11 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "api/sidecar_info.hpp"
@@ -43,7 +47,15 @@ class GrpcApi final : public grpc::CallbackGenericService {
   const Settings& settings_;
   Caller& caller_;
   const SidecarInfo& info_;
-  std::unique_ptr<grpc::Server> server_;
+  void accept_next();
+  void stop_server();
+  void hand_over(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::ip::tcp::acceptor acceptor_{boost::asio::make_strand(io_)};
+  boost::asio::steady_timer retry_{acceptor_.get_executor()};
+  std::mutex server_mu_;  // taken per accepted connection and at shutdown, never per call
+  bool stopping_ = false;
+  std::unique_ptr<grpc::Server> server_;  // started by the first connection
   std::thread shutdown_thread_;
 };
 

@@ -99,7 +99,8 @@ const std::vector<KeySpec>& specs() {
       {"resolver.config", KeyKind::kPluginTable, &S::resolver_config, "",
        "The resolver's own table, handed to the plugin as it is (see the plugin's section)."},
       {"transport.type", KeyKind::kString, &S::transport_type, "",
-       "Sidecar-to-sidecar transport component to use."},
+       "Sidecar-to-sidecar transport component: `tcp` (framed TCP on the event loop) or `grpc`; "
+       "both sidecars of a call must use the same."},
       {"transport.config", KeyKind::kPluginTable, &S::transport_config, "",
        "The transport's own table, handed to the plugin as it is."},
   };

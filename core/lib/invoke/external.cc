@@ -88,7 +88,6 @@ Result<std::unique_ptr<ExternalCaller>> ExternalCaller::create(asio::io_context&
   std::unique_ptr<ExternalCaller> caller(new ExternalCaller(io, settings));
   caller->pools_ = std::make_shared<Pools>();
   std::string error;
-  caller->system_tls_ = make_tls(nullptr, error);
   for (const auto& cfg : settings.http_endpoints) {
     auto ep = parse_base_url(cfg.base_url);
     if (!ep)
@@ -122,7 +121,17 @@ std::vector<std::string> ExternalCaller::names() const {
 Result<ExternalEndpoint> ExternalCaller::from_url(std::string_view url) const {
   auto ep = parse_base_url(url);
   if (!ep) return make_error(SKIFF_ERR_INVALID_ARGUMENT, "not an http(s) URL: " + std::string(url));
-  if (ep->tls) ep->tls_context = system_tls_;
+  if (ep->tls) {
+    // Made on first use: loading the system's CA store costs an idle sidecar ~4 MiB.
+    std::call_once(system_tls_once_, [this] {
+      std::string error;
+      system_tls_ = make_tls(nullptr, error);
+      if (!system_tls_) spdlog::error("the system's CA certificates cannot be loaded: {}", error);
+    });
+    if (!system_tls_)
+      return make_error(SKIFF_ERR_INTERNAL, "the system's CA certificates cannot be loaded");
+    ep->tls_context = system_tls_;
+  }
   return std::move(*ep);
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,7 +49,8 @@ class ExternalCaller {
   std::vector<ExternalEndpoint> endpoints_;
   // Idle keep-alive connections per endpoint (named endpoints by name, full URLs by origin).
   std::shared_ptr<Pools> pools_;
-  std::shared_ptr<boost::asio::ssl::context> system_tls_;
+  mutable std::once_flag system_tls_once_;
+  mutable std::shared_ptr<boost::asio::ssl::context> system_tls_;  // made by the first https URL
 };
 
 // Splits "http(s)://host[:port][/path]"; nullopt when it is not such a URL.
