@@ -268,7 +268,9 @@ void ClientCall::interrupt(skiff_status_t why) {
 void ClientCall::release() {
   deadline_.stop();
   connect_timer_.stop();
-  if (conn_ && interrupted_ == SKIFF_OK && request_ended_ && response_ended_ && conn_->reusable()) {
+  // Whether the peer closed it meanwhile is checked when it is taken again.
+  if (conn_ && interrupted_ == SKIFF_OK && request_ended_ && response_ended_ && conn_->clean() &&
+      conn_->drained()) {
     conn_->set_owner(nullptr);
     conn_->shrink();
     transport_->give_back(address_, std::move(conn_));

@@ -54,6 +54,7 @@ class Connection {
   bool reusable() const;
   // No failure seen and no body left half-read (bytes of a next frame may be buffered).
   bool clean() const { return !broken_ && !in_data_; }
+  bool drained() const { return buffered() == 0; }  // nothing read and not yet handed over
   void shrink();  // gives back a large read buffer when the connection goes idle
 
  private:

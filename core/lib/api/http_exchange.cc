@@ -54,9 +54,8 @@ asio::awaitable<BodyPiece> HttpExchange::read_some() {
   auto& parser = *streamed_;
   if (request_failed_) co_return BodyPiece{false, {}, false, "the request body was cut off"};
   if (parser.is_done()) co_return BodyPiece{true, {}, true, {}};
-  if (!chunk_) chunk_.reset(new char[kBodyPieceSize]);
   idle_.arm(idle_timeout_, stream_.socket());
-  auto [ec, n] = co_await read_body_piece(stream_, buffer_, parser, chunk_.get());
+  auto [ec, n] = co_await read_body_piece(stream_, buffer_, parser, chunk_);
   idle_.disarm();
   if (ec) {
     request_failed_ = true;
@@ -65,7 +64,7 @@ asio::awaitable<BodyPiece> HttpExchange::read_some() {
                                     : ec.message();
     co_return BodyPiece{false, {}, false, "reading the request body failed: " + why};
   }
-  co_return BodyPiece{true, std::string_view(chunk_.get(), n), parser.is_done(), {}};
+  co_return BodyPiece{true, std::string_view(chunk_.data(), n), parser.is_done(), {}};
 }
 
 bool HttpExchange::request_done() const {

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "api/http_types.hpp"
+#include "common/body_piece.hpp"
 #include "common/deadline.hpp"
 #include "invoke/body_source.hpp"
 
@@ -63,7 +64,7 @@ class HttpExchange final : public BodySource {
   boost::beast::flat_buffer& buffer_;
   std::optional<http::request_parser<http::string_body>> whole_;
   std::optional<http::request_parser<http::buffer_body>> streamed_;
-  std::unique_ptr<char[]> chunk_;
+  PieceBuffer chunk_;
   Deadline idle_;
   std::chrono::milliseconds idle_timeout_;
   std::string client_;

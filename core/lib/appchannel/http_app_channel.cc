@@ -218,16 +218,15 @@ asio::awaitable<Result<const http::response_header<>*>> AppExchange::read_head()
 asio::awaitable<Result<BodyPiece>> AppExchange::read_some() {
   auto& parser = *parser_;
   if (parser.is_done()) co_return BodyPiece{true, {}, true, {}};
-  if (!chunk_) chunk_.reset(new char[kBodyPieceSize]);
   if (channel_.timeout_ms_)
     deadline_->arm(std::chrono::milliseconds(channel_.timeout_ms_), stream_->socket());
-  auto [ec, n] = co_await read_body_piece(*stream_, buffer_, parser, chunk_.get());
+  auto [ec, n] = co_await read_body_piece(*stream_, buffer_, parser, chunk_);
   deadline_->disarm();
   if (ec) {
     failed_ = true;
     co_return app_error(ec, "send its answer");
   }
-  co_return BodyPiece{true, std::string_view(chunk_.get(), n), parser.is_done(), {}};
+  co_return BodyPiece{true, std::string_view(chunk_.data(), n), parser.is_done(), {}};
 }
 
 }  // namespace skiff

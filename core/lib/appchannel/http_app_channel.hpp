@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/http_types.hpp"
+#include "common/body_piece.hpp"
 #include "common/deadline.hpp"
 #include "common/result.hpp"
 #include "config/settings.hpp"
@@ -61,7 +62,7 @@ class AppExchange {
   std::optional<http::request_serializer<http::buffer_body>> serializer_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
-  std::unique_ptr<char[]> chunk_;
+  PieceBuffer chunk_;
   std::optional<Deadline> deadline_;
   bool failed_ = false;
 };

@@ -52,7 +52,7 @@ struct Settings {
   uint64_t retry_backoff_ms = 200;
 
   // [runtime], [log], [plugins]
-  int64_t threads = 0;
+  int64_t threads = 1;  // see the schema: one loop thread unless the traffic needs more
   std::string log_level = "info";
   bool log_json = false;
   std::vector<std::string> plugin_paths;

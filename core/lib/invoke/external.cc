@@ -229,13 +229,13 @@ asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   std::optional<uint64_t> length;
   if (auto len = head.find(http::field::content_length); len != head.end())
     length = content_length_of({{"Content-Length", std::string(len->value())}});
-  std::unique_ptr<char[]> chunk(new char[kBodyPieceSize]);
+  PieceBuffer chunk;
   bool started = false;
   while (!parser.is_done() || !started) {
     arm();
-    auto [read_ec, n] = co_await read_body_piece(stream, buffer, parser, chunk.get());
+    auto [read_ec, n] = co_await read_body_piece(stream, buffer, parser, chunk);
     if ((ec = read_ec)) break;
-    std::string_view piece(chunk.get(), n);
+    std::string_view piece(chunk.data(), n);
     bool ok = co_await exchange.answer(head.result_int(), headers, length, piece, parser.is_done());
     started = true;
     if (!ok) co_return false;

@@ -15,7 +15,8 @@ TEST(ConfigLoader, DefaultsNeedNoConfiguration) {
   EXPECT_EQ(s->internal_port, 50002);
   EXPECT_EQ(s->max_body_size, 4u << 20);
   EXPECT_EQ(s->resolver_type, "sqlite");
-  EXPECT_EQ(s->transport_type, "grpc");
+  EXPECT_EQ(s->transport_type, "tcp");
+  EXPECT_EQ(s->threads, 1);
 }
 
 TEST(ConfigLoader, ReadsTypedValuesFromToml) {
