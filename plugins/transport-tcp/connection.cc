@@ -20,7 +20,7 @@ bool is_data(uint8_t type) {
 }  // namespace
 
 Connection::Connection(const skiff_host_api_t* host, skiff_io_t* io, int fd)
-    : host_(host), io_(io), fd_(fd), rbuf_(kSmallBuffer) {}
+    : host_(host), io_(io), fd_(fd), rbuf_(new uint8_t[kSmallBuffer]), rbuf_size_(kSmallBuffer) {}
 
 Connection::~Connection() {
   host_->io_close(io_);
@@ -51,8 +51,11 @@ bool Connection::reusable() const {
 }
 
 void Connection::shrink() {
-  if (rbuf_.size() > kSmallBuffer && buffered() == 0) {
-    rbuf_ = std::vector<uint8_t>(kSmallBuffer);
+  // Only a buffer grown for an oversized head goes back; body-sized ones stay for the next call
+  // (freeing and faulting in 256 KiB per call cost more than the body's copy).
+  if (rbuf_size_ > kLargeBuffer && buffered() == 0) {
+    rbuf_.reset(new uint8_t[kSmallBuffer]);
+    rbuf_size_ = kSmallBuffer;
     rpos_ = rend_ = 0;
   }
 }
@@ -60,7 +63,7 @@ void Connection::shrink() {
 // Delivers what the owner waits for from the buffer, or reads more.
 void Connection::pump() {
   for (;;) {
-    const uint8_t* at = rbuf_.data() + rpos_;
+    const uint8_t* at = rbuf_.get() + rpos_;
     if (want_ == Want::kPreface) {
       if (buffered() >= wire::kPreface.size()) {
         std::string_view got(reinterpret_cast<const char*>(at), wire::kPreface.size());
@@ -107,7 +110,7 @@ void Connection::pump() {
         want_ = Want::kNone;
         return owner_->on_frame(SKIFF_OK, header.type, payload, "");
       }
-      if (rbuf_.size() < whole) rbuf_.resize(whole);  // a head larger than the buffer
+      if (rbuf_size_ < whole) grow(whole);  // a head larger than the buffer
     }
     return fill();
   }
@@ -115,13 +118,21 @@ void Connection::pump() {
 
 void Connection::fill() {
   if (rpos_ > 0) {
-    std::memmove(rbuf_.data(), rbuf_.data() + rpos_, buffered());
+    std::memmove(rbuf_.get(), rbuf_.get() + rpos_, buffered());
     rend_ -= rpos_;
     rpos_ = 0;
   }
-  if (want_ == Want::kBody && in_data_ && data_left_ > rbuf_.size() && rbuf_.size() < kLargeBuffer)
-    rbuf_.resize(kLargeBuffer);
-  host_->io_read(io_, rbuf_.data() + rend_, rbuf_.size() - rend_, &Connection::on_read, this);
+  if (want_ == Want::kBody && in_data_ && data_left_ > rbuf_size_ - rend_ &&
+      rbuf_size_ < kLargeBuffer)
+    grow(static_cast<size_t>(std::min<uint64_t>(kLargeBuffer, rend_ + data_left_)));
+  host_->io_read(io_, rbuf_.get() + rend_, rbuf_size_ - rend_, &Connection::on_read, this);
+}
+
+void Connection::grow(size_t size) {
+  std::unique_ptr<uint8_t[]> bigger(new uint8_t[size]);  // not zeroed: only read bytes count
+  std::memcpy(bigger.get(), rbuf_.get(), rend_);
+  rbuf_ = std::move(bigger);
+  rbuf_size_ = size;
 }
 
 void Connection::on_read(void* ud, skiff_status_t status, size_t size, skiff_str_t message) {

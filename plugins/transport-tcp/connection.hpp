@@ -55,13 +55,14 @@ class Connection {
   // No failure seen and no body left half-read (bytes of a next frame may be buffered).
   bool clean() const { return !broken_ && !in_data_; }
   bool drained() const { return buffered() == 0; }  // nothing read and not yet handed over
-  void shrink();  // gives back a large read buffer when the connection goes idle
+  void shrink();  // gives back a buffer grown for an oversized head when the connection goes idle
 
  private:
   enum class Want { kNone, kPreface, kFrame, kBody };
   size_t buffered() const { return rend_ - rpos_; }
   void pump();
   void fill();
+  void grow(size_t size);
   void fail_read(skiff_status_t status, std::string_view error);
   void push_write();
   void next_data_frame();
@@ -76,7 +77,8 @@ class Connection {
 
   // Read side.
   Want want_ = Want::kNone;
-  std::vector<uint8_t> rbuf_;
+  std::unique_ptr<uint8_t[]> rbuf_;
+  size_t rbuf_size_;
   size_t rpos_ = 0, rend_ = 0;
   bool in_data_ = false, data_end_ = false;
   uint64_t data_left_ = 0;
