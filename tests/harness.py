@@ -26,10 +26,19 @@ BROKEN_PLUGINS = BUILD / "tests" / "abi"
 ECHO_SERVER = REPO / "tests" / "integration" / "grpc_apps" / "echo_server.py"
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, never one this run handed out before: the kernel may offer
+    a just-closed port again, and two ports of one sidecar must differ."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_until(condition, timeout=10.0, what="condition"):

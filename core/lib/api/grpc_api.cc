@@ -5,10 +5,10 @@
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "dapr_api.pb.h"
@@ -84,104 +84,34 @@ const char* verb_name(common::HTTPExtension::Verb v) {
 
 GrpcApi::GrpcApi(asio::io_context& io, const Settings& settings, Caller& caller,
                  const SidecarInfo& info)
-    : io_(io), settings_(settings), caller_(caller), info_(info) {}
+    : io_(io), settings_(settings), caller_(caller), info_(info) {
+  grpc::ServerBuilder builder;
+  // Proxied messages are limited by the apps at both ends, not here; InvokeService checks
+  // api.max_body_size itself.
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  builder.RegisterCallbackGenericService(this);
+  server_ = builder.BuildAndStart();  // no port: skiffd's listener hands connections over
+}
 
 GrpcApi::~GrpcApi() {
-  stop_server();
+  shutdown();
   if (shutdown_thread_.joinable()) shutdown_thread_.join();
-  // The event loop no longer runs handlers of this object (it stopped, or the acceptor never
-  // opened): close directly.
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  retry_.cancel();
 }
 
-// skiffd accepts on the gRPC port itself and starts grpc++'s server only when the first
-// connection arrives, handing each accepted socket over. A sidecar whose app never speaks gRPC
-// then pays none of the gRPC server's threads and memory (most of an idle sidecar's footprint).
-Result<uint16_t> GrpcApi::listen(const std::string& address, uint16_t port) {
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(io_);
-  auto found =
-      resolver.resolve(address, std::to_string(port), asio::ip::tcp::resolver::numeric_service, ec);
-  if (!ec && found.empty()) ec = asio::error::host_not_found;
-  auto fail = [&] {
-    return make_error(SKIFF_ERR_UNAVAILABLE, "cannot listen on " + address + ":" +
-                                                 std::to_string(port) +
-                                                 " (gRPC API): " + ec.message());
-  };
-  if (ec) return fail();
-  auto endpoint = found.begin()->endpoint();
-  acceptor_.open(endpoint.protocol(), ec);
-  // SO_REUSEADDR only: a second sidecar must fail to bind a port in use, not share its calls.
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    return fail();
-  }
-  accept_next();
-  return acceptor_.local_endpoint().port();
-}
-
-void GrpcApi::accept_next() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
-    if (ec == asio::error::operation_aborted) return;  // shut down (this may be gone)
-    if (ec) {
-      // Out of descriptors, say: try again shortly instead of spinning on a ready listener.
-      spdlog::warn("gRPC API: accept failed: {}", ec.message());
-      retry_.expires_after(std::chrono::milliseconds(100));
-      retry_.async_wait([this](const boost::system::error_code& e) {
-        if (!e) accept_next();
-      });
-      return;
-    }
-    hand_over(std::move(s));
-    accept_next();
-  });
-}
-
-void GrpcApi::hand_over(asio::ip::tcp::socket socket) {
-  std::lock_guard lock(server_mu_);
-  if (stopping_) return;  // the socket closes as it goes
+void GrpcApi::serve_socket(int fd) {
   if (!server_) {
-    grpc::ServerBuilder builder;
-    // Proxied messages are limited by the apps at both ends, not here; InvokeService checks
-    // api.max_body_size itself.
-    builder.SetMaxReceiveMessageSize(-1);
-    builder.SetMaxSendMessageSize(-1);
-    builder.RegisterCallbackGenericService(this);
-    server_ = builder.BuildAndStart();
-    if (!server_) {
-      spdlog::error("gRPC API: the gRPC server did not start");
-      return;
-    }
+    ::close(fd);
+    return;
   }
-  boost::system::error_code ec;
-  socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  int fd = socket.release(ec);
-  if (ec) return;
   // grpc++ expects a non-blocking descriptor and owns it from here on.
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   grpc::AddInsecureChannelFromFd(server_.get(), fd);
 }
 
 void GrpcApi::shutdown() {
-  asio::post(acceptor_.get_executor(), [this] {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    retry_.cancel();
-  });
-  stop_server();
-}
-
-void GrpcApi::stop_server() {
-  std::lock_guard lock(server_mu_);
-  if (stopping_) return;
-  stopping_ = true;
-  if (!server_) return;
+  if (!server_ || shutdown_thread_.joinable()) return;
+  // Server::Shutdown blocks while calls drain: never on an event-loop thread they need.
   shutdown_thread_ = std::thread([server = server_.get()] {
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });

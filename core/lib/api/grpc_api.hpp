@@ -1,7 +1,8 @@
 // The app-facing gRPC API (h2c, Dapr-compatible): dapr.proto.runtime.v1.Dapr/InvokeService and
 // GetMetadata, UNIMPLEMENTED for the rest of Dapr's API, and proxy mode: any other method with
 // `dapr-app-id` metadata is forwarded as raw bytes to the target app's sidecar. Served through
-// gRPC's generic callback API, so no schema of the app's own services is needed.
+// gRPC's generic callback API, so no schema of the app's own services is needed. Part of the
+// skiff-grpc module: skiffd's GrpcListener accepts the connections and hands them over.
 #pragma once
 
 #include <grpcpp/generic/async_generic_service.h>
@@ -9,13 +10,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "api/grpc_module.hpp"
 #include "api/sidecar_info.hpp"
 #include "common/result.hpp"
 #include "config/settings.hpp"
@@ -24,17 +22,16 @@
 
 namespace skiff {
 
-class GrpcApi final : public grpc::CallbackGenericService {
+class GrpcApi final : public grpc::CallbackGenericService, public GrpcApiServer {
  public:
   GrpcApi(boost::asio::io_context& io, const Settings& settings, Caller& caller,
           const SidecarInfo& info);
-  ~GrpcApi();
-  // Starts serving; returns the bound port.
-  Result<uint16_t> listen(const std::string& address, uint16_t port);
-  // Stops accepting calls; running ones get a grace period, then are cancelled. Returns at once:
+  ~GrpcApi() override;
+
+  void serve_socket(int fd) override;
   // gRPC's Shutdown blocks, so it runs on its own thread (joined by the destructor), never on an
   // event-loop thread that running calls need.
-  void shutdown();
+  void shutdown() override;
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
@@ -47,15 +44,7 @@ class GrpcApi final : public grpc::CallbackGenericService {
   const Settings& settings_;
   Caller& caller_;
   const SidecarInfo& info_;
-  void accept_next();
-  void stop_server();
-  void hand_over(boost::asio::ip::tcp::socket socket);
-
-  boost::asio::ip::tcp::acceptor acceptor_{boost::asio::make_strand(io_)};
-  boost::asio::steady_timer retry_{acceptor_.get_executor()};
-  std::mutex server_mu_;  // taken per accepted connection and at shutdown, never per call
-  bool stopping_ = false;
-  std::unique_ptr<grpc::Server> server_;  // started by the first connection
+  std::unique_ptr<grpc::Server> server_;
   std::thread shutdown_thread_;
 };
 

@@ -1,6 +1,6 @@
 // The callee sidecar's channel to a gRPC app (app.protocol = "grpc"): ordinary invocations go to
 // dapr.proto.runtime.v1.AppCallback/OnInvoke, as with Dapr; proxied gRPC calls go to the app's own
-// method as raw bytes, streaming both ways.
+// method as raw bytes, streaming both ways. Part of the skiff-grpc module.
 #pragma once
 
 #include <grpcpp/channel.h>
@@ -9,16 +9,17 @@
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 
+#include "api/grpc_module.hpp"
 #include "config/settings.hpp"
 #include "plugin/components.hpp"
 
 namespace skiff {
 
-class GrpcAppChannel {
+class GrpcAppChannel final : public GrpcAppClient {
  public:
   explicit GrpcAppChannel(const Settings& settings);
   // Serves one call from the transport to the app; proxied calls are marked by kGrpcProxyHeader.
-  boost::asio::awaitable<void> serve(ServerCall& call, const CallHead& head);
+  boost::asio::awaitable<void> serve(ServerCall& call, const CallHead& head) override;
 
  private:
   boost::asio::awaitable<void> on_invoke(ServerCall& call, const CallHead& head);

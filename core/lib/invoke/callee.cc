@@ -8,7 +8,7 @@ namespace skiff {
 
 namespace asio = boost::asio;
 
-Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppChannel* grpc_app)
+Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grpc_app)
     : settings_(settings), app_(app), grpc_app_(grpc_app) {}
 
 asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {

@@ -4,7 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "appchannel/grpc_app_channel.hpp"
+#include "api/grpc_module.hpp"
 #include "appchannel/http_app_channel.hpp"
 #include "config/settings.hpp"
 #include "plugin/components.hpp"
@@ -14,13 +14,13 @@ namespace skiff {
 class Callee {
  public:
   // `grpc_app` is set when the app speaks gRPC (app.protocol = "grpc").
-  Callee(const Settings& settings, HttpAppChannel& app, GrpcAppChannel* grpc_app);
+  Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grpc_app);
   boost::asio::awaitable<void> serve(ServerCall call, CallHead head);
 
  private:
   const Settings& settings_;
   HttpAppChannel& app_;
-  GrpcAppChannel* grpc_app_;
+  GrpcAppClient* grpc_app_;
 };
 
 }  // namespace skiff

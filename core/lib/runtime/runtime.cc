@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "api/grpc_api.hpp"
+#include "api/grpc_listener.hpp"
 #include "api/http_server.hpp"
 #include "appchannel/http_app_channel.hpp"
 #include "invoke/callee.hpp"
@@ -92,14 +92,20 @@ int run_sidecar(const Settings& settings) {
   info.http_endpoints = (*external)->names();
 
   HttpAppChannel app_channel(io, settings);
-  std::unique_ptr<GrpcAppChannel> grpc_app_channel;
-  if (settings.app_protocol == "grpc" && settings.app_port != 0)
-    grpc_app_channel = std::make_unique<GrpcAppChannel>(settings);
+  std::unique_ptr<GrpcAppClient> grpc_app_channel;
+  if (settings.app_protocol == "grpc" && settings.app_port != 0) {
+    auto module = load_grpc_module();
+    if (!module) {
+      spdlog::critical("app.protocol = \"grpc\": {}", module.error().message);
+      return 1;
+    }
+    grpc_app_channel = (*module)->create_app_client(settings);
+  }
   Callee callee(settings, app_channel, grpc_app_channel.get());
   Caller caller(settings, *resolver, *transport);
   Router router(settings, caller, **external, info);
   HttpServer http_server(io, settings, router);
-  auto grpc_api = std::make_unique<GrpcApi>(io, settings, caller, info);
+  auto grpc_api = std::make_unique<GrpcListener>(io, settings, caller, info);
 
   Inbound inbound{&io, *transport, &callee};
   skiff_inbound_handler_t handler{sizeof(skiff_inbound_handler_t), &inbound, on_inbound_call};
@@ -129,7 +135,7 @@ int run_sidecar(const Settings& settings) {
     // As with the internal port: sidecars sharing a machine without configuration.
     spdlog::warn("gRPC API port {} is taken; using a free port", settings.grpc_port);
     // A service registers with one server only: a fresh one for the second try.
-    grpc_api = std::make_unique<GrpcApi>(io, settings, caller, info);
+    grpc_api = std::make_unique<GrpcListener>(io, settings, caller, info);
     grpc_port = grpc_api->listen(settings.grpc_address, 0);
   }
   if (!grpc_port) {
