@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/dll/import.hpp>
+#include <cctype>
 #include <cstdlib>
 
 #ifndef SKIFF_PLUGINDIR
@@ -208,6 +209,36 @@ PluginCatalog PluginCatalog::discover(const std::vector<std::filesystem::path>& 
       for (auto& c : *loaded)
         if (!catalog.find(c.kind, c.type_name)) catalog.components_.push_back(std::move(c));
     }
+  }
+  return catalog;
+}
+
+PluginCatalog PluginCatalog::load_wanted(const std::vector<std::filesystem::path>& dirs,
+                                         const skiff_host_api_t* host,
+                                         const std::vector<Wanted>& wanted) {
+  PluginCatalog catalog;
+  catalog.searched_ = dirs;
+  for (const auto& w : wanted) {
+    // A type name that could not be a file name of its own goes straight to the full scan.
+    bool plain =
+        !w.type_name.empty() && std::all_of(w.type_name.begin(), w.type_name.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
+    if (!plain) return discover(dirs, host);
+    const std::string file = "skiff-" + std::string(kind_name(w.kind)) + "-" + w.type_name + ".so";
+    for (const auto& dir : dirs) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(dir / file, ec)) continue;
+      auto loaded = load_plugin_file(dir / file, host);
+      if (!loaded) {
+        catalog.failures_.push_back({dir / file, loaded.error().message});
+        break;
+      }
+      for (auto& c : *loaded)
+        if (!catalog.find(c.kind, c.type_name)) catalog.components_.push_back(std::move(c));
+      break;
+    }
+    if (!catalog.find(w.kind, w.type_name)) return discover(dirs, host);  // named otherwise
   }
   return catalog;
 }

@@ -49,7 +49,9 @@ int run_sidecar(const Settings& settings) {
   asio::io_context io(static_cast<int>(threads));
   HostServices host(io);
 
-  auto catalog = PluginCatalog::discover(plugin_search_path(settings.plugin_paths), host.api());
+  auto catalog = PluginCatalog::load_wanted(plugin_search_path(settings.plugin_paths), host.api(),
+                                            {{SKIFF_KIND_RESOLVER, settings.resolver_type},
+                                             {SKIFF_KIND_TRANSPORT, settings.transport_type}});
   for (const auto& f : catalog.failures()) spdlog::warn("plugin refused: {}", f.line());
 
   const auto* resolver_component = catalog.find(SKIFF_KIND_RESOLVER, settings.resolver_type);
