@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""The skiff benchmark: one run, same machine, same echo app, three topologies on loopback.
+"""The skiff benchmark: one run, same machine, same echo apps, five topologies on loopback.
 
-  direct  loadgen -> app
-  skiff   loadgen -> skiffd A (HTTP API) -> skiffd B (internal transport) -> app
-  nginx   loadgen -> nginx A -> nginx B -> app   (keep-alive upstreams: the plain-proxy baseline
-                                                with the same number of hops)
+  direct       loadgen -> app
+  skiff        loadgen -> skiffd A (HTTP API) -> skiffd B (internal transport) -> app
+  nginx        loadgen -> nginx A -> nginx B -> app   (keep-alive upstreams: the plain-proxy
+                                                     baseline with the same number of hops)
+  grpc-direct  gRPC loadgen -> gRPC echo app
+  skiff-grpc   gRPC loadgen -> skiffd A (gRPC API, proxy mode) -> skiffd B -> gRPC echo app
 
 Scenarios: (a) open loop at 1000 requests/s, 1 KiB POST bodies, 16 connections (the setup of
 Dapr's published sidecar numbers); (b) closed loop, maximum throughput; (c) 64 KiB and 1 MiB
-bodies, closed loop; (d) idle. Per topology and scenario: throughput, latency percentiles,
+bodies, closed loop (HTTP only); (d) idle. Per topology and scenario: throughput, latency percentiles,
 latency added over direct, CPU time per request of each proxy process (user+sys from /proc) and
 its peak and steady RSS. Printed as a table and written as JSON.
 
@@ -137,6 +139,7 @@ class Topology:
         self.name, self.tmp, self.build, self.app_port = name, tmp, build, app_port
         self.procs, self.proxies = [], []
         self.port, self.path, self.headers = None, "/echo", []
+        self.grpc = False  # driven by skiff-grpc-loadgen; only the 1 KiB scenarios
 
     def start(self, args, log, env=None):
         p = subprocess.Popen([str(a) for a in args], stdout=open(self.tmp / log, "w"),
@@ -177,6 +180,42 @@ def start_skiff(tmp, build, app_port):
     wait_port(ports[3])
     t.proxies = [Proxy("skiffd A", a), Proxy("skiffd B", b)]
     t.port, t.path = ports[3], "/v1.0/invoke/echo/method/echo"
+    return t
+
+
+def start_grpc_app(t):
+    port = free_port()
+    t.start([t.build / "bench/skiff-grpc-echo", "--port", port], "grpc-echo.log")
+    wait_port(port)
+    return port
+
+
+def start_grpc_direct(tmp, build, app_port):
+    """gRPC: loadgen (unary calls of /bench.Echo/Echo) -> the gRPC echo app."""
+    t = Topology("grpc-direct", tmp, build, app_port)
+    t.grpc = True
+    t.port = start_grpc_app(t)
+    return t
+
+
+def start_skiff_grpc(tmp, build, app_port):
+    """gRPC: loadgen -> skiffd A's gRPC API (proxy mode, dapr-app-id) -> skiffd B -> the gRPC app."""
+    t = Topology("skiff-grpc", tmp, build, app_port)
+    t.grpc = True
+    grpc_app = start_grpc_app(t)
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp / "skiff-grpc-state"),
+               SKIFF_PLUGIN_PATH=f"{build}/plugins/resolver-sqlite:{build}/plugins/transport-tcp")
+    skiffd = build / "core/skiffd/skiffd"
+    ports = [free_port() for _ in range(6)]
+    b = t.start([skiffd, "--app-id", "echo", "--app-port", grpc_app, "--app-protocol", "grpc",
+                 "--dapr-http-port", ports[0], "--dapr-internal-grpc-port", ports[1],
+                 "--dapr-grpc-port", ports[2], "--log-level", "warn"], "skiffd-grpc-b.log", env)
+    a = t.start([skiffd, "--app-id", "loadgen", "--dapr-http-port", ports[3], "--dapr-internal-grpc-port",
+                 ports[4], "--dapr-grpc-port", ports[5], "--log-level", "warn"], "skiffd-grpc-a.log", env)
+    wait_port(ports[0])
+    wait_port(ports[5])
+    t.proxies = [Proxy("skiffd A", a), Proxy("skiffd B", b)]
+    t.port, t.headers = ports[5], ["dapr-app-id: echo"]
     return t
 
 
@@ -226,8 +265,13 @@ def start_nginx(tmp, build, app_port):
 
 
 def loadgen(build, topo, seconds, warmup, connections, body, rate=0):
-    args = [build / "bench/skiff-loadgen", "--port", topo.port, "--path", topo.path, "-c", connections,
-            "-d", seconds, "--warmup", warmup, "--body-size", body]
+    if topo.grpc:
+        args = [build / "bench/skiff-grpc-loadgen", "--target", f"127.0.0.1:{topo.port}"]
+        for h in topo.headers:
+            args += ["-H", h]
+    else:
+        args = [build / "bench/skiff-loadgen", "--port", topo.port, "--path", topo.path]
+    args += ["-c", connections, "-d", seconds, "--warmup", warmup, "--body-size", body]
     if rate:
         args += ["-r", rate]
     r = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=seconds + warmup + 120)
@@ -268,6 +312,10 @@ def scenarios(quick):
     ]
 
 
+# The gRPC topologies run the 1 KiB scenarios: gRPC bodies are messages, not streams.
+GRPC_SCENARIOS = ("rate1000", "max")
+
+
 def machine():
     model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                   if l.startswith("model name")), platform.processor())
@@ -278,15 +326,16 @@ def machine():
 def print_table(results):
     def row(cols, widths):
         return "  ".join(str(c).ljust(w) for c, w in zip(cols, widths))
-    widths = [34, 7, 10, 8, 8, 8, 8, 8, 22, 60]
+    widths = [34, 12, 10, 8, 8, 8, 8, 8, 22, 60]
     print(row(["scenario", "topo", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms",
                "added p50/p90/p99 ms", "per proxy: CPU us/req, peak/steady RSS MiB"], widths))
     for sc in results["scenarios"]:
-        direct = sc["topologies"].get("direct")
         for topo, r in sc["topologies"].items():
             lat = r["latency_us"]
             added = "-"
-            if direct and topo != "direct":
+            base = "grpc-direct" if topo.endswith("grpc") else "direct"
+            direct = sc["topologies"].get(base)
+            if direct and topo != base:
                 d = direct["latency_us"]
                 added = "/".join(f"{(lat[k] - d[k]) / 1000:.2f}" for k in ("p50", "p90", "p99"))
             proxies = "; ".join(f"{n}: {p['cpu_us_per_request']}, {p['peak_rss_mib']}/{p['steady_rss_mib']}"
@@ -303,14 +352,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs: the whole suite in under 3 minutes")
     ap.add_argument("--build", default=os.environ.get("SKIFF_BUILD_DIR", REPO / "build"), type=Path)
     ap.add_argument("--out", type=Path, help="JSON file (default bench/results/<date>.json)")
-    ap.add_argument("--topologies", default="direct,skiff,nginx")
+    ap.add_argument("--topologies", default="direct,skiff,nginx,grpc-direct,skiff-grpc")
     args = ap.parse_args()
     build = args.build.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
     app = subprocess.Popen([str(build / "examples/apps/sample-app/skiff-sample-app"), "--port",
                             str(free_port_app := free_port()), "--name", "echo"],
                            stdout=open(tmp / "app.log", "w"), stderr=subprocess.STDOUT)
-    starters = {"direct": start_direct, "skiff": start_skiff, "nginx": start_nginx}
+    starters = {"direct": start_direct, "skiff": start_skiff, "nginx": start_nginx,
+                "grpc-direct": start_grpc_direct, "skiff-grpc": start_skiff_grpc}
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "quick": args.quick, "scenarios": [], "idle_rss_mib": {}}
     try:
@@ -328,6 +378,8 @@ def main():
                     idle_wait.wait(2)  # idle means: nothing happens for this long
                     results["idle_rss_mib"][name] = {p.name: round(rss_bytes(p.pids()) / 2**20, 1) for p in topo.proxies}
                 for sc, out in zip(plan, results["scenarios"]):
+                    if topo.grpc and sc["key"] not in GRPC_SCENARIOS:
+                        continue
                     print(f"{name}: {sc['name']} ...", file=sys.stderr, flush=True)
                     out["topologies"][name] = measure(build, topo, sc)
             finally:

@@ -23,13 +23,13 @@
 #include <thread>
 #include <vector>
 
-#include "histogram.hpp"
+#include "report.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using skiff::bench::Clock;
 
 namespace {
 
@@ -47,19 +47,8 @@ struct Options {
   std::vector<std::string> headers;  // "Name: value"
 };
 
-struct Run {
-  Clock::time_point start, measure_from, end;
-  std::chrono::nanoseconds interval{0};
-  std::atomic<uint64_t> next_slot{0};
-};
-
-struct ConnectionStats {
-  skiff::bench::Histogram latency;
-  uint64_t completed = 0;  // answered in the measurement window
-  uint64_t non_2xx = 0;
-  uint64_t errors = 0;  // connection or protocol errors
-  uint64_t bytes_in = 0;
-};
+using skiff::bench::LaneStats;
+using skiff::bench::Schedule;
 
 asio::awaitable<bool> connect(beast::tcp_stream& stream, const tcp::endpoint& ep) {
   boost::system::error_code ec;
@@ -70,33 +59,19 @@ asio::awaitable<bool> connect(beast::tcp_stream& stream, const tcp::endpoint& ep
   co_return true;
 }
 
-asio::awaitable<void> connection(const Options& o, Run& run, tcp::endpoint ep,
+asio::awaitable<void> connection(Schedule& schedule, tcp::endpoint ep,
                                  const http::request<http::string_body>& request,
-                                 ConnectionStats& stats) {
+                                 LaneStats& stats) {
   auto ex = co_await asio::this_coro::executor;
   beast::tcp_stream stream(ex);
   asio::steady_timer timer(ex);
   beast::flat_buffer buffer;
   bool connected = co_await connect(stream, ep);
-  for (;;) {
-    Clock::time_point scheduled;
-    if (o.rate > 0) {
-      uint64_t slot = run.next_slot.fetch_add(1, std::memory_order_relaxed);
-      scheduled = run.start + slot * run.interval;
-      if (scheduled >= run.end) break;
-      if (Clock::now() < scheduled) {
-        timer.expires_at(scheduled);
-        boost::system::error_code ec;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      }
-    } else {
-      if (Clock::now() < run.start) {  // every connection starts at the same moment
-        timer.expires_at(run.start);
-        boost::system::error_code ec;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      }
-      scheduled = Clock::now();
-      if (scheduled >= run.end) break;
+  while (auto due = schedule.next()) {
+    if (Clock::now() < *due) {
+      timer.expires_at(*due);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     boost::system::error_code ec;
     if (!connected) connected = co_await connect(stream, ep);
@@ -119,10 +94,9 @@ asio::awaitable<void> connection(const Options& o, Run& run, tcp::endpoint ep,
     }
     const auto& res = parser.get();
     if (!res.keep_alive()) connected = false;
-    if (scheduled >= run.measure_from) {  // counted like the requests: in the measured window
-      if (res.result_int() / 100 != 2) ++stats.non_2xx;
-      stats.latency.record(
-          static_cast<uint64_t>(std::chrono::nanoseconds(done - scheduled).count()));
+    if (schedule.measured(*due)) {  // counted like the requests: in the measured window
+      if (res.result_int() / 100 != 2) ++stats.failed;
+      stats.latency.record(static_cast<uint64_t>(std::chrono::nanoseconds(done - *due).count()));
       ++stats.completed;
       stats.bytes_in += res.body().size();
     }
@@ -179,50 +153,13 @@ int main(int argc, char** argv) {
   request.prepare_payload();
 
   asio::io_context io(o.threads);
-  Run run;
-  run.start = Clock::now() + std::chrono::milliseconds(50);  // connections open first
-  run.measure_from = run.start + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(o.warmup));
-  run.end = run.measure_from +
-            std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
-  if (o.rate > 0) run.interval = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / o.rate));
-  std::vector<ConnectionStats> stats(static_cast<size_t>(o.connections));
+  Schedule schedule(o.rate, o.warmup, o.duration);
+  std::vector<LaneStats> stats(static_cast<size_t>(o.connections));
   for (auto& s : stats)
-    asio::co_spawn(asio::make_strand(io), connection(o, run, ep, request, s), asio::detached);
+    asio::co_spawn(asio::make_strand(io), connection(schedule, ep, request, s), asio::detached);
   std::vector<std::thread> workers;
   for (int i = 1; i < o.threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
-
-  skiff::bench::Histogram all;
-  uint64_t completed = 0, non_2xx = 0, errors = 0, bytes_in = 0;
-  for (const auto& s : stats) {
-    all.merge(s.latency);
-    completed += s.completed;
-    non_2xx += s.non_2xx;
-    errors += s.errors;
-    bytes_in += s.bytes_in;
-  }
-  auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-  nlohmann::json out = {
-      {"mode", o.rate > 0 ? "open" : "closed"},
-      {"target_rate", o.rate},
-      {"connections", o.connections},
-      {"body_size", o.body_size},
-      {"duration_s", o.duration},
-      {"requests", completed},
-      {"non_2xx", non_2xx},
-      {"errors", errors},
-      {"throughput_rps", static_cast<double>(completed) / o.duration},
-      {"bytes_in", bytes_in},
-      {"latency_us",
-       {{"p50", us(all.percentile(0.50))},
-        {"p90", us(all.percentile(0.90))},
-        {"p99", us(all.percentile(0.99))},
-        {"p999", us(all.percentile(0.999))},
-        {"max", us(all.max())},
-        {"mean", all.mean() / 1000.0}}},
-  };
-  std::cout << out.dump() << std::endl;
-  return errors == 0 && non_2xx == 0 ? 0 : 1;
+  return skiff::bench::report(stats, o.rate, o.connections, o.body_size, o.duration);
 }
