@@ -11,6 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "common/call_executor.hpp"
 #include "dapr_api.pb.h"
 #include "grpc/framing.hpp"
 #include "grpc/metadata.hpp"
@@ -121,7 +122,7 @@ grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServ
   auto stream = ServerStream::create(ctx);
   const std::string& method = ctx->method();
   auto spawn = [&](asio::awaitable<void> work) {
-    asio::co_spawn(asio::make_strand(io_), std::move(work), asio::detached);
+    asio::co_spawn(call_executor(io_), std::move(work), asio::detached);
   };
   if (method == "/dapr.proto.runtime.v1.Dapr/InvokeService") {
     spawn(invoke_service(stream));

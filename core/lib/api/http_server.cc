@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 
 #include "api/http_exchange.hpp"
+#include "common/call_executor.hpp"
 #include "common/deadline.hpp"
 
 namespace skiff {
@@ -67,7 +68,7 @@ void HttpServer::stop() {
 asio::awaitable<void> HttpServer::accept_loop(tcp::acceptor& acceptor) {
   while (!stopping_) {
     boost::system::error_code ec;
-    tcp::socket socket(asio::make_strand(io_));
+    tcp::socket socket(call_executor(io_));
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) co_return;

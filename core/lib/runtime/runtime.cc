@@ -16,6 +16,7 @@
 #include "api/grpc_listener.hpp"
 #include "api/http_server.hpp"
 #include "appchannel/http_app_channel.hpp"
+#include "common/call_executor.hpp"
 #include "invoke/callee.hpp"
 #include "invoke/caller.hpp"
 #include "plugin/catalog.hpp"
@@ -36,7 +37,7 @@ struct Inbound {
 
 void on_inbound_call(void* host_data, skiff_server_call_t* call, const skiff_call_head_t* head) {
   auto* in = static_cast<Inbound*>(host_data);
-  asio::co_spawn(asio::make_strand(*in->io),
+  asio::co_spawn(call_executor(*in->io),
                  in->callee->serve(in->transport->adopt(call), copy_call_head(*head)),
                  asio::detached);
 }
@@ -47,6 +48,7 @@ int run_sidecar(const Settings& settings) {
   const unsigned threads = settings.threads > 0 ? static_cast<unsigned>(settings.threads)
                                                 : std::max(1u, std::thread::hardware_concurrency());
   asio::io_context io(static_cast<int>(threads));
+  set_single_loop_thread(threads == 1);
   HostServices host(io);
 
   auto catalog = PluginCatalog::load_wanted(plugin_search_path(settings.plugin_paths), host.api(),
