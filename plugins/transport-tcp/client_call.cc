@@ -27,7 +27,7 @@ skiff_status_t ClientCall::outcome(skiff_status_t status) const {
   if (why != SKIFF_OK) return why;
   // UNAVAILABLE promises the host that nothing was delivered, so that a retry is safe. Once a
   // write went out, the peer may be running the call: it is lost, not unavailable.
-  if (status == SKIFF_ERR_UNAVAILABLE && wrote_) return SKIFF_ERR_UNKNOWN;
+  if (status == SKIFF_ERR_UNAVAILABLE && sent_any()) return SKIFF_ERR_UNKNOWN;
   return status;
 }
 
@@ -39,7 +39,7 @@ std::string ClientCall::describe(std::string_view error) const {
       return "call cancelled";
     default:
       return "sidecar at " + address_ + ": " + std::string(error) +
-             (wrote_ ? " (the connection broke after the request was sent; not retried)" : "");
+             (sent_any() ? " (the connection broke after the request was sent; not retried)" : "");
   }
 }
 
@@ -104,20 +104,20 @@ void ClientCall::connect_to(std::vector<SocketAddress> addresses, size_t index,
       continue;
     }
     if (rc == 0) return connected(std::make_unique<Connection>(host, io, fd), "");
-    {
-      std::lock_guard lock(mu_);
-      connecting_ = io;
-      connecting_fd_ = fd;
-      connect_addresses_ = std::move(addresses);
-      connect_index_ = index;
-      if (interrupted_ != SKIFF_OK) host->io_cancel(io);
-    }
+    std::lock_guard lock(mu_);
+    connecting_ = io;
+    connecting_fd_ = fd;
+    connect_addresses_ = std::move(addresses);
+    connect_index_ = index;
+    // Started under the lock interrupt() takes: a cancel either finds the wait to cancel or
+    // comes after this block and finds connecting_ set.
     connect_timer_.start(host, transport_->settings().connect_timeout_ms, [this] {
       std::lock_guard lock(mu_);
       connect_timed_out_ = true;
       if (connecting_) transport_->host()->io_cancel(connecting_);
     });
     host->io_wait(io, SKIFF_IO_WRITABLE, &ClientCall::on_connect, this);
+    if (interrupted_ != SKIFF_OK) host->io_cancel(io);
     return;
   }
   connected(nullptr, last_error.empty() ? "no address" : last_error);
@@ -156,6 +156,8 @@ void ClientCall::connected(std::unique_ptr<Connection> conn, std::string error) 
     conn_ = std::move(conn);
     conn_->set_owner(this);
     state_ = State::kReady;
+    // A cancel or deadline while connecting: nothing may go out on the new connection.
+    if (interrupted_ != SKIFF_OK) conn_->cancel();
   } else {
     state_ = State::kFailed;
     connect_error_ = "cannot connect: " + error;
@@ -194,7 +196,6 @@ void ClientCall::on_written(skiff_status_t status, std::string_view error) {
   if (status == SKIFF_OK && end_) request_ended_ = true;
   std::string message = status == SKIFF_OK ? std::string() : describe(error);
   auto st = status == SKIFF_OK ? SKIFF_OK : outcome(status);
-  if (status == SKIFF_OK) wrote_ = true;
   write_done_(write_user_data_, st, str(message));
 }
 
@@ -243,6 +244,8 @@ void ClientCall::read(skiff_read_done_fn done, void* user_data) {
 
 void ClientCall::on_body(skiff_status_t status, std::string_view piece, bool end,
                          std::string_view error) {
+  if (status != SKIFF_OK && conn_->peer_failed() && interrupted_ == SKIFF_OK)
+    return read_done_(read_user_data_, status, skiff_bytes_t{nullptr, 0}, 0, str(error));
   if (status != SKIFF_OK) {
     std::string message = describe(error);
     return read_done_(read_user_data_, outcome(status), skiff_bytes_t{nullptr, 0}, 0, str(message));

@@ -80,7 +80,8 @@ class ClientCall final : public ConnectionOwner {
   void* read_user_data_ = nullptr;
   bool response_started_ = false;  // any byte of an answer arrived
   bool request_ended_ = false, response_ended_ = false;
-  std::atomic<bool> wrote_{false};  // a write went out: the peer may have started the call
+  // Bytes of this call went out: the peer may have started it.
+  bool sent_any() const { return conn_ && conn_->sent_any(); }
 };
 
 }  // namespace skiff::tcp_transport

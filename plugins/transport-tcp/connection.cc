@@ -39,7 +39,18 @@ void Connection::read_body() {
   pump();
 }
 
+void Connection::linger() {
+  ::shutdown(fd_, SHUT_WR);
+  want_ = Want::kDiscard;
+  in_data_ = false;
+  pump();
+}
+
 void Connection::cancel() {
+  // Sticky: io_cancel reaches only what is in flight, and a cancel may land between two reads.
+  // With the socket shut down, whatever starts later fails at once.
+  broken_ = true;
+  ::shutdown(fd_, SHUT_RDWR);
   host_->io_cancel(io_);
 }
 
@@ -62,6 +73,10 @@ void Connection::shrink() {
 
 // Delivers what the owner waits for from the buffer, or reads more.
 void Connection::pump() {
+  if (want_ == Want::kDiscard) {
+    rpos_ = rend_ = 0;
+    return fill();
+  }
   for (;;) {
     const uint8_t* at = rbuf_.get() + rpos_;
     if (want_ == Want::kPreface) {
@@ -91,6 +106,25 @@ void Connection::pump() {
       }
     } else if (buffered() >= wire::kFrameHeaderSize) {
       auto header = wire::parse_frame_header(at);
+      if (want_ == Want::kBody && header.type == wire::kFail) {
+        // The callee sidecar gave up after its answer had started: its status and reason.
+        if (header.length > wire::kMaxHeadFrame)
+          return fail_read(SKIFF_ERR_INTERNAL, "protocol error: oversized failure");
+        if (buffered() < wire::kFrameHeaderSize + header.length) {
+          if (rbuf_size_ < wire::kFrameHeaderSize + header.length)
+            grow(wire::kFrameHeaderSize + header.length);
+          return fill();
+        }
+        skiff_status_t status = SKIFF_ERR_INTERNAL;
+        std::string_view message;
+        std::string_view payload(reinterpret_cast<const char*>(at) + wire::kFrameHeaderSize,
+                                 header.length);
+        if (!wire::parse_fail(payload, status, message))
+          return fail_read(SKIFF_ERR_INTERNAL, "protocol error: malformed failure");
+        rpos_ += wire::kFrameHeaderSize + header.length;
+        peer_failed_ = true;
+        return fail_read(status, message);
+      }
       if (want_ == Want::kBody) {
         if (!is_data(header.type) || header.length > wire::kMaxDataFrame)
           return fail_read(SKIFF_ERR_INTERNAL, "protocol error: expected a body frame");
@@ -200,6 +234,7 @@ void Connection::on_write(void* ud, skiff_status_t status, size_t size, skiff_st
     self->broken_ = true;
     return self->owner_->on_written(status, std::string_view(message.ptr, message.len));
   }
+  self->sent_ += size;
   auto consume = [&size](size_t& off, size_t len) {
     size_t n = std::min(size, len - off);
     off += n;

@@ -39,17 +39,31 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  void set_owner(ConnectionOwner* owner) { owner_ = owner; }
+  // A new owner (call) starts counting its own bytes sent.
+  void set_owner(ConnectionOwner* owner) {
+    owner_ = owner;
+    sent_ = 0;
+  }
+  // Bytes of the current owner's that went out: once any did, the peer may be running the call.
+  bool sent_any() const { return sent_ > 0; }
+  // The last read failed because the peer sent a FAIL frame: its status and message are the
+  // callee sidecar's own, to be passed on as they are.
+  bool peer_failed() const { return peer_failed_; }
 
   void read_preface();  // the client's preface, delivered through on_frame with type 0
   void read_frame();    // the next non-data frame
   void read_body();     // the next piece of the current body (DATA / DATA_END frames)
+  // Lingering close: sends FIN after what was written, then reads and drops whatever the peer
+  // still sends; the end (the peer's close, or an error) arrives through on_frame.
+  void linger();
 
   // Sends `frames` (whole frames, possibly empty), then `chunk` (borrowed until on_written) as
   // data frames, the last one DATA_END when `end`. No chunk: only the frames.
   void write(std::string frames, std::optional<std::string_view> chunk, bool end);
 
-  void cancel();  // outstanding reads and writes complete with SKIFF_ERR_CANCELLED
+  // Outstanding reads and writes complete with SKIFF_ERR_CANCELLED, and any started later fail:
+  // the socket is shut down, so the connection is done.
+  void cancel();
   // Usable for another call: nothing unread, the peer has not closed it, no failure seen.
   bool reusable() const;
   // No failure seen and no body left half-read (bytes of a next frame may be buffered).
@@ -58,7 +72,7 @@ class Connection {
   void shrink();  // gives back a buffer grown for an oversized head when the connection goes idle
 
  private:
-  enum class Want { kNone, kPreface, kFrame, kBody };
+  enum class Want { kNone, kPreface, kFrame, kBody, kDiscard };
   size_t buffered() const { return rend_ - rpos_; }
   void pump();
   void fill();
@@ -74,6 +88,8 @@ class Connection {
   int fd_;
   ConnectionOwner* owner_ = nullptr;
   std::atomic<bool> broken_{false};
+  std::atomic<uint64_t> sent_{0};
+  bool peer_failed_ = false;  // read side
 
   // Read side.
   Want want_ = Want::kNone;

@@ -20,18 +20,26 @@ void ServerConn::close_if_idle() {
   if (!active_) conn_->cancel();  // the pending read ends with CANCELLED, which closes
 }
 
+void ServerConn::close_lingering() {
+  linger_timer_.stop();
+  close();
+}
+
 void ServerConn::cut() {
   cut_ = true;
   conn_->cancel();
 }
 
 void ServerConn::close() {
-  transport_->forget(this);
-  delete this;
+  auto* transport = transport_;
+  transport->forget(this);  // out of shutdown's reach first
+  delete this;              // closes the socket
+  transport->report_shutdown_if_done();
 }
 
 void ServerConn::on_frame(skiff_status_t status, uint8_t type, std::string_view payload,
                           std::string_view error) {
+  if (lingering_) return close_lingering();  // the caller closed, or the time is up
   if (status != SKIFF_OK) {
     if (status != SKIFF_ERR_CANCELLED && status != SKIFF_ERR_UNAVAILABLE)
       transport_->log(SKIFF_LOG_DEBUG, "closing a connection: " + std::string(error));
@@ -95,9 +103,12 @@ void ServerConn::write(skiff_bytes_t chunk, bool end, skiff_done_fn done, void* 
   write_user_data_ = user_data;
   write_ends_response_ = end;
   if (cut_) return on_written(SKIFF_ERR_CANCELLED, "shutting down");
-  conn_->write(std::move(response_frames_),
-               std::string_view(reinterpret_cast<const char*>(chunk.ptr), chunk.len), end);
+  // The write may complete, and the call be released, on another thread before write() returns:
+  // nothing of this object may be touched after it starts.
+  std::string frames = std::move(response_frames_);
   response_frames_.clear();
+  conn_->write(std::move(frames),
+               std::string_view(reinterpret_cast<const char*>(chunk.ptr), chunk.len), end);
 }
 
 void ServerConn::fail(skiff_status_t status, std::string_view message, skiff_done_fn done,
@@ -126,6 +137,14 @@ void ServerConn::release() {
     // The next call may use the connection only when this one ended cleanly both ways; an
     // answer sent before the whole request was read leaves request bytes behind: close.
     keep = request_ended_ && response_ended_ && !transport_->shutting_down() && conn_->clean();
+  }
+  if (!keep && response_ended_ && !request_ended_ && conn_->clean()) {
+    // An answer sent before the whole request was read (a 413, say). Closing now, with request
+    // bytes unread, would make the kernel reset the connection and could destroy the answer
+    // before the caller read it: close gracefully, and give the caller a moment to stop.
+    lingering_ = true;
+    linger_timer_.start(transport_->host(), kLingerMs, [this] { conn_->cancel(); });
+    return conn_->linger();
   }
   if (!keep) return close();
   conn_->shrink();

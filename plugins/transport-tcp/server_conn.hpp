@@ -8,6 +8,7 @@
 #include <string>
 
 #include "connection.hpp"
+#include "safe_timer.hpp"
 
 namespace skiff::tcp_transport {
 
@@ -35,9 +36,13 @@ class ServerConn final : public ConnectionOwner {
  private:
   ~ServerConn() = default;  // close() deletes
   void close();
+  void close_lingering();
+  static constexpr uint64_t kLingerMs = 2000;
 
   TcpTransport* transport_;
   std::unique_ptr<Connection> conn_;
+  SafeTimer linger_timer_;  // after conn_: stopped (waiting for a running callback) first
+  bool lingering_ = false;
   std::mutex mu_;         // guards active_ against a shutdown running on another thread
   bool active_ = false;   // a call is being served
   bool greeted_ = false;  // the preface arrived

@@ -132,8 +132,12 @@ void TcpTransport::accept_all() {
 }
 
 void TcpTransport::forget(ServerConn* conn) {
-  std::unique_lock lock(conns_mu_);
+  std::lock_guard lock(conns_mu_);
   conns_.erase(conn);
+}
+
+void TcpTransport::report_shutdown_if_done() {
+  std::unique_lock lock(conns_mu_);
   finish_shutdown_if_idle(lock);
 }
 

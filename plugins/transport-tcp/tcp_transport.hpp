@@ -44,7 +44,8 @@ class TcpTransport {
 
   // Server side.
   bool shutting_down() const { return shutting_down_; }
-  void forget(ServerConn* conn);  // the connection closed
+  void forget(ServerConn* conn);   // the connection is closing
+  void report_shutdown_if_done();  // after a connection closed
 
   const skiff_host_api_t* host() const { return host_; }
   const Settings& settings() const { return settings_; }

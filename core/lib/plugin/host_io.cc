@@ -4,6 +4,7 @@
 
 #include <array>
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -76,7 +77,16 @@ void io_wait(skiff_io_t* io, int32_t readiness, skiff_io_done_fn done, void* use
   });
 }
 
+// Completes an operation that cannot start, on a loop thread as the contract promises.
+void refuse(skiff_io_t* io, skiff_io_done_fn done, void* user_data, const char* why) {
+  asio::post(io->socket.get_executor(), [done, user_data, why] {
+    done(user_data, SKIFF_ERR_INVALID_ARGUMENT, 0, skiff_str_t{why, std::strlen(why)});
+  });
+}
+
 void io_read(skiff_io_t* io, void* buf, size_t cap, skiff_io_done_fn done, void* user_data) {
+  // A zero-byte read would complete with 0 bytes, which means end of stream.
+  if (cap == 0) return refuse(io, done, user_data, "io_read needs room for at least one byte");
   io->socket.async_read_some(asio::buffer(buf, cap),
                              [done, user_data](const boost::system::error_code& ec, size_t n) {
                                finish(done, user_data, ec, n);
@@ -85,14 +95,11 @@ void io_read(skiff_io_t* io, void* buf, size_t cap, skiff_io_done_fn done, void*
 
 void io_write(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count, skiff_io_done_fn done,
               void* user_data) {
-  if (count > SKIFF_IO_MAX_PIECES) {
-    // The contract promises a completion on a loop thread, never inside the call.
-    asio::post(io->socket.get_executor(), [done, user_data] {
-      static constexpr char kWhy[] = "too many pieces in one io_write";
-      done(user_data, SKIFF_ERR_INVALID_ARGUMENT, 0, skiff_str_t{kWhy, sizeof kWhy - 1});
-    });
-    return;
-  }
+  if (count > SKIFF_IO_MAX_PIECES)
+    return refuse(io, done, user_data, "too many pieces in one io_write");
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) total += pieces[i].len;
+  if (total == 0) return refuse(io, done, user_data, "io_write needs at least one byte");
   Pieces p;
   for (size_t i = 0; i < count; ++i)
     p.buffers[i] = asio::const_buffer(pieces[i].ptr, pieces[i].len);

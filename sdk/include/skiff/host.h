@@ -96,26 +96,29 @@ typedef struct skiff_host_api_t {
    * hop between the socket and the host. Check with SKIFF_HAS(host, skiff_host_api_t, io_open);
    * a 1.0 host has none of these.
    *
-   * Contract: completions always run on a host event-loop thread and never before the starting
-   * function returns. At most one io_read or readable io_wait, and at most one io_write or
-   * writable io_wait, are outstanding per socket; a read and a write may be outstanding together
-   * and may be started from different threads. Every started operation completes exactly once,
-   * also after io_cancel and io_close. */
+   * Contract: completions always run on a host event-loop thread and never inside the starting
+   * call (they may run on another loop thread before that call has returned). At most one io_read
+   * or readable io_wait, and at most one io_write or writable io_wait, are outstanding per socket;
+   * a read and a write may be outstanding together and may be started from different threads. Every
+   * started operation completes exactly once, also after io_cancel and io_close. */
 
   /* Takes a connected or listening non-blocking stream socket (TCP or Unix). From now on the
-   * host owns fd and closes it in io_close. Returns NULL, with the reason in err, on failure. */
+   * host owns fd and closes it in io_close. Returns NULL, with the reason in err, on failure; the
+   * caller then still owns fd. */
   skiff_io_t* (*io_open)(void* host, int fd, skiff_errbuf_t err);
   /* Completes when the socket is ready: SKIFF_IO_READABLE (e.g. to accept) or SKIFF_IO_WRITABLE
    * (e.g. a non-blocking connect finished; read SO_ERROR to learn how). */
   void (*io_wait)(skiff_io_t* io, int32_t readiness, skiff_io_done_fn done, void* user_data);
-  /* Reads at least one byte into buf (cap > 0), borrowed until done fires. */
+  /* Reads at least one byte into buf (cap > 0, else SKIFF_ERR_INVALID_ARGUMENT), borrowed
+   * until done fires. */
   void (*io_read)(skiff_io_t* io, void* buf, size_t cap, skiff_io_done_fn done, void* user_data);
   /* Writes at least one byte of `pieces` in order, gathered into one system call where possible;
    * count is at most SKIFF_IO_MAX_PIECES. The pieces array is borrowed for the call, the bytes
    * until done fires. Writes never raise SIGPIPE. */
   void (*io_write)(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count, skiff_io_done_fn done,
                    void* user_data);
-  /* Outstanding operations complete soon with SKIFF_ERR_CANCELLED; the socket stays open. */
+  /* Operations in flight complete soon with SKIFF_ERR_CANCELLED; the socket stays open and
+   * operations started later run normally (shut the socket down first to make a stop stick). */
   void (*io_cancel)(skiff_io_t* io);
   /* Closes the socket and frees io. Outstanding operations still complete, with
    * SKIFF_ERR_CANCELLED; io must not be used again. */

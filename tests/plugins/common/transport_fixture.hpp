@@ -41,6 +41,13 @@ asio::awaitable<void> echo(ServerCall call, CallHead head) {
     co_await call.fail(SKIFF_ERR_INTERNAL, why);
     co_return;
   }
+  if (head.method == "fail-late") {  // the answer started, then the app went away
+    static const std::string why = "the app went away mid-answer";
+    co_await call.write_head(ResponseHead{200, {}});
+    co_await call.write("partial", false);
+    co_await call.fail(SKIFF_ERR_UNAVAILABLE, why);
+    co_return;
+  }
   ResponseHead out{201,
                    {{"x-method", head.method}, {"x-verb", head.verb}, {"x-query", head.query}}};
   co_await call.write_head(out);

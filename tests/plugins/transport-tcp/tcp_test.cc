@@ -77,6 +77,14 @@ TEST_F(TcpTransport, AMalformedHeadIsClosed) {
   EXPECT_TRUE(closed_by_peer_);
 }
 
+TEST_F(TcpTransport, AFailureAfterTheAnswerStartedReachesTheCallerWithItsStatus) {
+  auto a = call(address_, "fail-late", "x");
+  EXPECT_EQ(a.status, SKIFF_ERR_UNAVAILABLE) << a.message;
+  EXPECT_EQ(a.message, "the app went away mid-answer");
+  auto b = call(address_, "after", "y");  // and the transport goes on
+  ASSERT_EQ(b.status, SKIFF_OK) << b.message;
+}
+
 TEST_F(TcpTransport, SequentialCallsUseOneConnection) {
   ASSERT_EQ(call(address_, "warm", "up").status, SKIFF_OK);
   size_t before = open_descriptors();
