@@ -5,6 +5,7 @@
 #ifndef SKIFF_PLUGINS_COMMON_RESOLVER_ABI_HPP
 #define SKIFF_PLUGINS_COMMON_RESOLVER_ABI_HPP
 
+#include "bundled_plugin.hpp"
 #include "skiff/plugin.hpp"
 
 namespace skiff::plugins {
@@ -55,17 +56,7 @@ struct ResolverAbi {
       skiff::plugins::ResolverAbi<Class>::vtable(create_fn);                                    \
   const skiff_component_t kResolverComponent = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, \
                                                 type_name, &kResolverVtable};                   \
-  const skiff_component_t* const kComponents[] = {&kResolverComponent};                         \
-  const skiff_plugin_info_t kPluginInfo = {sizeof(skiff_plugin_info_t), plugin_name, "0.1.0",   \
-                                           kComponents, 1};                                     \
   }                                                                                             \
-  extern "C" {                                                                                  \
-  SKIFF_PLUGIN_DEFINE_ABI_VERSION();                                                            \
-  skiff_status_t skiff_plugin_entry(const skiff_host_api_t*, const skiff_plugin_info_t** info,  \
-                                    skiff_errbuf_t) {                                           \
-    *info = &kPluginInfo;                                                                       \
-    return SKIFF_OK;                                                                            \
-  }                                                                                             \
-  }
+  SKIFF_BUNDLED_PLUGIN(kResolverComponent, plugin_name)
 
 #endif  // SKIFF_PLUGINS_COMMON_RESOLVER_ABI_HPP
