@@ -66,7 +66,7 @@ void lane(const Options& o, Schedule& schedule, const grpc::ByteBuffer& request,
   channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc::GenericStub stub(channel);
   while (auto due = schedule.next()) {
-    std::this_thread::sleep_until(*due);
+    std::this_thread::sleep_until(*due);  // the schedule: this call is due then (open loop)
     grpc::ByteBuffer response;
     auto status = call(stub, o, request, response);
     auto done = Clock::now();
