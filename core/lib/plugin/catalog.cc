@@ -224,9 +224,8 @@ PluginCatalog PluginCatalog::load_wanted(const std::vector<std::filesystem::path
         !w.type_name.empty() && std::all_of(w.type_name.begin(), w.type_name.end(), [](char c) {
           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
         });
-    if (!plain) return discover(dirs, host);
     const std::string file = "skiff-" + std::string(kind_name(w.kind)) + "-" + w.type_name + ".so";
-    for (const auto& dir : dirs) {
+    for (const auto& dir : plain ? dirs : std::vector<std::filesystem::path>{}) {
       std::error_code ec;
       if (!std::filesystem::is_regular_file(dir / file, ec)) continue;
       auto loaded = load_plugin_file(dir / file, host);
@@ -238,7 +237,18 @@ PluginCatalog PluginCatalog::load_wanted(const std::vector<std::filesystem::path
         if (!catalog.find(c.kind, c.type_name)) catalog.components_.push_back(std::move(c));
       break;
     }
-    if (!catalog.find(w.kind, w.type_name)) return discover(dirs, host);  // named otherwise
+    if (catalog.find(w.kind, w.type_name)) continue;
+    // Named otherwise: load every plugin. What was found by name stays what it is, so the choice
+    // of one component does not depend on whether another was found by name.
+    auto all = discover(dirs, host);
+    for (auto& c : all.components_)
+      if (!catalog.find(c.kind, c.type_name)) catalog.components_.push_back(std::move(c));
+    for (auto& f : all.failures_) {
+      bool known = std::any_of(catalog.failures_.begin(), catalog.failures_.end(),
+                               [&](const LoadFailure& k) { return k.file == f.file; });
+      if (!known) catalog.failures_.push_back(std::move(f));
+    }
+    break;  // every plugin is loaded now
   }
   return catalog;
 }
