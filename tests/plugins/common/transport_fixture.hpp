@@ -25,6 +25,11 @@ namespace asio = boost::asio;
 
 // The callee: echoes the body in 64 KiB pieces, or fails when the method says so.
 asio::awaitable<void> echo(ServerCall call, CallHead head) {
+  if (head.method == "early") {  // answers without reading the request (a 413, say)
+    co_await call.write_head(ResponseHead{413, {}});
+    co_await call.write("too large", true);
+    co_return;
+  }
   std::string body;
   for (;;) {
     auto r = co_await call.read();

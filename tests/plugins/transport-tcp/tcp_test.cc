@@ -85,6 +85,17 @@ TEST_F(TcpTransport, AFailureAfterTheAnswerStartedReachesTheCallerWithItsStatus)
   ASSERT_EQ(b.status, SKIFF_OK) << b.message;
 }
 
+TEST_F(TcpTransport, AnAnswerSentBeforeTheRequestWasReadStillArrives) {
+  // The callee answers at once and never reads the 4 MiB body: the answer reaches the caller
+  // (whose last writes may fail), and the connection is closed, not reused with body bytes in it.
+  auto a = call(address_, "early", std::string(4 << 20, 'x'));
+  ASSERT_EQ(a.status, SKIFF_OK) << a.message;
+  EXPECT_EQ(a.http_status, 413);
+  EXPECT_EQ(a.body, "too large");
+  auto b = call(address_, "after", "y");
+  ASSERT_EQ(b.status, SKIFF_OK) << b.message;
+}
+
 TEST_F(TcpTransport, SequentialCallsUseOneConnection) {
   ASSERT_EQ(call(address_, "warm", "up").status, SKIFF_OK);
   size_t before = open_descriptors();
