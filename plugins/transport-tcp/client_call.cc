@@ -68,9 +68,24 @@ bool ClientCall::connection_ready(bool for_write) {
   } else if (parse_ip(hp, ip)) {
     connect_to({ip}, 0, "");
   } else {
-    transport_->names().lookup(hp, [this](std::vector<SocketAddress> found, std::string error) {
-      if (found.empty()) return connected(nullptr, error);
-      connect_to(std::move(found), 0, "");
+    // The answer may come after a cancel let the host release this call: it goes through a
+    // ticket that release() voids.
+    auto ticket = std::make_shared<LookupTicket>();
+    ticket->call = this;
+    {
+      std::lock_guard lock(mu_);
+      lookup_ = ticket;
+    }
+    transport_->names().lookup(hp, [ticket](std::vector<SocketAddress> found, std::string error) {
+      std::lock_guard lock(ticket->mu);
+      if (!ticket->call) return;
+      ClientCall* self = ticket->call;
+      {
+        std::lock_guard call_lock(self->mu_);
+        self->lookup_.reset();
+      }
+      if (found.empty()) return self->connected(nullptr, error);
+      self->connect_to(std::move(found), 0, "");
     });
   }
   return false;
@@ -261,16 +276,35 @@ void ClientCall::cancel() {
 void ClientCall::interrupt(skiff_status_t why) {
   skiff_status_t none = SKIFF_OK;
   if (!interrupted_.compare_exchange_strong(none, why)) return;
-  std::lock_guard lock(mu_);
-  if (connecting_)
+  std::unique_lock lock(mu_);
+  if (connecting_) {
     transport_->host()->io_cancel(connecting_);
-  else if (state_ == State::kReady)
+  } else if (state_ == State::kReady) {
     conn_->cancel();
+  } else if (state_ == State::kConnecting && lookup_) {
+    // A name lookup cannot be stopped: the parked operations fail now, the answer is ignored.
+    state_ = State::kFailed;
+    connect_error_ = "interrupted while resolving the peer's name";
+    bool write = write_parked_, head = read_head_parked_;
+    write_parked_ = read_head_parked_ = false;
+    lock.unlock();
+    if (write) start_write();
+    if (head) start_read_head();
+  }
 }
 
 void ClientCall::release() {
   deadline_.stop();
   connect_timer_.stop();
+  std::shared_ptr<LookupTicket> lookup;
+  {
+    std::lock_guard lock(mu_);
+    lookup = std::move(lookup_);
+  }
+  if (lookup) {
+    std::lock_guard lock(lookup->mu);  // waits for an answer being handled right now
+    lookup->call = nullptr;
+  }
   // Whether the peer closed it meanwhile is checked when it is taken again.
   if (conn_ && interrupted_ == SKIFF_OK && request_ended_ && response_ended_ && conn_->clean() &&
       conn_->drained()) {

@@ -63,6 +63,11 @@ class ClientCall final : public ConnectionOwner {
   int connecting_fd_ = -1;
   bool connect_timed_out_ = false;
   std::vector<SocketAddress> connect_addresses_;
+  struct LookupTicket {
+    std::mutex mu;
+    ClientCall* call = nullptr;  // null once the call is released
+  };
+  std::shared_ptr<LookupTicket> lookup_;  // while a name lookup is pending
   size_t connect_index_ = 0;
   bool write_parked_ = false, read_head_parked_ = false;
 

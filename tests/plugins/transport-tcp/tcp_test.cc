@@ -96,6 +96,16 @@ TEST_F(TcpTransport, AnAnswerSentBeforeTheRequestWasReadStillArrives) {
   ASSERT_EQ(b.status, SKIFF_OK) << b.message;
 }
 
+TEST_F(TcpTransport, APeerAddressByNameIsLookedUpOffTheLoop) {
+  auto a = call("localhost:" + std::to_string(port()), "named", "by name");
+  ASSERT_EQ(a.status, SKIFF_OK) << a.message;
+  EXPECT_EQ(a.body, "by name");
+  auto bad = call("no-such-host.invalid:" + std::to_string(port()), "x", "y");
+  EXPECT_EQ(bad.status, SKIFF_ERR_UNAVAILABLE) << bad.message;
+  EXPECT_NE(bad.message.find("cannot resolve no-such-host.invalid"), std::string::npos)
+      << bad.message;
+}
+
 TEST_F(TcpTransport, SequentialCallsUseOneConnection) {
   ASSERT_EQ(call(address_, "warm", "up").status, SKIFF_OK);
   size_t before = open_descriptors();
