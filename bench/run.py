@@ -333,7 +333,7 @@ def print_table(results):
         for topo, r in sc["topologies"].items():
             lat = r["latency_us"]
             added = "-"
-            base = "grpc-direct" if topo.endswith("grpc") else "direct"
+            base = "grpc-direct" if "grpc" in topo else "direct"
             direct = sc["topologies"].get(base)
             if direct and topo != base:
                 d = direct["latency_us"]
