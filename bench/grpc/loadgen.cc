@@ -19,13 +19,9 @@ using skiff::bench::LaneStats;
 using skiff::bench::Schedule;
 
 struct Options {
+  skiff::bench::LoadShape load;
   std::string target = "127.0.0.1:50001";
   std::string method = "/bench.Echo/Echo";
-  size_t body_size = 1024;
-  int connections = 16;
-  double rate = 0;
-  double duration = 10;
-  double warmup = 1;
   std::vector<std::string> metadata;  // "name: value"
 };
 
@@ -89,12 +85,7 @@ int main(int argc, char** argv) {
   CLI::App app{"skiff-grpc-loadgen: gRPC unary load generator (open or closed loop)"};
   app.add_option("--target", o.target, "host:port of the gRPC server");
   app.add_option("--method", o.method, "Full method name, e.g. /bench.Echo/Echo");
-  app.add_option("--body-size", o.body_size, "Request payload bytes");
-  app.add_option("--connections,-c", o.connections, "Channels, one call in flight each")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--rate,-r", o.rate, "Calls per second in all (open loop); 0: closed loop");
-  app.add_option("--duration,-d", o.duration, "Seconds measured")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", o.warmup, "Seconds before measuring starts");
+  skiff::bench::add_load_options(app, o.load, "Channels, one call in flight each");
   app.add_option("--metadata,-H", o.metadata, "Metadata \"name: value\" (repeatable)");
   CLI11_PARSE(app, argc, argv);
   for (const auto& m : o.metadata)
@@ -103,16 +94,16 @@ int main(int argc, char** argv) {
       return 2;
     }
 
-  std::string payload(o.body_size, 'x');
+  std::string payload(o.load.body_size, 'x');
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
   grpc::Slice slice(payload);
   grpc::ByteBuffer request(&slice, 1);
 
-  Schedule schedule(o.rate, o.warmup, o.duration);
-  std::vector<LaneStats> stats(static_cast<size_t>(o.connections));
+  Schedule schedule(o.load);
+  std::vector<LaneStats> stats(static_cast<size_t>(o.load.connections));
   std::vector<std::thread> lanes;
-  for (int i = 0; i < o.connections; ++i)
+  for (int i = 0; i < o.load.connections; ++i)
     lanes.emplace_back([&, i] { lane(o, schedule, request, i, stats[static_cast<size_t>(i)]); });
   for (auto& t : lanes) t.join();
-  return skiff::bench::report(stats, o.rate, o.connections, o.body_size, o.duration);
+  return skiff::bench::report(stats, o.load);
 }

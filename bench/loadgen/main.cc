@@ -34,15 +34,11 @@ using skiff::bench::Clock;
 namespace {
 
 struct Options {
+  skiff::bench::LoadShape load;
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string path = "/";
   std::string method = "POST";
-  size_t body_size = 1024;
-  int connections = 16;
-  double rate = 0;  // requests/s in all; 0: closed loop
-  double duration = 10;
-  double warmup = 1;
   int threads = 1;
   std::vector<std::string> headers;  // "Name: value"
 };
@@ -112,12 +108,7 @@ int main(int argc, char** argv) {
   app.add_option("--port", o.port, "Server port")->required();
   app.add_option("--path", o.path, "Request target, e.g. /v1.0/invoke/echo/method/echo");
   app.add_option("--method", o.method, "HTTP verb");
-  app.add_option("--body-size", o.body_size, "Request body bytes");
-  app.add_option("--connections,-c", o.connections, "Keep-alive connections")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--rate,-r", o.rate, "Requests per second in all (open loop); 0: closed loop");
-  app.add_option("--duration,-d", o.duration, "Seconds measured")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", o.warmup, "Seconds before measuring starts");
+  skiff::bench::add_load_options(app, o.load, "Keep-alive connections");
   app.add_option("--threads", o.threads, "Event-loop threads")->check(CLI::PositiveNumber);
   app.add_option("--header,-H", o.headers, "Extra header \"Name: value\" (repeatable)");
   CLI11_PARSE(app, argc, argv);
@@ -147,19 +138,19 @@ int main(int argc, char** argv) {
     value.erase(0, value.find_first_not_of(' '));
     request.set(h.substr(0, colon), value);
   }
-  request.body().assign(o.body_size, 'x');
-  for (size_t i = 0; i < o.body_size; ++i) request.body()[i] = static_cast<char>('a' + i % 26);
+  request.body().assign(o.load.body_size, 'x');
+  for (size_t i = 0; i < o.load.body_size; ++i) request.body()[i] = static_cast<char>('a' + i % 26);
   request.keep_alive(true);
   request.prepare_payload();
 
   asio::io_context io(o.threads);
-  Schedule schedule(o.rate, o.warmup, o.duration);
-  std::vector<LaneStats> stats(static_cast<size_t>(o.connections));
+  Schedule schedule(o.load);
+  std::vector<LaneStats> stats(static_cast<size_t>(o.load.connections));
   for (auto& s : stats)
     asio::co_spawn(asio::make_strand(io), connection(schedule, ep, request, s), asio::detached);
   std::vector<std::thread> workers;
   for (int i = 1; i < o.threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
-  return skiff::bench::report(stats, o.rate, o.connections, o.body_size, o.duration);
+  return skiff::bench::report(stats, o.load);
 }

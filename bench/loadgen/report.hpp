@@ -1,6 +1,7 @@
 // What both load generators share: the request schedule (open or closed loop) and the JSON report.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -14,11 +15,29 @@ namespace skiff::bench {
 
 using Clock = std::chrono::steady_clock;
 
+// What both load generators are told about the load: its size, its lanes and its timing.
+struct LoadShape {
+  size_t body_size = 1024;
+  int connections = 16;
+  double rate = 0;  // requests/s in all; 0: closed loop
+  double duration = 10;
+  double warmup = 1;
+};
+
+inline void add_load_options(CLI::App& app, LoadShape& load, const char* lanes_help) {
+  app.add_option("--body-size", load.body_size, "Request body bytes");
+  app.add_option("--connections,-c", load.connections, lanes_help)->check(CLI::PositiveNumber);
+  app.add_option("--rate,-r", load.rate, "Requests per second in all (open loop); 0: closed loop");
+  app.add_option("--duration,-d", load.duration, "Seconds measured")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", load.warmup, "Seconds before measuring starts");
+}
+
 // Open loop (rate > 0): request slots at fixed times, rate per second in all, taken by whichever
 // lane is free, and latency counts from the slot's time. Closed loop: a lane sends its next
 // request as soon as its previous answer arrived.
 struct Schedule {
-  Schedule(double rate, double warmup, double duration) : rate(rate) {
+  explicit Schedule(const LoadShape& load) : rate(load.rate) {
+    const double warmup = load.warmup, duration = load.duration;
     start = Clock::now() + std::chrono::milliseconds(50);  // connections open first
     measure_from =
         start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
@@ -57,7 +76,10 @@ struct LaneStats {
 
 // Writes the report on stdout; returns the exit code (1 when anything failed).
 template <typename Lanes>
-int report(const Lanes& lanes, double rate, int connections, size_t body_size, double duration) {
+int report(const Lanes& lanes, const LoadShape& load) {
+  const double rate = load.rate, duration = load.duration;
+  const int connections = load.connections;
+  const size_t body_size = load.body_size;
   Histogram all;
   uint64_t completed = 0, failed = 0, errors = 0, bytes_in = 0;
   for (const auto& s : lanes) {

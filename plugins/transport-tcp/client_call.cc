@@ -197,14 +197,15 @@ void ClientCall::write(skiff_bytes_t chunk, bool end, skiff_done_fn done, void* 
 
 void ClientCall::start_write() {
   if (!conn_) return on_written(SKIFF_ERR_UNAVAILABLE, connect_error_);
-  std::string frames;
-  if (!head_frame_.empty()) {
-    // A fresh connection starts with the preface; the head goes out with the first chunk.
-    frames = reused_ ? std::move(head_frame_) : std::string(wire::kPreface) + head_frame_;
-    head_frame_.clear();
+  // The head goes out with the first chunk; a fresh connection starts with the preface, which
+  // head_frame_ begins with.
+  std::string_view frames;
+  if (!head_sent_) {
+    frames = std::string_view(head_frame_).substr(reused_ ? wire::kPreface.size() : 0);
+    head_sent_ = true;
   }
-  conn_->write(std::move(frames),
-               std::string_view(reinterpret_cast<const char*>(chunk_.ptr), chunk_.len), end_);
+  conn_->write(frames, std::string_view(reinterpret_cast<const char*>(chunk_.ptr), chunk_.len),
+               end_);
 }
 
 void ClientCall::on_written(skiff_status_t status, std::string_view error) {

@@ -52,7 +52,8 @@ class ClientCall final : public ConnectionOwner {
 
   TcpTransport* transport_;
   const std::string address_;
-  std::string head_frame_;  // sent with the first write, on a fresh connection after the preface
+  std::string head_frame_;  // the preface, then the call head; sent with the first write
+  bool head_sent_ = false;
   SafeTimer deadline_;
   SafeTimer connect_timer_;
 

@@ -188,8 +188,8 @@ void Connection::fail_read(skiff_status_t status, std::string_view error) {
     owner_->on_frame(status, 0, "", error);
 }
 
-void Connection::write(std::string frames, std::optional<std::string_view> chunk, bool end) {
-  wframes_ = std::move(frames);
+void Connection::write(std::string_view frames, std::optional<std::string_view> chunk, bool end) {
+  wframes_ = frames;
   wframes_off_ = 0;
   has_chunk_ = chunk.has_value();
   wchunk_ = chunk.value_or(std::string_view());
@@ -222,7 +222,7 @@ void Connection::push_write() {
   add(whdr_ + whdr_off_, whdr_len_ - whdr_off_);
   add(wchunk_.data() + wbody_off_, wframe_len_ - wbody_off_);
   if (count == 0) {
-    wframes_.clear();
+    wframes_ = {};
     return owner_->on_written(SKIFF_OK, "");
   }
   host_->io_write(io_, pieces, count, &Connection::on_write, this);

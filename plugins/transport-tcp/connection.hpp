@@ -57,9 +57,9 @@ class Connection {
   // still sends; the end (the peer's close, or an error) arrives through on_frame.
   void linger();
 
-  // Sends `frames` (whole frames, possibly empty), then `chunk` (borrowed until on_written) as
-  // data frames, the last one DATA_END when `end`. No chunk: only the frames.
-  void write(std::string frames, std::optional<std::string_view> chunk, bool end);
+  // Sends `frames` (whole frames, possibly empty), then `chunk` as data frames, the last one
+  // DATA_END when `end`. No chunk: only the frames. Both are borrowed until on_written.
+  void write(std::string_view frames, std::optional<std::string_view> chunk, bool end);
 
   // Outstanding reads and writes complete with SKIFF_ERR_CANCELLED, and any started later fail:
   // the socket is shut down, so the connection is done.
@@ -100,7 +100,7 @@ class Connection {
   uint64_t data_left_ = 0;
 
   // Write side.
-  std::string wframes_;
+  std::string_view wframes_;
   size_t wframes_off_ = 0;
   bool has_chunk_ = false, wend_ = false;
   std::string_view wchunk_;

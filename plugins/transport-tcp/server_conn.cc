@@ -61,9 +61,9 @@ void ServerConn::on_frame(skiff_status_t status, uint8_t type, std::string_view 
     if (transport_->shutting_down()) {
       lock.unlock();
       refusing_ = true;
-      std::string frames;
-      wire::append_fail(frames, SKIFF_ERR_UNAVAILABLE, "the sidecar is shutting down");
-      return conn_->write(std::move(frames), std::nullopt, false);
+      out_frames_.clear();
+      wire::append_fail(out_frames_, SKIFF_ERR_UNAVAILABLE, "the sidecar is shutting down");
+      return conn_->write(out_frames_, std::nullopt, false);
     }
     active_ = true;
   }
@@ -104,11 +104,12 @@ void ServerConn::write(skiff_bytes_t chunk, bool end, skiff_done_fn done, void* 
   write_ends_response_ = end;
   if (cut_) return on_written(SKIFF_ERR_CANCELLED, "shutting down");
   // The write may complete, and the call be released, on another thread before write() returns:
-  // nothing of this object may be touched after it starts.
-  std::string frames = std::move(response_frames_);
+  // nothing of this object may be touched after it starts. The head (if not sent yet) goes to
+  // out_frames_, which stays put until the write completes; both buffers keep their capacity.
+  out_frames_.swap(response_frames_);
   response_frames_.clear();
-  conn_->write(std::move(frames),
-               std::string_view(reinterpret_cast<const char*>(chunk.ptr), chunk.len), end);
+  conn_->write(out_frames_, std::string_view(reinterpret_cast<const char*>(chunk.ptr), chunk.len),
+               end);
 }
 
 void ServerConn::fail(skiff_status_t status, std::string_view message, skiff_done_fn done,
@@ -116,9 +117,9 @@ void ServerConn::fail(skiff_status_t status, std::string_view message, skiff_don
   write_done_ = done;
   write_user_data_ = user_data;
   write_ends_response_ = true;
-  std::string frames;
-  wire::append_fail(frames, status == SKIFF_OK ? SKIFF_ERR_UNKNOWN : status, message);
-  conn_->write(std::move(frames), std::nullopt, false);
+  out_frames_.clear();
+  wire::append_fail(out_frames_, status == SKIFF_OK ? SKIFF_ERR_UNKNOWN : status, message);
+  conn_->write(out_frames_, std::nullopt, false);
 }
 
 void ServerConn::on_written(skiff_status_t status, std::string_view error) {

@@ -50,6 +50,7 @@ class ServerConn final : public ConnectionOwner {
   bool refusing_ = false;  // answering a call that came during shutdown, then closing
 
   std::string response_frames_;  // the response head, sent with the first write
+  std::string out_frames_;       // frames of the write in flight
   bool request_ended_ = false, response_ended_ = false;
   skiff_read_done_fn read_done_ = nullptr;
   skiff_done_fn write_done_ = nullptr;

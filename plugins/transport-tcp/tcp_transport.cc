@@ -194,9 +194,9 @@ skiff_status_t TcpTransport::call_start(std::string_view address, const skiff_ca
     skiff_errbuf_set(err, "empty peer address");
     return SKIFF_ERR_INVALID_ARGUMENT;
   }
-  std::string head_frame;
+  std::string head_frame(wire::kPreface);  // a reused connection skips it
   wire::append_call_head(head_frame, *head);
-  if (head_frame.size() > wire::kFrameHeaderSize + wire::kMaxHeadFrame) {
+  if (head_frame.size() > wire::kPreface.size() + wire::kFrameHeaderSize + wire::kMaxHeadFrame) {
     skiff_errbuf_set(err, "call head larger than 1 MiB");
     return SKIFF_ERR_RESOURCE_EXHAUSTED;
   }
