@@ -1,5 +1,7 @@
 #include "api/http_exchange.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
@@ -94,6 +96,14 @@ asio::awaitable<bool> HttpExchange::answer(unsigned status, const std::vector<He
                                            std::optional<uint64_t> length, std::string_view piece,
                                            bool last) {
   if (response_) co_return co_await write(piece, last);
+  if (auto why = invalid_headers(headers)) {
+    // Written as it is, a CR or LF in a header from the far side would forge headers, or a
+    // whole answer, towards this app.
+    spdlog::warn("refused an answer for {}: {}", client_, *why);
+    auto res = dapr_error(502, "ERR_DIRECT_INVOKE", "the answer cannot be relayed: " + *why);
+    co_await send(res);
+    co_return false;
+  }
   if (!last) co_return co_await start_response(status, headers, length, piece, false);
   Response res{static_cast<http::status>(status), 11};
   copy_end_to_end_headers(headers, res.base());
@@ -120,6 +130,7 @@ asio::awaitable<bool> HttpExchange::start_response(unsigned status,
   auto& res = response_.emplace(static_cast<http::status>(status), header().version());
   copy_end_to_end_headers(headers, res.base());
   keep_alive_ = keep_alive_ && request_done();
+  declared_length_ = length;
   if (length) {
     res.content_length(*length);
   } else if (header().version() >= 11) {
@@ -134,6 +145,15 @@ asio::awaitable<bool> HttpExchange::start_response(unsigned status,
 
 asio::awaitable<bool> HttpExchange::write(std::string_view chunk, bool last) {
   if (!serializer_) co_return true;  // a bodiless answer, already sent whole
+  body_written_ += chunk.size();
+  if (declared_length_ &&
+      (body_written_ > *declared_length_ || (last && body_written_ != *declared_length_))) {
+    // More or fewer bytes than the Content-Length said would desynchronise the client's
+    // connection: cut it instead (the head is out, so this is the only way to say it).
+    spdlog::warn("answer for {} cut: its body does not match its Content-Length of {} bytes",
+                 client_, *declared_length_);
+    co_return false;
+  }
   auto& body = response_->body();
   boost::system::error_code ec;
   // The head goes out with the first piece: one write for both.

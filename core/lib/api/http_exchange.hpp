@@ -71,6 +71,8 @@ class HttpExchange final : public BodySource {
   bool request_failed_ = false;
   bool response_done_ = false;
   bool keep_alive_ = true;
+  std::optional<uint64_t> declared_length_;  // of a streamed answer
+  uint64_t body_written_ = 0;
   std::optional<http::response<http::buffer_body>> response_;
   std::optional<http::response_serializer<http::buffer_body>> serializer_;
 };

@@ -116,15 +116,19 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   boost::system::error_code ec;
   std::string client = stream.socket().remote_endpoint(ec).address().to_string();
 
-  auto refuse = [&](const boost::system::error_code& why) -> asio::awaitable<bool> {
-    unsigned status = status_for_read_error(why);
-    if (status == 0) co_return false;
-    auto res = dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
-                          read_error_message(status, why, settings_.max_body_size));
+  // Answers and ends the connection: what follows the refused request cannot be trusted.
+  auto answer_and_close = [&](Response res) -> asio::awaitable<bool> {
     res.keep_alive(false);
     boost::system::error_code wec;
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, wec));
     co_return true;
+  };
+  auto refuse = [&](const boost::system::error_code& why) -> asio::awaitable<bool> {
+    unsigned status = status_for_read_error(why);
+    if (status == 0) co_return false;
+    co_return co_await answer_and_close(
+        dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
+                   read_error_message(status, why, settings_.max_body_size)));
   };
 
   bool linger = false;
@@ -140,6 +144,14 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
       co_await http::async_read_header(stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
       deadline.disarm();
+      if (!ec) {
+        const auto& req = parser.get();
+        if (auto bad = framing_problem(req, parser.chunked(), req.version())) {
+          linger = co_await answer_and_close(dapr_error(bad->status, "ERR_MALFORMED_REQUEST",
+                                                        "malformed HTTP request: " + bad->message));
+          break;
+        }
+      }
       // A body of known length up to max_body_size is read whole; larger and chunked bodies
       // stream, unless streaming is off, in which case max_body_size is a hard limit.
       bool read_whole = true;

@@ -3,6 +3,8 @@
 #include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/http_syntax.hpp"
+
 namespace skiff {
 namespace {
 
@@ -101,6 +103,30 @@ std::vector<Header> end_to_end_headers(const http::fields& fields) {
     out.push_back(Header{std::string(name), std::string(f.value())});
   }
   return out;
+}
+
+std::optional<std::string> invalid_headers(const std::vector<Header>& headers) {
+  for (const auto& h : headers)
+    if (auto why = invalid_header(h.name, h.value)) return why;
+  return std::nullopt;
+}
+
+std::optional<FramingProblem> framing_problem(const http::fields& fields, bool chunked,
+                                              unsigned version) {
+  auto it = fields.find(http::field::transfer_encoding);
+  if (it == fields.end()) return std::nullopt;
+  if (version < 11)
+    return FramingProblem{400, "Transfer-Encoding is not allowed in an HTTP/1.0 message"};
+  if (!chunked)
+    return FramingProblem{400,
+                          "the final Transfer-Encoding is not chunked: the body length "
+                          "cannot be determined"};
+  for (; it != fields.end() && it->name() == http::field::transfer_encoding; ++it)
+    for (auto coding : http::token_list(it->value()))
+      if (!iequals(coding, "chunked"))
+        return FramingProblem{501, "Transfer-Encoding '" + std::string(coding) +
+                                       "' is not supported (only chunked is)"};
+  return std::nullopt;
 }
 
 }  // namespace skiff

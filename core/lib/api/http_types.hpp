@@ -2,6 +2,8 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -28,5 +30,21 @@ std::vector<Header> forwardable_request_headers(const http::fields& fields);
 // Copies headers into fields, skipping hop-by-hop ones.
 void copy_end_to_end_headers(const std::vector<Header>& headers, http::fields& fields);
 std::vector<Header> end_to_end_headers(const http::fields& fields);
+
+// Why these headers cannot be written into a message (a name that is not a token, a value with
+// a control character), or nothing.
+std::optional<std::string> invalid_headers(const std::vector<Header>& headers);
+
+// Message framing that Beast accepts but RFC 9112 6.1 does not let a recipient trust: a
+// Transfer-Encoding whose final coding is not chunked (the length then cannot be known, and the
+// bytes after the head would be taken for the next message), codings other than chunked (which
+// skiff does not decode and would pass on unmarked), and Transfer-Encoding in an HTTP/1.0
+// message. `chunked` is what the parser concluded. Nothing when the framing is sound.
+struct FramingProblem {
+  unsigned status;  // 400, or 501 for a coding skiff does not implement
+  std::string message;
+};
+std::optional<FramingProblem> framing_problem(const http::fields& fields, bool chunked,
+                                              unsigned version);
 
 }  // namespace skiff

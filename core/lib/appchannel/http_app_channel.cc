@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "common/body_piece.hpp"
+#include "common/http_syntax.hpp"
 #include "common/socket_check.hpp"
 
 namespace skiff {
@@ -59,9 +60,11 @@ asio::awaitable<Result<std::unique_ptr<HttpAppChannel::Stream>>> HttpAppChannel:
     const std::string service = std::to_string(port_);
     auto results = co_await resolver.async_resolve(host_, service,
                                                    asio::redirect_error(asio::use_awaitable, ec));
+    // Nothing reached the app on these failures: UNAVAILABLE lets the caller's sidecar try
+    // another instance, as it does when a sidecar cannot be reached.
     if (ec)
-      co_return make_error(SKIFF_ERR_INTERNAL, "error invoking app channel: cannot resolve " +
-                                                   host_ + ": " + ec.message());
+      co_return make_error(SKIFF_ERR_UNAVAILABLE, "error invoking app channel: cannot resolve " +
+                                                      host_ + ": " + ec.message());
     for (const auto& r : results) endpoints.push_back(r.endpoint());
     std::lock_guard lock(mu_);
     endpoints_ = endpoints;
@@ -74,7 +77,7 @@ asio::awaitable<Result<std::unique_ptr<HttpAppChannel::Stream>>> HttpAppChannel:
                    ? "timed out after " + std::to_string(connect_timeout_ms_) + "ms"
                    : ec.message();
     co_return make_error(
-        SKIFF_ERR_INTERNAL,
+        SKIFF_ERR_UNAVAILABLE,
         "error invoking app channel: cannot connect to app at " + address() + ": " + why);
   }
   stream->socket().set_option(tcp::no_delay(true), ec);
@@ -117,7 +120,13 @@ asio::awaitable<Status> AppExchange::start(AppRequest& req, std::string_view fir
   whole_ = last;
   req.set(http::field::host, channel_.address());
   req.keep_alive(true);
-  if (req.find(http::field::content_length) == req.end()) {
+  declared_length_ = std::nullopt;
+  if (auto len = req.find(http::field::content_length); len != req.end()) {
+    declared_length_ = parse_content_length(len->value());
+    if (!declared_length_)
+      co_return make_error(SKIFF_ERR_INVALID_ARGUMENT, "invalid request: malformed Content-Length");
+    if (last && first.size() != *declared_length_) co_return length_mismatch(first.size());
+  } else {
     if (!last)
       req.chunked(true);
     else if (!first.empty() || !bodiless_verb(req.method()))
@@ -144,12 +153,29 @@ asio::awaitable<Status> AppExchange::connect_and_send() {
     stream_->expires_never();
     serializer_.emplace(*req_);
     request_done_ = false;
+    body_sent_ = 0;
     auto sent = co_await send_piece(first_, whole_);
     if (sent || !reused_ || !whole_) co_return sent;
   }
 }
 
+Error AppExchange::length_mismatch(uint64_t actual) const {
+  return make_error(SKIFF_ERR_INVALID_ARGUMENT,
+                    "invalid request: the body " +
+                        std::string(actual > *declared_length_ ? "exceeds" : "falls short of") +
+                        " its Content-Length of " + std::to_string(*declared_length_) + " bytes");
+}
+
 asio::awaitable<Status> AppExchange::send_piece(std::string_view chunk, bool last) {
+  // The request is framed by the body it actually carries: a declared length that the body
+  // contradicts would leave the app waiting, or take the excess for the next request on a pooled
+  // connection. Nothing beyond the declared length is written, and a short body is not ended.
+  body_sent_ += chunk.size();
+  if (declared_length_ &&
+      (body_sent_ > *declared_length_ || (last && body_sent_ != *declared_length_))) {
+    failed_ = true;
+    co_return length_mismatch(body_sent_);
+  }
   auto& body = req_->body();
   boost::system::error_code ec;
   auto limit = std::chrono::milliseconds(channel_.timeout_ms_);
@@ -210,6 +236,14 @@ asio::awaitable<Result<const http::response_header<>*>> AppExchange::read_head()
     // Interim 1xx answers (100 Continue, 103 Early Hints) precede the real one: skip them.
     unsigned code = parser_->get().result_int();
     if (code / 100 == 1 && code != 101) continue;
+    const auto& res = parser_->get();
+    if (auto bad = framing_problem(res, parser_->chunked(), res.version())) {
+      failed_ = true;
+      co_return make_error(SKIFF_ERR_INTERNAL,
+                           "error invoking app channel: the app's answer "
+                           "cannot be relayed: " +
+                               bad->message);
+    }
     reused_ = false;
     co_return &parser_->get().base();
   }

@@ -51,6 +51,7 @@ class AppExchange {
   boost::asio::awaitable<Status> connect_and_send();
   boost::asio::awaitable<Status> send_piece(std::string_view chunk, bool last);
   Error app_error(const boost::system::error_code& ec, const char* doing) const;
+  Error length_mismatch(uint64_t actual) const;
 
   HttpAppChannel& channel_;
   std::unique_ptr<boost::beast::tcp_stream> stream_;
@@ -59,6 +60,8 @@ class AppExchange {
   std::string_view first_;
   bool whole_ = false;
   bool request_done_ = false;
+  std::optional<uint64_t> declared_length_;  // the request's Content-Length
+  uint64_t body_sent_ = 0;
   std::optional<http::request_serializer<http::buffer_body>> serializer_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::buffer_body>> parser_;

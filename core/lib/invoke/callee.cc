@@ -2,11 +2,23 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/beast/core/detail/base64.hpp>
+
+#include "invoke/call_head_check.hpp"
 #include "invoke/caller.hpp"
 
 namespace skiff {
 
 namespace asio = boost::asio;
+
+namespace {
+std::string base64_encode(std::string_view raw) {
+  namespace b64 = boost::beast::detail::base64;
+  std::string out(b64::encoded_size(raw.size()), '\0');
+  out.resize(b64::encode(out.data(), raw.data(), raw.size()));
+  return out;
+}
+}  // namespace
 
 Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grpc_app)
     : settings_(settings), app_(app), grpc_app_(grpc_app) {}
@@ -25,6 +37,11 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_return;
   }
   if (grpc_app_) {
+    // gRPC validates what it writes itself; binary metadata goes to it as the bytes it is.
+    if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked) {
+      co_await call.fail(checked.error().code, checked.error().message);
+      co_return;
+    }
     co_await grpc_app_->serve(call, head);
     co_return;
   }
@@ -33,6 +50,16 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     static const std::string why =
         "gRPC proxy mode needs a gRPC app: the target's sidecar has app.protocol = http";
     co_await call.fail(SKIFF_ERR_UNIMPLEMENTED, why);
+    co_return;
+  }
+  // Binary gRPC metadata reaches an HTTP app base64-encoded, as gRPC carries it over HTTP/2.
+  for (auto& h : head.headers)
+    if (h.name.ends_with("-bin")) h.value = base64_encode(h.value);
+  // Nothing of a head that HTTP does not allow is written: refused before the body is read.
+  if (auto checked = check_call_head(head, BinaryValues::kChecked); !checked) {
+    spdlog::warn("call from {} to {}/{} refused: {}", head.caller_app_id, head.target_app_id,
+                 head.method, checked.error().message);
+    co_await call.fail(checked.error().code, checked.error().message);
     co_return;
   }
   auto first = co_await call.read();

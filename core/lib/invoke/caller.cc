@@ -5,7 +5,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <charconv>
+
+#include "common/http_syntax.hpp"
+#include "invoke/call_head_check.hpp"
 
 namespace skiff {
 
@@ -18,9 +20,7 @@ constexpr size_t kChunkSize = 64 * 1024;
 std::optional<uint64_t> content_length_of(const std::vector<Header>& headers) {
   for (const auto& h : headers) {
     if (!boost::beast::iequals(h.name, "Content-Length")) continue;
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), n);
-    if (ec == std::errc() && end == h.value.data() + h.value.size()) return n;
+    if (auto n = parse_content_length(h.value)) return n;
   }
   return std::nullopt;
 }
@@ -125,6 +125,8 @@ asio::awaitable<Result<std::vector<std::string>>> Caller::addresses_of(const Inv
 asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
                                                      const CallHead& head, const std::string* body,
                                                      BodySource* stream) {
+  if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked)
+    co_return checked.error();
   auto resolved = co_await addresses_of(target);
   if (!resolved) co_return resolved.error();
   const auto& addresses = *resolved;
@@ -149,6 +151,8 @@ asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
 
 asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
                                                     const CallHead& head) {
+  if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked)
+    co_return checked.error();
   auto resolved = co_await addresses_of(target);
   if (!resolved) co_return resolved.error();
   Error last;
