@@ -9,10 +9,6 @@
 namespace skiff::tcp_transport {
 namespace {
 
-constexpr size_t kSmallBuffer = 16 * 1024;
-// Large bodies are read in large pieces: fewer wake-ups and host hand-overs per megabyte.
-constexpr size_t kLargeBuffer = 256 * 1024;
-
 bool is_data(uint8_t type) {
   return type == wire::kData || type == wire::kDataEnd;
 }
@@ -20,7 +16,12 @@ bool is_data(uint8_t type) {
 }  // namespace
 
 Connection::Connection(const skiff_host_api_t* host, skiff_io_t* io, int fd)
-    : host_(host), io_(io), fd_(fd), rbuf_(new uint8_t[kSmallBuffer]), rbuf_size_(kSmallBuffer) {}
+    : host_(host),
+      io_(io),
+      fd_(fd),
+      rbuf_(new uint8_t[kSmallBuffer]),
+      rbuf_size_(kSmallBuffer),
+      capacity_(kSmallBuffer) {}
 
 Connection::~Connection() {
   host_->io_close(io_);
@@ -67,6 +68,7 @@ void Connection::shrink() {
   if (rbuf_size_ > kLargeBuffer && buffered() == 0) {
     rbuf_.reset(new uint8_t[kSmallBuffer]);
     rbuf_size_ = kSmallBuffer;
+    capacity_.store(kSmallBuffer, std::memory_order_release);
     rpos_ = rend_ = 0;
   }
 }
@@ -110,11 +112,8 @@ void Connection::pump() {
         // The callee sidecar gave up after its answer had started: its status and reason.
         if (header.length > wire::kMaxHeadFrame)
           return fail_read(SKIFF_ERR_INTERNAL, "protocol error: oversized failure");
-        if (buffered() < wire::kFrameHeaderSize + header.length) {
-          if (rbuf_size_ < wire::kFrameHeaderSize + header.length)
-            grow(wire::kFrameHeaderSize + header.length);
-          return fill();
-        }
+        if (buffered() < wire::kFrameHeaderSize + header.length)
+          return fill(wire::kFrameHeaderSize + header.length);
         skiff_status_t status = SKIFF_ERR_INTERNAL;
         std::string_view message;
         std::string_view payload(reinterpret_cast<const char*>(at) + wire::kFrameHeaderSize,
@@ -144,22 +143,31 @@ void Connection::pump() {
         want_ = Want::kNone;
         return owner_->on_frame(SKIFF_OK, header.type, payload, "");
       }
-      if (rbuf_size_ < whole) grow(whole);  // a head larger than the buffer
+      return fill(whole);
     }
     return fill();
   }
 }
 
-void Connection::fill() {
+void Connection::fill(size_t need) {
   if (rpos_ > 0) {
     std::memmove(rbuf_.get(), rbuf_.get() + rpos_, buffered());
     rend_ -= rpos_;
     rpos_ = 0;
   }
-  if (want_ == Want::kBody && in_data_ && data_left_ > rbuf_size_ - rend_ &&
-      rbuf_size_ < kLargeBuffer)
-    grow(static_cast<size_t>(std::min<uint64_t>(kLargeBuffer, rend_ + data_left_)));
-  host_->io_read(io_, rbuf_.get() + rend_, rbuf_size_ - rend_, &Connection::on_read, this);
+  // Growth follows what arrived, never what a header declares: a frame that does not fit grows
+  // the buffer only once its bytes have filled it, and then by doubling, so a peer that
+  // declares a large frame and sends little costs no more than it sent.
+  if (need > rbuf_size_ && rend_ == rbuf_size_) {
+    grow(std::min(need, rbuf_size_ * 2));
+  } else if (want_ == Want::kBody && in_data_ && last_read_full_ && rbuf_size_ < kLargeBuffer &&
+             data_left_ > rbuf_size_ - rend_) {
+    // A body arriving faster than it is read: larger pieces, doubling up to kLargeBuffer.
+    const uint64_t wanted = std::min<uint64_t>(rbuf_size_ * 2, rend_ + data_left_);
+    if (wanted > rbuf_size_) grow(static_cast<size_t>(std::min<uint64_t>(kLargeBuffer, wanted)));
+  }
+  last_read_cap_ = rbuf_size_ - rend_;
+  host_->io_read(io_, rbuf_.get() + rend_, last_read_cap_, &Connection::on_read, this);
 }
 
 void Connection::grow(size_t size) {
@@ -167,6 +175,7 @@ void Connection::grow(size_t size) {
   std::memcpy(bigger.get(), rbuf_.get(), rend_);
   rbuf_ = std::move(bigger);
   rbuf_size_ = size;
+  capacity_.store(size, std::memory_order_release);
 }
 
 void Connection::on_read(void* ud, skiff_status_t status, size_t size, skiff_str_t message) {
@@ -175,6 +184,9 @@ void Connection::on_read(void* ud, skiff_status_t status, size_t size, skiff_str
     return self->fail_read(status, std::string_view(message.ptr, message.len));
   if (size == 0) return self->fail_read(SKIFF_ERR_UNAVAILABLE, "connection closed by the peer");
   self->rend_ += size;
+  self->last_read_full_ = size == self->last_read_cap_;
+  self->received_.fetch_add(size, std::memory_order_release);
+  if (self->owner_) self->owner_->on_received();
   self->pump();
 }
 

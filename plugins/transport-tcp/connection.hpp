@@ -27,6 +27,8 @@ class ConnectionOwner {
   virtual void on_body(skiff_status_t status, std::string_view piece, bool end,
                        std::string_view error) = 0;
   virtual void on_written(skiff_status_t status, std::string_view error) = 0;
+  // Bytes arrived (before they are parsed): the server side measures its timeouts with it.
+  virtual void on_received() {}
 
  protected:
   ~ConnectionOwner() = default;
@@ -71,11 +73,21 @@ class Connection {
   bool drained() const { return buffered() == 0; }  // nothing read and not yet handed over
   void shrink();  // gives back a buffer grown for an oversized head when the connection goes idle
 
+  // The read buffer starts small and grows geometrically, only when what arrived fills it: a
+  // frame header declaring a large length allocates nothing until its bytes come.
+  static constexpr size_t kSmallBuffer = 16 * 1024;
+  // Large bodies are read in large pieces: fewer wake-ups and host hand-overs per megabyte.
+  static constexpr size_t kLargeBuffer = 256 * 1024;
+  // For tests, readable from any thread: bytes received so far, and the read buffer's size.
+  uint64_t received() const { return received_.load(std::memory_order_acquire); }
+  size_t capacity() const { return capacity_.load(std::memory_order_acquire); }
+
  private:
   enum class Want { kNone, kPreface, kFrame, kBody, kDiscard };
   size_t buffered() const { return rend_ - rpos_; }
   void pump();
-  void fill();
+  // Reads more; `need` is the size of a frame that must fit in the buffer whole (0: any).
+  void fill(size_t need = 0);
   void grow(size_t size);
   void fail_read(skiff_status_t status, std::string_view error);
   void push_write();
@@ -97,7 +109,11 @@ class Connection {
   size_t rbuf_size_;
   size_t rpos_ = 0, rend_ = 0;
   bool in_data_ = false, data_end_ = false;
+  bool last_read_full_ = false;  // the last read filled all the room it was given
+  size_t last_read_cap_ = 0;
   uint64_t data_left_ = 0;
+  std::atomic<uint64_t> received_{0};
+  std::atomic<size_t> capacity_;
 
   // Write side.
   std::string_view wframes_;

@@ -12,7 +12,51 @@ ServerConn::ServerConn(TcpTransport* transport, std::unique_ptr<Connection> conn
 }
 
 void ServerConn::start() {
+  set_deadline(Phase::kHead, transport_->settings().head_timeout_ms);
   conn_->read_preface();
+}
+
+void ServerConn::set_deadline(Phase phase, uint64_t timeout_ms) {
+  deadline_ms_.store(timeout_ms == 0 ? 0 : monotonic_ms() + static_cast<int64_t>(timeout_ms),
+                     std::memory_order_relaxed);
+  phase_.store(phase, std::memory_order_release);
+}
+
+void ServerConn::expire_if_due(int64_t now_ms) {
+  Phase phase = phase_.load(std::memory_order_acquire);
+  int64_t deadline = deadline_ms_.load(std::memory_order_relaxed);
+  if (phase == Phase::kNone || deadline == 0 || now_ms < deadline) return;
+  Phase none = Phase::kNone;
+  if (!expired_.compare_exchange_strong(none, phase)) return;  // cut already
+  conn_->cancel();  // the pending read ends with CANCELLED; on_frame / on_body say why
+}
+
+void ServerConn::on_received() {
+  // Runs on the read path only, as do the phase changes it tests for.
+  switch (phase_.load(std::memory_order_relaxed)) {
+    case Phase::kIdle:  // the first byte of the next head: all of it within head_timeout
+      return set_deadline(Phase::kHead, transport_->settings().head_timeout_ms);
+    case Phase::kBody:  // the body moves
+      return set_deadline(Phase::kBody, transport_->settings().body_timeout_ms);
+    default:  // a head, even one dripping in, is not given more time
+      return;
+  }
+}
+
+std::string ServerConn::expiry_reason(Phase phase) const {
+  const auto& s = transport_->settings();
+  switch (phase) {
+    case Phase::kHead:
+      return "no complete call head within " + std::to_string(s.head_timeout_ms) +
+             "ms (transport.config.head_timeout)";
+    case Phase::kIdle:
+      return "idle for " + std::to_string(s.idle_timeout_ms) + "ms (transport.config.idle_timeout)";
+    case Phase::kBody:
+      return "no request body bytes for " + std::to_string(s.body_timeout_ms) +
+             "ms (transport.config.body_timeout)";
+    default:
+      return "";
+  }
 }
 
 void ServerConn::close_if_idle() {
@@ -41,14 +85,22 @@ void ServerConn::on_frame(skiff_status_t status, uint8_t type, std::string_view 
                           std::string_view error) {
   if (lingering_) return close_lingering();  // the caller closed, or the time is up
   if (status != SKIFF_OK) {
-    if (status != SKIFF_ERR_CANCELLED && status != SKIFF_ERR_UNAVAILABLE)
+    Phase expired = expired_.load();
+    if (expired == Phase::kHead)  // an idle connection closing is routine: not logged
+      transport_->log(SKIFF_LOG_DEBUG, "closing a connection: " + expiry_reason(expired));
+    else if (expired == Phase::kNone && status != SKIFF_ERR_CANCELLED &&
+             status != SKIFF_ERR_UNAVAILABLE)
       transport_->log(SKIFF_LOG_DEBUG, "closing a connection: " + std::string(error));
-    return close();  // the peer went away between calls, or spoke nonsense
+    return close();  // the peer went away between calls, spoke nonsense, or took too long
   }
   if (!greeted_) {
     greeted_ = true;
-    return conn_->read_frame();
+    return conn_->read_frame();  // still within the head deadline start() set
   }
+  phase_.store(Phase::kNone, std::memory_order_release);
+  // A sweep that found the deadline passed just before the head was complete has cut the
+  // connection: the call could not answer.
+  if (expired_.load() != Phase::kNone) return close();
   wire::CallHead head;
   if (type != wire::kCallHead || !wire::parse_call_head(payload, head)) {
     transport_->log(SKIFF_LOG_DEBUG, "closing a connection: malformed call head");
@@ -78,13 +130,22 @@ void ServerConn::read(skiff_read_done_fn done, void* user_data) {
   read_user_data_ = user_data;
   if (cut_) return on_body(SKIFF_ERR_CANCELLED, "", false, "shutting down");
   if (request_ended_) return on_body(SKIFF_ERR_OUT_OF_RANGE, "", false, "the body already ended");
+  // A caller sidecar that stops sending mid-body must not hold the connection for ever.
+  set_deadline(Phase::kBody, transport_->settings().body_timeout_ms);
   conn_->read_body();
 }
 
 void ServerConn::on_body(skiff_status_t status, std::string_view piece, bool end,
                          std::string_view error) {
+  phase_.store(Phase::kNone, std::memory_order_release);  // before the host may read again
   if (status != SKIFF_OK) {
-    std::string message = "caller sidecar: " + std::string(error);
+    std::string message = "caller sidecar: ";
+    if (expired_.load() == Phase::kBody) {
+      status = SKIFF_ERR_DEADLINE_EXCEEDED;
+      message += expiry_reason(Phase::kBody);
+    } else {
+      message += error;
+    }
     return read_done_(read_user_data_, status, skiff_bytes_t{nullptr, 0}, 0, str(message));
   }
   if (end) request_ended_ = true;
@@ -124,6 +185,14 @@ void ServerConn::fail(skiff_status_t status, std::string_view message, skiff_don
 
 void ServerConn::on_written(skiff_status_t status, std::string_view error) {
   if (refusing_) return close();
+  // An answer that moves keeps the call alive while the request body waits (a stream whose
+  // caller only listens). Only the deadline: racing a read that just ended, this may store it
+  // after the phase went to none, which the sweep ignores, and the next read sets its own.
+  const uint64_t body_timeout = transport_->settings().body_timeout_ms;
+  if (status == SKIFF_OK && body_timeout > 0 &&
+      phase_.load(std::memory_order_acquire) == Phase::kBody)
+    deadline_ms_.store(monotonic_ms() + static_cast<int64_t>(body_timeout),
+                       std::memory_order_relaxed);
   if (status == SKIFF_OK && write_ends_response_) response_ended_ = true;
   std::string message =
       status == SKIFF_OK ? std::string() : "caller sidecar: " + std::string(error);
@@ -131,6 +200,7 @@ void ServerConn::on_written(skiff_status_t status, std::string_view error) {
 }
 
 void ServerConn::release() {
+  phase_.store(Phase::kNone, std::memory_order_release);
   bool keep;
   {
     std::lock_guard lock(mu_);
@@ -149,6 +219,7 @@ void ServerConn::release() {
   }
   if (!keep) return close();
   conn_->shrink();
+  set_deadline(Phase::kIdle, transport_->settings().idle_timeout_ms);
   conn_->read_frame();
 }
 

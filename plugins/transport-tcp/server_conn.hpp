@@ -20,6 +20,9 @@ class ServerConn final : public ConnectionOwner {
   void start();          // reads the preface, then the first head
   void close_if_idle();  // shutdown: an idle connection goes at once, a busy one after its call
   void cut();            // the grace period is over: the running call fails
+  // The transport's sweep, with the transport's connection lock held: a connection past its
+  // deadline is cut, and what waited on it fails with the reason.
+  void expire_if_due(int64_t now_ms);
 
   void read(skiff_read_done_fn done, void* user_data);
   void write_head(const skiff_response_head_t* head, skiff_done_fn done, void* user_data);
@@ -32,8 +35,15 @@ class ServerConn final : public ConnectionOwner {
   void on_body(skiff_status_t status, std::string_view piece, bool end,
                std::string_view error) override;
   void on_written(skiff_status_t status, std::string_view error) override;
+  void on_received() override;
 
  private:
+  // What the connection waits for from the caller sidecar, which decides its deadline. None:
+  // the callee's app has the call (its own timeouts bound it), or the connection is closing.
+  enum class Phase : uint8_t { kNone, kHead, kIdle, kBody };
+  void set_deadline(Phase phase, uint64_t timeout_ms);
+  std::string expiry_reason(Phase phase) const;
+
   ~ServerConn() = default;  // close() deletes
   void close();
   void close_lingering();
@@ -47,6 +57,11 @@ class ServerConn final : public ConnectionOwner {
   bool active_ = false;   // a call is being served
   bool greeted_ = false;  // the preface arrived
   std::atomic<bool> cut_{false};
+  // Written by the read and write paths, read by the sweep on any thread. The deadline is
+  // stored before the phase, so a sweep that sees a phase sees a deadline at least that new.
+  std::atomic<Phase> phase_{Phase::kNone};
+  std::atomic<int64_t> deadline_ms_{0};       // 0: none
+  std::atomic<Phase> expired_{Phase::kNone};  // the phase whose deadline cut the connection
   bool refusing_ = false;  // answering a call that came during shutdown, then closing
 
   std::string response_frames_;  // the response head, sent with the first write

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "client_call.hpp"
@@ -17,10 +19,17 @@ namespace skiff::tcp_transport {
 using sdk::str;
 using sdk::view;
 
+int64_t monotonic_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 TcpTransport::TcpTransport(const skiff_host_api_t* host, Settings settings)
     : host_(host), settings_(settings) {}
 
 TcpTransport::~TcpTransport() {
+  sweep_.stop();
   accept_retry_.stop();
   grace_.stop();
   if (listener_) host_->io_close(listener_);
@@ -76,15 +85,64 @@ skiff_status_t TcpTransport::listen(std::string_view address, uint16_t port,
   listen_fd_ = fd;
   listener_open_ = true;
   *bound_port = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listen_address_ = (sa.storage.ss_family == AF_INET6 ? "[" + hp.host + "]" : hp.host) + ":" +
+                    std::to_string(*bound_port);
+  // One timer checks every connection's deadline: a deadline is a store per state change
+  // instead of a host timer per call. A tenth of the shortest timeout keeps each within 10%.
+  uint64_t shortest = std::min(settings_.head_timeout_ms, settings_.idle_timeout_ms);
+  if (settings_.body_timeout_ms > 0) shortest = std::min(shortest, settings_.body_timeout_ms);
+  sweep_.start(host_, std::clamp<uint64_t>(shortest / 10, 10, 1000), [this] { sweep(); });
   wait_for_connections();
   return SKIFF_OK;
+}
+
+void TcpTransport::sweep() {
+  const int64_t now = monotonic_ms();
+  {
+    // Under the lock a closing connection takes to leave the set: none is freed meanwhile.
+    std::lock_guard lock(conns_mu_);
+    for (auto* c : conns_) c->expire_if_due(now);
+  }
+  if (auto line = refused_log_.flush(now)) log_refused(*line);
+  if (auto line = accept_log_.flush(now)) log_accept_failed(*line);
+}
+
+void TcpTransport::log_refused(const LogThrottle::Line& line) const {
+  log(SKIFF_LOG_WARN, "refused " + std::to_string(line.count) +
+                          (line.count == 1 ? " connection" : " connections") + " to " +
+                          listen_address_ + " since the last such line: " + line.detail);
+}
+
+void TcpTransport::log_accept_failed(const LogThrottle::Line& line) const {
+  log(SKIFF_LOG_WARN, "accept on " + listen_address_ + " failed " +
+                          (line.count == 1 ? "once" : std::to_string(line.count) + " times") +
+                          " since the last such line: " + line.detail);
+}
+
+void TcpTransport::log_accept_failure(std::string why) {
+  if (auto line = accept_log_.note(monotonic_ms(), std::move(why))) log_accept_failed(*line);
+}
+
+bool TcpTransport::admit() {
+  size_t open;
+  {
+    std::lock_guard lock(conns_mu_);
+    open = conns_.size();
+  }
+  if (static_cast<int64_t>(open) < settings_.max_connections) return true;
+  auto line = refused_log_.note(
+      monotonic_ms(), std::to_string(open) +
+                          " connections are open, the limit set by "
+                          "transport.config.max_connections (such lines come at most every " +
+                          std::to_string(kWarnEveryMs / 1000) + "s)");
+  if (line) log_refused(*line);
+  return false;
 }
 
 void TcpTransport::on_acceptable(void* ud, skiff_status_t status, size_t, skiff_str_t message) {
   auto* self = static_cast<TcpTransport*>(ud);
   if (status == SKIFF_OK) return self->accept_all();
-  if (status != SKIFF_ERR_CANCELLED)
-    self->log(SKIFF_LOG_WARN, "accept: " + std::string(view(message)));
+  if (status != SKIFF_ERR_CANCELLED) self->log_accept_failure(std::string(view(message)));
   self->wait_for_connections();
 }
 
@@ -106,10 +164,16 @@ void TcpTransport::accept_all() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       // Out of descriptors or memory: the listener stays readable, so wait a little instead
-      // of spinning, then try again.
-      log(SKIFF_LOG_WARN, std::string("accept: ") + std::strerror(errno));
+      // of spinning, then try again. The warning is throttled: this repeats ten times a second.
+      log_accept_failure(std::string(std::strerror(errno)) + " (retrying every 100ms)");
       accept_retry_.start(host_, 100, [this] { wait_for_connections(); });
       return;
+    }
+    if (!admit()) {
+      // Accepted only to be closed at once: left in the backlog, the peer would wait for an
+      // answer that never comes, and the listener would stay readable.
+      ::close(fd);
+      continue;
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -118,7 +182,7 @@ void TcpTransport::accept_all() {
     skiff_io_t* io = host_->io_open(host_->host, fd, skiff_errbuf_t{why, sizeof why});
     if (!io) {
       ::close(fd);
-      log(SKIFF_LOG_WARN, std::string("accept: ") + why);
+      log_accept_failure(why);
       continue;
     }
     auto* conn = new ServerConn(this, std::make_unique<Connection>(host_, io, fd));
@@ -168,16 +232,19 @@ void TcpTransport::shutdown(skiff_done_fn done, void* user_data) {
 }
 
 std::unique_ptr<Connection> TcpTransport::take_idle(const std::string& address) {
+  const int64_t now = monotonic_ms();
+  const auto max_age = static_cast<int64_t>(settings_.idle_timeout_ms / 2);
   for (;;) {
-    std::unique_ptr<Connection> conn;
+    Idle idle;
     {
       std::lock_guard lock(idle_mu_);
       auto it = idle_.find(address);
       if (it == idle_.end() || it->second.empty()) return nullptr;
-      conn = std::move(it->second.back());
+      idle = std::move(it->second.back());
       it->second.pop_back();
     }
-    if (conn->reusable()) return conn;  // else the peer closed it while idle: drop and go on
+    // Else the peer closed it while idle, or may be about to: drop it and go on.
+    if (now - idle.since_ms < max_age && idle.conn->reusable()) return std::move(idle.conn);
   }
 }
 
@@ -185,7 +252,7 @@ void TcpTransport::give_back(const std::string& address, std::unique_ptr<Connect
   std::lock_guard lock(idle_mu_);
   auto& idle = idle_[address];
   if (static_cast<int64_t>(idle.size()) < settings_.max_idle_connections)
-    idle.push_back(std::move(conn));
+    idle.push_back(Idle{std::move(conn), monotonic_ms()});
 }
 
 skiff_status_t TcpTransport::call_start(std::string_view address, const skiff_call_head_t* head,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "log_throttle.hpp"
 #include "names.hpp"
 #include "safe_timer.hpp"
 #include "skiff/plugin.hpp"
@@ -22,7 +23,15 @@ struct Settings {
   uint64_t connect_timeout_ms = 5000;
   uint64_t shutdown_grace_ms = 5000;
   int64_t max_idle_connections = 64;  // per peer sidecar
+  // Server side: what a peer may hold without making progress (docs/configuration.md).
+  uint64_t head_timeout_ms = 10000;  // preface and head, from their first byte
+  uint64_t idle_timeout_ms = 60000;  // between calls, until the next head's first byte
+  uint64_t body_timeout_ms = 60000;  // a call without bytes either way; 0: none
+  int64_t max_connections = 10000;   // server connections at once on the listener
 };
+
+// Milliseconds of the monotonic clock, for deadlines.
+int64_t monotonic_ms();
 
 class ServerConn;
 
@@ -39,6 +48,8 @@ class TcpTransport {
                             skiff_client_call_t** call, skiff_errbuf_t err);
 
   // Client side: idle connections to a peer.
+  // A pooled connection is reused only while idle for less than half of idle_timeout: a peer
+  // with the same setting then never closes one just as a call is being sent on it.
   std::unique_ptr<Connection> take_idle(const std::string& address);
   void give_back(const std::string& address, std::unique_ptr<Connection> conn);
 
@@ -56,6 +67,11 @@ class TcpTransport {
  private:
   static void on_acceptable(void* self, skiff_status_t status, size_t, skiff_str_t message);
   void accept_all();
+  bool admit();  // false, and logged, when the listener is at max_connections
+  void sweep();  // closes server connections past their deadlines, reports throttled warnings
+  void log_accept_failure(std::string why);
+  void log_refused(const LogThrottle::Line& line) const;
+  void log_accept_failed(const LogThrottle::Line& line) const;
   void wait_for_connections();
   void finish_shutdown_if_idle(std::unique_lock<std::mutex>& lock);
 
@@ -63,13 +79,22 @@ class TcpTransport {
   Settings settings_;
   skiff_inbound_handler_t handler_{};
   skiff_io_t* listener_ = nullptr;
-  int listen_fd_ = -1;      // owned by listener_
-  SafeTimer accept_retry_;  // after EMFILE and the like
+  int listen_fd_ = -1;          // owned by listener_
+  std::string listen_address_;  // for log lines
+  SafeTimer accept_retry_;      // after EMFILE and the like
   SafeTimer grace_;
+  PeriodicTimer sweep_;
+  static constexpr int64_t kWarnEveryMs = 5000;
+  LogThrottle refused_log_{kWarnEveryMs};
+  LogThrottle accept_log_{kWarnEveryMs};
   NameLookup names_;
 
+  struct Idle {
+    std::unique_ptr<Connection> conn;
+    int64_t since_ms;
+  };
   std::mutex idle_mu_;  // held only to take or return an idle connection
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::unordered_map<std::string, std::vector<Idle>> idle_;
 
   std::mutex conns_mu_;  // held when a connection is accepted or closes, never per call
   std::unordered_set<ServerConn*> conns_;
