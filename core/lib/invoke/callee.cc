@@ -91,9 +91,10 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
   Result<const http::response_header<>*> answer = Error{};
   if (sent) {
     answer = co_await app.read_head();
-  } else if (app.connected()) {
+  } else if (app.connected() && sent.error().code != SKIFF_ERR_INVALID_ARGUMENT) {
     // The app may have answered early (401, 413, ...) and stopped reading: its answer, if it
-    // is there, says more than the failed write.
+    // is there, says more than the failed write. (A request refused before it was written
+    // whole has no answer coming.)
     answer = co_await app.read_head();
     if (!answer) answer = sent.error();
   } else {

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "common/body_piece.hpp"
+#include "common/http_syntax.hpp"
 #include "common/socket_check.hpp"
 #include "invoke/caller.hpp"
 
@@ -224,11 +225,16 @@ asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
     co_return false;
   }
   const auto& head = parser.get();
+  if (auto bad = framing_problem(head, parser.chunked(), head.version())) {
+    auto res = external_error(label, "the answer cannot be relayed: " + bad->message);
+    co_await exchange.send(res);
+    co_return false;
+  }
   auto reusable = [&] { return parser.is_done() && head.keep_alive() && buffer.size() == 0; };
   std::vector<Header> headers = end_to_end_headers(head);
   std::optional<uint64_t> length;
   if (auto len = head.find(http::field::content_length); len != head.end())
-    length = content_length_of({{"Content-Length", std::string(len->value())}});
+    length = parse_content_length(len->value());
   PieceBuffer chunk;
   bool started = false;
   while (!parser.is_done() || !started) {

@@ -1,0 +1,317 @@
+"""Hostile input through real processes: request smuggling on the app-facing port, header and request
+injection through the gRPC API and the internal port, framing a body contradicts, answers that would
+forge headers towards the caller, and an app that is down behind one of two instances. An app that
+records every request it parses proves that nothing extra reached it."""
+import json
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+import internal_wire as wire
+from harness import invoke_url, port_open, raw_http, read_events, requests, wait_until
+
+RECORDING_APP = Path(__file__).with_name("recording_app.py")
+INVALID_ARGUMENT = 3
+
+
+class Recorder:
+    def __init__(self, cluster, name):
+        from harness import free_port
+        self.port = free_port()
+        self.log = cluster.tmp / f"recorded-{name}.jsonl"
+        self.proc = cluster.start([sys.executable, RECORDING_APP, "--port", self.port, "--log", self.log],
+                                  f"recording-app-{name}")
+        wait_until(lambda: port_open(self.port), what="recording app")
+
+    def requests(self):
+        return read_events(self.log)
+
+    def paths(self):
+        return [r.get("path") for r in self.requests()]
+
+    def all_headers(self):
+        return [name.lower() for r in self.requests() for name, _ in r.get("headers", [])]
+
+
+@pytest.fixture
+def recorded(cluster):
+    """order (caller, no app) and cart, whose app records every request."""
+    app = Recorder(cluster, "cart")
+    cart = cluster.sidecar("cart", app_port=app.port)
+    order = cluster.sidecar("order")
+    return order, cart, app
+
+
+def status_of(answer):
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
+
+
+# --- request framing on the app-facing port (RFC 9112 6.1) -----------------------------------------
+
+SMUGGLED = b"GET /v1.0/invoke/cart/method/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("framing", [
+    b"Transfer-Encoding: gzip\r\n",
+    b"Transfer-Encoding: chunked, gzip\r\n",
+    b"Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+    b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+    b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+    b"Content-Length: 5\r\nContent-Length: 6\r\n",
+])
+def test_untrustworthy_framing_gets_400_and_nothing_after_it_is_served(recorded, framing):
+    order, _, app = recorded
+    req = b"POST /v1.0/invoke/cart/method/first HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n" + SMUGGLED
+    answer = raw_http(order.http_port, req)
+    assert status_of(answer) == 400, answer
+    assert b"connection: close" in answer.lower()
+    # The sidecar keeps serving, and neither request reached the app.
+    assert requests.post(invoke_url(order, "cart", "after"), data=b"x", timeout=10).status_code == 200
+    assert app.paths() == ["/after"]
+
+
+def test_a_coding_other_than_chunked_gets_501(recorded):
+    order, _, app = recorded
+    req = (b"POST /v1.0/invoke/cart/method/first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+           b"0\r\n\r\n")
+    answer = raw_http(order.http_port, req)
+    assert status_of(answer) == 501, answer
+    assert app.paths() == []
+
+
+def test_transfer_encoding_in_http_1_0_is_faulty_framing(recorded):
+    order, _, app = recorded
+    req = (b"POST /v1.0/invoke/cart/method/first HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"3\r\nabc\r\n0\r\n\r\n" + SMUGGLED)
+    answer = raw_http(order.http_port, req)
+    assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0], answer
+    assert app.paths() == []
+
+
+def test_a_chunked_request_still_streams_through(recorded):
+    order, _, app = recorded
+    req = (b"POST /v1.0/invoke/cart/method/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+           b"Connection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+    answer = raw_http(order.http_port, req)
+    assert status_of(answer) == 200, answer
+    assert [(r["path"], r["body"]) for r in app.requests()] == [("/chunked", "abcde")]
+
+
+# --- injection through the gRPC API -----------------------------------------------------------------
+
+@pytest.fixture
+def grpc_recorded(recorded):
+    import grpc_protos
+    order, cart, app = recorded
+    wait_until(lambda: port_open(order.grpc_port), what="gRPC API")
+    ch = grpc_protos.channel(order.grpc_port)
+    yield order, app, grpc_protos, ch
+    ch.close()
+
+
+def grpc_invoke(grpc_protos, ch, method="m", content_type="text/plain", querystring="", metadata=()):
+    P = grpc_protos.load()
+    req = P.runtime.InvokeServiceRequest(id="cart")
+    req.message.method = method
+    req.message.content_type = content_type
+    req.message.data.value = b"hello"
+    req.message.http_extension.verb = P.common.HTTPExtension.POST
+    req.message.http_extension.querystring = querystring
+    return grpc_protos.dapr_stubs(ch).InvokeService.with_call(req, timeout=10, metadata=list(metadata))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("querystring", "a=1 HTTP/1.1\r\ndapr-caller-app-id: admin\r\n\r\nGET /smuggled?x=1"),
+    ("querystring", "a=1\nb"),
+    ("content_type", "text/plain\r\ndapr-caller-app-id: admin"),
+    ("content_type", "text/plain\r\nContent-Length: 0\r\n\r\nGET /smuggled HTTP/1.1"),
+])
+def test_grpc_fields_that_would_inject_are_refused_with_invalid_argument(grpc_recorded, field, value):
+    _, app, grpc_protos, ch = grpc_recorded
+    with pytest.raises(grpc.RpcError) as err:
+        grpc_invoke(grpc_protos, ch, **{field: value})
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    assert "invalid request" in err.value.details()
+    res, _ = grpc_invoke(grpc_protos, ch, method="after")
+    assert res.data.value == b"ok"
+    assert app.paths() == ["/after"]
+    assert "dapr-caller-app-id" not in [n for n in app.all_headers()] or all(
+        v == "order" for r in app.requests() for n, v in r["headers"] if n.lower() == "dapr-caller-app-id")
+
+
+def test_binary_metadata_reaches_an_http_app_base64_encoded_never_raw(grpc_recorded):
+    _, app, grpc_protos, ch = grpc_recorded
+    raw = b"\r\ndapr-caller-app-id: admin\r\n\x00\xff"
+    grpc_invoke(grpc_protos, ch, method="bin", metadata=[("x-data-bin", raw)])
+    (rec,) = app.requests()
+    headers = {n.lower(): v for n, v in rec["headers"]}
+    import base64
+    assert base64.b64decode(headers["x-data-bin"]) == raw
+    assert headers["dapr-caller-app-id"] == "order"
+
+
+# --- the internal port ------------------------------------------------------------------------------
+
+def internal_call(cart, **head):
+    body = head.pop("body", [wire.frame(wire.DATA_END, b"")])
+    return wire.call(cart.internal_port, wire.call_head("cart", **head), body)
+
+
+@pytest.mark.parametrize("head", [
+    {"method": "x HTTP/1.1\r\nHost: evil\r\n\r\nGET /smuggled"},
+    {"method": "m", "verb": "GET /smuggled HTTP/1.1\r\nHost: evil\r\n\r\nPOST"},
+    {"method": "m", "verb": ""},
+    {"method": "m", "query": "a=1 HTTP/1.1\r\n\r\nGET /smuggled?"},
+    {"method": "m", "headers": [("X-Note", "hi\r\ndapr-caller-app-id: admin")]},
+    {"method": "m", "headers": [("X-Note\r\ndapr-caller-app-id", "admin")]},
+    {"method": "m", "headers": [("Content-Length", "2"), ("Content-Length", "3")]},
+    {"method": "m", "headers": [("Content-Length", "-1")]},
+])
+def test_internal_call_heads_that_would_inject_get_a_fail_and_reach_nothing(recorded, head):
+    _, cart, app = recorded
+    frames = internal_call(cart, **head)
+    assert frames and frames[0][0] == wire.FAIL, frames
+    status, message = wire.parse_fail(frames[0][1])
+    assert status == INVALID_ARGUMENT, message
+    assert "invalid request" in message
+    frames = internal_call(cart, method="after")
+    assert frames[0][0] == wire.RESPONSE_HEAD
+    assert app.paths() == ["/after"]
+    assert "cart" in cart.output() or True  # the sidecar is still up
+    assert cart.running()
+
+
+@pytest.mark.parametrize("declared, pieces", [
+    ("10", [b"abcde"]),                  # shorter than declared, one piece
+    ("3", [b"abcde"]),                   # longer than declared, one piece
+    ("10", [b"abc", b"de"]),             # shorter, streamed
+    ("3", [b"ab", b"cde" + SMUGGLED]),   # longer, streamed: the excess must never reach the app
+])
+def test_a_body_that_contradicts_its_declared_length_fails_at_once(recorded, declared, pieces):
+    _, cart, app = recorded
+    body = [wire.frame(wire.DATA, p) for p in pieces[:-1]] + [wire.frame(wire.DATA_END, pieces[-1])]
+    started = time.monotonic()
+    frames = internal_call(cart, method="framed", headers=[("Content-Length", declared)], body=body)
+    assert time.monotonic() - started < 5, "the callee waited instead of failing"
+    assert frames and frames[-1][0] == wire.FAIL, frames
+    status, message = wire.parse_fail(frames[-1][1])
+    assert status == INVALID_ARGUMENT and "Content-Length" in message, message
+    # The app's connection is not desynchronised: the next call is one clean request.
+    frames = internal_call(cart, method="after", headers=[("Content-Length", "2")],
+                           body=[wire.frame(wire.DATA_END, b"ok")])
+    assert frames[0][0] == wire.RESPONSE_HEAD
+    assert "/v1.0/invoke/cart/method/smuggled" not in app.paths() and "/smuggled" not in app.paths()
+    after = [r for r in app.requests() if r["path"] == "/after"]
+    assert len(after) == 1 and after[0]["body"] == "ok" and after[0]["complete"]
+    assert all(not r["complete"] for r in app.requests() if r["path"] == "/framed")
+
+
+# --- answers towards the caller ---------------------------------------------------------------------
+
+class FakeCalleeSidecar:
+    """Speaks the tcp transport as a callee sidecar whose answers are whatever the test says."""
+
+    def __init__(self, answer_frames):
+        self.answer_frames = answer_frames
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.settimeout(10)
+                    wire.recv_exact(conn, len(wire.PREFACE))
+                    kind, _ = wire.read_frame(conn)
+                    while kind != wire.DATA_END:
+                        kind, _ = wire.read_frame(conn)
+                    conn.sendall(b"".join(self.answer_frames))
+                except (EOFError, OSError):
+                    pass
+
+    def register(self, db_path, app_id):
+        with sqlite3.connect(db_path, timeout=10) as db:
+            db.execute("INSERT OR REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)"
+                       " VALUES (?, ?, ?, 'default', ?)",
+                       (f"fake-{self.port}", f"127.0.0.1:{self.port}", app_id, int(time.time() * 1000) + 3600_000))
+
+    def stop(self):
+        self.stopping = True
+        self.listener.close()
+
+
+@pytest.fixture
+def fake_callee(cluster):
+    fakes = []
+
+    def make(app_id, frames):
+        fake = FakeCalleeSidecar(frames)
+        fakes.append(fake)
+        wait_until(lambda: cluster.db_path.exists(), what="the resolver's database")
+        fake.register(cluster.db_path, app_id)
+        return fake
+
+    yield make
+    for f in fakes:
+        f.stop()
+
+
+@pytest.mark.parametrize("header", [("X-Note", b"hi\r\nSet-Cookie: session=forged"),
+                                    ("X-Note\r\nSet-Cookie", b"forged")])
+def test_an_answer_with_an_injected_header_is_refused_not_relayed(cluster, fake_callee, header):
+    order = cluster.sidecar("order")
+    fake_callee("evil", [wire.response_head(200, [header]), wire.frame(wire.DATA_END, b"hi")])
+    res = requests.get(invoke_url(order, "evil", "x"), timeout=10)
+    assert res.status_code == 502, res.text
+    assert "set-cookie" not in {k.lower() for k in res.headers}
+    assert res.json()["errorCode"] == "ERR_DIRECT_INVOKE"
+    assert requests.get(f"{order.url}/v1.0/healthz", timeout=5).status_code == 204
+
+
+def test_a_streamed_answer_longer_than_its_content_length_is_cut_not_relayed(cluster, fake_callee):
+    order = cluster.sidecar("order")
+    fake_callee("evil", [wire.response_head(200, [("Content-Length", "4")]), wire.frame(wire.DATA, b"abcd"),
+                         wire.frame(wire.DATA_END, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")])
+    req = (b"GET /v1.0/invoke/evil/method/x HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"GET /v1.0/healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", order.http_port), timeout=10) as s:
+        s.sendall(req)
+        answer = b""
+        while True:
+            piece = s.recv(65536)
+            if not piece:
+                break
+            answer += piece
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer
+    assert b"forged" not in answer
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert body == b"abcd"  # then the connection closed: nothing past the declared length
+
+
+# --- an app that is down behind one instance --------------------------------------------------------
+
+def test_a_callee_whose_app_refuses_connections_is_retried_on_another_instance(cluster):
+    from harness import free_port
+    app = cluster.app("cart")
+    down = cluster.sidecar("cart", app_port=free_port())  # nothing listens there
+    up = cluster.sidecar("cart", app_port=app.port)
+    order = cluster.sidecar("order")
+    for i in range(12):
+        res = requests.post(invoke_url(order, "cart", f"echo/{i}"), data=b"x", timeout=10)
+        assert res.status_code == 200, res.text
+    assert "cannot connect to app" in down.output()
