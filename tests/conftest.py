@@ -1,6 +1,17 @@
 import pytest
 
+import harness
 from harness import Cluster
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    """Fails the test during which a process it started printed a sanitizer report."""
+    before = len(harness.sanitizer_reports)
+    yield
+    new = harness.sanitizer_reports[before:]
+    if new:
+        pytest.fail("sanitizer report:\n" + "\n\n".join(new), pytrace=False)
 
 
 @pytest.fixture

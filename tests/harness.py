@@ -28,6 +28,22 @@ ECHO_SERVER = REPO / "tests" / "integration" / "grpc_apps" / "echo_server.py"
 
 _handed_out = set()
 
+# Sanitizer findings in the output of processes the tests started (scripts/test.sh --sanitize builds
+# with ASan and UBSan); conftest.py fails the test during which one appeared.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+sanitizer_reports = []
+
+
+def sanitizer_report(text):
+    """The first lines of a sanitizer report in text, or None."""
+    for marker in SANITIZER_MARKERS:
+        at = text.find(marker)
+        if at >= 0:
+            start = text.rfind("\n", 0, at) + 1
+            return "\n".join(text[start:].splitlines()[:30])
+    return None
+
 
 def free_port():
     """A port nothing listens on now, never one this run handed out before: the kernel may offer
@@ -85,7 +101,11 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+            report = sanitizer_report(self.log_path.read_text(errors="replace"))
+            if report:
+                sanitizer_reports.append(f"{self.args[0]} ({self.log_path}):\n{report}")
         return self.proc.returncode
 
     def kill(self):
