@@ -2,14 +2,22 @@
 // (WAL, busy timeout): each registers a row and heartbeats it; a row is live while its heartbeat
 // is younger than `ttl`. Every SQLite call runs on the plugin's own worker thread; resolve()
 // answers from an in-memory snapshot refreshed by that worker, so the host's event loop never
-// waits on the database.
+// waits on the database. Each heartbeat also checks that the path still names the file that is
+// open: one deleted or replaced under running sidecars is opened again and registered in again.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -94,6 +102,70 @@ class Statement {
   int rc_;
 };
 
+// Which file a path names: a file deleted or replaced under us has another identity (or none).
+struct FileIdentity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+
+// An exclusive flock on the database's directory while a sidecar opens and initialises the file,
+// so that deciding whether the -wal and -shm files are orphans and creating the database happen
+// as one step among skiff sidecars (see remove_orphaned_wal). Waiting is bounded: a stopped
+// process holding it must not keep others from starting; without the lock nothing is removed.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir) {
+    fd_ = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) return;
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if ((errno != EWOULDBLOCK && errno != EINTR) || Clock::now() >= deadline) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  ~DirectoryLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// What the file at a path holds, read from its header without SQLite: SQLite pairs any file with
+// the -wal and -shm files next to it before it validates the header.
+enum class FileKind { kMissingOrEmpty, kRollbackDatabase, kWalDatabase, kNotDatabase, kUnreadable };
+
+FileKind inspect(const std::string& path, std::string& why) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return FileKind::kMissingOrEmpty;
+    why = std::strerror(errno);
+    return FileKind::kUnreadable;
+  }
+  std::array<unsigned char, 20> header{};
+  ssize_t n = ::read(fd, header.data(), header.size());
+  int read_errno = errno;
+  ::close(fd);
+  if (n < 0) {
+    why = std::strerror(read_errno);
+    return FileKind::kUnreadable;
+  }
+  if (n == 0) return FileKind::kMissingOrEmpty;
+  static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
+  if (n < 16 || std::memcmp(header.data(), kMagic, sizeof kMagic) != 0)
+    return FileKind::kNotDatabase;
+  // Byte 18 is the write version: 2 while the database is in WAL mode, 1 otherwise.
+  return n > 18 && header[18] == 2 ? FileKind::kWalDatabase : FileKind::kRollbackDatabase;
+}
+
 class SqliteResolver {
  public:
   SqliteResolver(const skiff_host_api_t* host, Config cfg) : host_(host), cfg_(std::move(cfg)) {}
@@ -109,33 +181,7 @@ class SqliteResolver {
 
   // Runs on the control thread at start-up, so blocking here is allowed.
   std::string open() {
-    std::error_code ec;
-    auto dir = std::filesystem::path(cfg_.path).parent_path();
-    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-    if (ec) return "cannot create directory " + dir.string() + ": " + ec.message();
-    int rc =
-        sqlite3_open_v2(cfg_.path.c_str(), &db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) return "cannot open " + cfg_.path + ": " + sqlite3_errstr(rc);
-    sqlite3_busy_timeout(db_, static_cast<int>(cfg_.busy_timeout_ms));
-    // Switching to WAL needs a moment of exclusive access while another sidecar may be creating
-    // the same file: the busy timeout waits for it, and a busy answer that skipped the busy
-    // handler (lock upgrade) is tried again. Any other error is final.
-    std::string err;
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      std::tie(rc, err) = exec("PRAGMA journal_mode=WAL");
-      if (rc == SQLITE_OK)
-        std::tie(rc, err) = exec(
-            "CREATE TABLE IF NOT EXISTS hosts ("
-            " registration_id TEXT PRIMARY KEY,"
-            " address TEXT NOT NULL UNIQUE,"
-            " app_id TEXT NOT NULL,"
-            " namespace TEXT NOT NULL,"
-            " last_update INTEGER NOT NULL);"
-            "CREATE INDEX IF NOT EXISTS hosts_app ON hosts(app_id, namespace, last_update);");
-      if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
-    }
-    if (!err.empty()) return cfg_.path + ": " + err;
+    if (auto err = open_database(db_, identity_); !err.empty()) return err;
     worker_ = std::thread([this] { run(); });
     return "";
   }
@@ -241,9 +287,9 @@ class SqliteResolver {
     host_->log(host_->host, level, str("resolver-sqlite"), str(msg));
   }
 
-  std::pair<int, std::string> exec(const char* sql) {
+  static std::pair<int, std::string> exec(sqlite3* db, const char* sql) {
     char* err = nullptr;
-    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
     std::string msg = rc == SQLITE_OK ? "" : err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
     return {rc & 0xff, msg};
@@ -257,7 +303,166 @@ class SqliteResolver {
     cv_.notify_one();
   }
 
+  // Opens the database at the path, creating the file and the schema if needed, into `out` and
+  // records which file that is. On failure `out` is untouched and nothing stays open. Runs at
+  // start-up and on the worker when the file was deleted or replaced.
+  std::string open_database(sqlite3*& out, FileIdentity& identity) {
+    std::error_code ec;
+    auto dir = std::filesystem::path(cfg_.path).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (ec) return "cannot create directory " + dir.string() + ": " + ec.message();
+    DirectoryLock lock(dir.string());
+    std::string why;
+    switch (inspect(cfg_.path, why)) {
+      case FileKind::kNotDatabase:
+        // Refused before SQLite sees it: SQLite would pair it with the -wal and -shm of the
+        // file it replaced, which other sidecars may still be writing. Those are orphans now,
+        // and left in place they would be paired with whatever file is put back.
+        if (lock.held()) remove_orphaned_wal();
+        return cfg_.path + ": file is not a database";
+      case FileKind::kUnreadable:
+        return "cannot open " + cfg_.path + ": " + why;
+      case FileKind::kMissingOrEmpty:
+      case FileKind::kRollbackDatabase:
+        if (lock.held()) remove_orphaned_wal();
+        break;
+      case FileKind::kWalDatabase:
+        break;
+    }
+    sqlite3* db = nullptr;
+    int rc =
+        sqlite3_open_v2(cfg_.path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_close_v2(db);
+      return "cannot open " + cfg_.path + ": " + sqlite3_errstr(rc);
+    }
+    sqlite3_busy_timeout(db, static_cast<int>(cfg_.busy_timeout_ms));
+    // Switching to WAL needs a moment of exclusive access while another sidecar may be creating
+    // the same file: the busy timeout waits for it, and a busy answer that skipped the busy
+    // handler (lock upgrade) is tried again. Any other error is final.
+    std::string err;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      std::tie(rc, err) = exec(db, "PRAGMA journal_mode=WAL");
+      if (rc == SQLITE_OK)
+        std::tie(rc, err) =
+            exec(db,
+                 "CREATE TABLE IF NOT EXISTS hosts ("
+                 " registration_id TEXT PRIMARY KEY,"
+                 " address TEXT NOT NULL UNIQUE,"
+                 " app_id TEXT NOT NULL,"
+                 " namespace TEXT NOT NULL,"
+                 " last_update INTEGER NOT NULL);"
+                 "CREATE INDEX IF NOT EXISTS hosts_app ON hosts(app_id, namespace, last_update);");
+      if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
+    }
+    // SQLite keeps no way to fstat its descriptor, so the identity is taken from the path now,
+    // while the lock keeps other sidecars from creating the file anew.
+    struct stat st {};
+    if (err.empty() && ::stat(cfg_.path.c_str(), &st) != 0)
+      err = std::string("cannot stat it: ") + std::strerror(errno);
+    if (!err.empty()) {
+      close_detached(db);
+      return cfg_.path + ": " + err;
+    }
+    out = db;
+    identity = FileIdentity{st.st_dev, st.st_ino};
+    return "";
+  }
+
+  // The -wal and -shm files next to a missing, empty or rollback-mode database (or a file that is
+  // no database) belong to a file that was deleted or replaced: a database in WAL mode always
+  // says so in its header. SQLite would pair them with the new file while sidecars still using
+  // the old one keep writing to them, and the new file then reads the old one's pages or fails
+  // with "disk I/O error". Removing the names leaves those sidecars their open files; they move
+  // over on their next heartbeat. Called with the directory lock held, so no sidecar is creating
+  // the new file's own.
+  void remove_orphaned_wal() {
+    bool removed = false;
+    for (const char* suffix : {"-wal", "-shm"})
+      removed |= ::unlink((cfg_.path + suffix).c_str()) == 0;
+    if (removed) log(SKIFF_LOG_INFO, "removed the -wal and -shm files of a previous " + cfg_.path);
+  }
+
+  // Closes a connection to a file that is no longer (or never became) the one at the path. A
+  // last connection normally checkpoints and then deletes the -wal and -shm files by name, and
+  // those names may by now belong to the new file.
+  static void close_detached(sqlite3* db) {
+    if (!db) return;
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    sqlite3_close_v2(db);
+  }
+
   // Worker thread only from here on.
+
+  // Whether the path still names the file that is open; if not, opens what is there now (or
+  // creates it), registers there again and answers from it. Until that succeeds the old file
+  // stays open: sidecars that have not noticed yet keep meeting there, and the last view stays.
+  void check_file() {
+    struct stat st {};
+    const char* what;
+    if (::stat(cfg_.path.c_str(), &st) == 0) {
+      if (FileIdentity{st.st_dev, st.st_ino} == identity_) {
+        if (fault_) log(SKIFF_LOG_WARN, cfg_.path + " is the file in use again");
+        fault_ = false;
+        failures_ = 0;
+        return;
+      }
+      what = "replaced";
+    } else if (errno == ENOENT || errno == ENOTDIR) {
+      what = "deleted";
+    } else {
+      report_fault(std::string("cannot check ") + cfg_.path + ": " + std::strerror(errno));
+      return;
+    }
+    if (!fault_) {
+      fault_ = true;
+      log(SKIFF_LOG_WARN, cfg_.path + " was " + what +
+                              " while in use; opening the file now at that path and registering "
+                              "again (sidecars started since could not find this one)");
+    }
+    sqlite3* fresh = nullptr;
+    FileIdentity identity;
+    if (auto err = open_database(fresh, identity); !err.empty()) {
+      report_fault("cannot reopen " + err +
+                   "; keeping the previous file (instances known so far stay reachable), "
+                   "retrying on every heartbeat");
+      return;
+    }
+    close_detached(db_);
+    db_ = fresh;
+    identity_ = identity;
+    fault_ = false;
+    failures_ = 0;
+    // Peers still on the old file move over on their own heartbeat; until then (at most a ttl)
+    // calls to them keep going by the view taken from the old file.
+    carried_ = snapshot();
+    carried_until_ = Clock::now() + std::chrono::milliseconds(cfg_.ttl_ms);
+    if (registration_) {
+      if (auto err = write_registration(*registration_); !err.empty()) {
+        log(SKIFF_LOG_WARN, err);  // the heartbeat registers again when it finds no row
+      } else {
+        log(SKIFF_LOG_WARN, "reopened " + cfg_.path + "; registered " + registration_->app_id +
+                                "." + registration_->ns + " at " + registration_->address +
+                                " again");
+      }
+    } else {
+      log(SKIFF_LOG_WARN, "reopened " + cfg_.path);
+    }
+    refresh();
+  }
+
+  // A fault that persists is logged when first seen and then at most every 30 s, with the count
+  // of attempts in between, instead of once per heartbeat.
+  void report_fault(const std::string& msg) {
+    ++failures_;
+    auto now = Clock::now();
+    if (failures_ > 1 && now < next_fault_log_) return;
+    next_fault_log_ = now + std::chrono::seconds(30);
+    log(SKIFF_LOG_ERROR,
+        failures_ == 1 ? msg : msg + " (" + std::to_string(failures_) + " attempts so far)");
+  }
+
   std::string write_registration(const Registration& r) {
     Statement st(
         db_,
@@ -302,6 +507,17 @@ class SqliteResolver {
           std::string("refresh failed, keeping the previous view: ") + sqlite3_errmsg(db_));
       return;
     }
+    if (carried_ && last_refresh_ < carried_until_) {
+      for (const auto& [app_key, addresses] : *carried_) {
+        auto& list = rows[app_key];
+        for (const auto& address : addresses)
+          if (std::none_of(list.begin(), list.end(),
+                           [&](const Row& r) { return r.address == address; }))
+            list.push_back(Row{address, 0});  // no heartbeat seen here: a suspect stays out
+      }
+    } else {
+      carried_.reset();
+    }
     auto next = std::make_shared<Snapshot>();
     std::lock_guard lock(suspects_mu_);
     for (auto& [app_key, list] : rows) {
@@ -338,6 +554,7 @@ class SqliteResolver {
   void run() {
     auto next_refresh = Clock::now() + std::chrono::milliseconds(cfg_.refresh_ms);
     auto next_cleanup = Clock::now();
+    auto next_check = Clock::now() + std::chrono::milliseconds(cfg_.heartbeat_ms);
     std::unique_lock lock(mu_);
     while (!stop_) {
       if (!jobs_.empty()) {
@@ -354,6 +571,12 @@ class SqliteResolver {
         fn();
         lock.lock();
       };
+      // On the heartbeat's period and just before it, so the heartbeat goes to the current file.
+      if (now >= next_check) {
+        run_unlocked([&] { check_file(); });
+        next_check = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
+        continue;
+      }
       if (registration_ && now >= next_heartbeat_) {
         run_unlocked([&] { heartbeat(); });
         next_heartbeat_ = now + std::chrono::milliseconds(cfg_.heartbeat_ms);
@@ -369,7 +592,7 @@ class SqliteResolver {
         next_cleanup = now + std::chrono::milliseconds(cfg_.cleanup_ms);
         continue;
       }
-      auto wake = std::min(next_refresh, next_cleanup);
+      auto wake = std::min({next_refresh, next_cleanup, next_check});
       if (registration_) wake = std::min(wake, next_heartbeat_);
       cv_.wait_until(lock, wake);
     }
@@ -386,6 +609,10 @@ class SqliteResolver {
   std::optional<Registration> registration_;  // worker only
   Clock::time_point next_heartbeat_{};        // worker only
   Clock::time_point last_refresh_{};          // worker only
+  FileIdentity identity_;                     // of the open file; worker only (after open())
+  bool fault_ = false;                        // the path names another file or none; worker only
+  uint64_t failures_ = 0;                     // reopen attempts failed in a row; worker only
+  Clock::time_point next_fault_log_{};        // worker only
 
   // Live instances by "namespace\napp", in the order calls should try them. Readers share the
   // lock only to copy the pointer; the worker swaps in a whole new snapshot.
@@ -400,6 +627,9 @@ class SqliteResolver {
   }  // the old snapshot is released here, after the lock
   mutable std::shared_mutex snapshot_mu_;
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<const Snapshot>();
+  // The view from a file left behind, merged into refreshes until carried_until_; worker only.
+  std::shared_ptr<const Snapshot> carried_;
+  Clock::time_point carried_until_{};
   std::mutex suspects_mu_;  // guards suspects_: taken by refreshes and failure reports only
   std::map<std::string, int64_t> suspects_;
   std::array<std::atomic<uint64_t>, 64> rotation_{};

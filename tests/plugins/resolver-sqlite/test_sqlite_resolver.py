@@ -1,11 +1,17 @@
 """resolver-sqlite with real sidecars sharing one real SQLite file."""
+import os
+import re
 import sqlite3
+import time
+from contextlib import closing
 
 from harness import invoke_url, requests, wait_until
 
 
 def rows(db):
-    with sqlite3.connect(db, timeout=5) as conn:
+    # Closed at once: a connection kept alive (by a failed attempt's traceback in wait_until) holds
+    # a lock on the file that keeps sidecars from switching it to WAL.
+    with closing(sqlite3.connect(db, timeout=5)) as conn:
         return conn.execute("SELECT app_id, namespace, address, last_update FROM hosts ORDER BY app_id").fetchall()
 
 
@@ -80,3 +86,89 @@ def test_many_sidecars_starting_together_share_a_new_file(cluster):
         wait_until(lambda: "skiffd ready" in s.output() or not s.running(), what="sidecar ready")
         assert s.running(), s.output()
     assert sorted(r[0] for r in rows(cluster.db_path)) == [f"app{i}" for i in range(6)]
+
+
+# ---- the file deleted or replaced under running sidecars ----
+# Sidecars check the file's identity (device and inode of the path) on every heartbeat (1 s by
+# default); the waits below allow several heartbeats and the ttl.
+
+def file_fault_warning(db):
+    return re.compile(rf"{re.escape(str(db))} was (deleted|replaced)")
+
+
+def answers(sidecar, app):
+    return requests.get(invoke_url(sidecar, app, "echo"), timeout=10).status_code == 200
+
+
+def fresh_database(path):
+    """A valid SQLite file as another program would create it (rollback journal, one table)."""
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE unrelated (x)")
+        conn.commit()
+
+
+def test_a_deleted_file_is_reported_and_created_again(cluster):
+    cart_app = cluster.app("cart")
+    cart = cluster.sidecar("cart", app_port=cart_app.port)
+    os.unlink(cluster.db_path)
+    # Nothing else recreates the file here, so the sidecar sees it gone.
+    wait_until(lambda: f"{cluster.db_path} was deleted" in cart.output(), timeout=5, what="the warning")
+    wait_until(lambda: cluster.db_path.exists() and [r[0] for r in rows(cluster.db_path)] == ["cart"],
+               timeout=5, what="the registration in a new file")
+    assert cart.running()
+
+
+def test_a_sidecar_started_after_the_file_was_deleted_finds_the_running_ones(order_cart, cluster):
+    order, cart = order_cart
+    os.unlink(cluster.db_path)  # the -wal and -shm files stay, as after a plain `rm nameresolution.db`
+    late = cluster.sidecar("late")
+    wait_until(lambda: answers(late, "cart"), timeout=10, what="calls from the new sidecar to cart")
+    wait_until(lambda: answers(order, "cart"), timeout=10, what="calls from order to cart")
+    for s in (cart, order):
+        wait_until(lambda: file_fault_warning(cluster.db_path).search(s.output()), timeout=5,
+                   what="the warning")
+    wait_until(lambda: sorted(r[0] for r in rows(cluster.db_path)) == ["cart", "late", "order"], timeout=5,
+               what="every sidecar registered in the file at the path")
+
+
+def test_a_file_replaced_by_an_empty_database_is_reopened(order_cart, cluster):
+    order, cart = order_cart
+    replacement = cluster.tmp / "fresh.db"
+    fresh_database(replacement)
+    os.replace(replacement, cluster.db_path)
+    late = cluster.sidecar("late")  # at once: before the running ones notice
+    wait_until(lambda: answers(late, "cart"), timeout=10, what="calls from the new sidecar to cart")
+    wait_until(lambda: answers(order, "cart"), timeout=10, what="calls from order to cart")
+    for s in (cart, order):
+        wait_until(lambda: f"{cluster.db_path} was replaced" in s.output(), timeout=5, what="the warning")
+    # The file put there is the one in use (with its own table), not one created over it.
+    with closing(sqlite3.connect(cluster.db_path, timeout=5)) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'unrelated'").fetchone()
+    wait_until(lambda: sorted(r[0] for r in rows(cluster.db_path)) == ["cart", "late", "order"], timeout=5,
+               what="every sidecar registered in the file at the path")
+
+
+def test_a_file_replaced_by_garbage_keeps_the_sidecars_serving_until_a_database_is_back(order_cart, cluster):
+    order, cart = order_cart
+    garbage = cluster.tmp / "garbage"
+    garbage.write_bytes(b"not a database, but a text file written over it\n" * 100)
+    os.replace(garbage, cluster.db_path)
+    error = f"cannot reopen {cluster.db_path}: file is not a database"
+    for s in (cart, order):
+        wait_until(lambda: error in s.output(), timeout=5, what="the error")
+    # Over several heartbeats the sidecars keep calling each other, retry the file on each one
+    # and log the error once (rate-limited), not once per heartbeat.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert answers(order, "cart")
+    assert cart.running() and order.running()
+    assert cart.output().count(error) == 1 and order.output().count(error) == 1
+    # A database put back is picked up on the next heartbeat, and a new sidecar finds the old ones.
+    replacement = cluster.tmp / "fresh.db"
+    fresh_database(replacement)
+    os.replace(replacement, cluster.db_path)
+    wait_until(lambda: sorted(r[0] for r in rows(cluster.db_path)) == ["cart", "order"], timeout=5,
+               what="both sidecars registered in the file put back")
+    late = cluster.sidecar("late")
+    wait_until(lambda: answers(late, "cart"), timeout=10, what="calls from the new sidecar to cart")
+    assert answers(order, "cart")
