@@ -38,26 +38,6 @@ uint64_t timeout_ms_of(const grpc::ServerContextBase& ctx) {
   return static_cast<uint64_t>(std::max<int64_t>(1, left.count()));
 }
 
-// A method name from InvokeService as a path segment list: characters that cannot appear in a
-// request-target are percent-encoded; '/' stays a separator.
-std::string encode_method(std::string_view m) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : m) {
-    bool plain =
-        std::isalnum(c) ||
-        std::string_view("-._~/!$&'()*+,;=:@").find(static_cast<char>(c)) != std::string_view::npos;
-    if (plain) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 const char* verb_name(common::HTTPExtension::Verb v) {
   switch (v) {
     case common::HTTPExtension::GET:

@@ -200,7 +200,10 @@ Status read_http_endpoints(Settings& settings, toml::node& node) {
     auto* t = item.as_table();
     if (!t) return bad(where(item, at), "expected a table");
     HttpEndpointConfig ep;
-    for (auto& [k, v] : *t) {
+    for (auto& entry : *t) {
+      // Named references, not a structured binding: clang 14 (the fuzz build) cannot capture one.
+      const auto& k = entry.first;
+      auto& v = entry.second;
       std::string key = at + "." + std::string(k.str());
       auto text = [&](std::string& out) -> Status {
         if (!v.is_string()) return bad(where(v, key), "expected a string");

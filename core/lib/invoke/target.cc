@@ -185,4 +185,24 @@ std::optional<std::string> app_id_from_basic_auth(std::string_view authorization
   return id;
 }
 
+// A method name from InvokeService as a path segment list: characters that cannot appear in a
+// request-target are percent-encoded; '/' stays a separator.
+std::string encode_method(std::string_view m) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : m) {
+    bool plain =
+        std::isalnum(c) ||
+        std::string_view("-._~/!$&'()*+,;=:@").find(static_cast<char>(c)) != std::string_view::npos;
+    if (plain) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 }  // namespace skiff

@@ -30,6 +30,9 @@ Result<InvokeTarget> split_app_id(std::string_view app, std::string_view default
 
 // Dot segments resolved, repeated slashes collapsed, control characters and '#' refused.
 Result<std::string> normalize_method(std::string_view raw_path);
+// A method name from gRPC's InvokeService as a path: characters that cannot appear in a
+// request-target are percent-encoded; '/' stays a separator.
+std::string encode_method(std::string_view method);
 
 // `request_target` is the raw request-target (path and query) of an HTTP request.
 Result<InvokeTarget> target_from_url(std::string_view request_target,
