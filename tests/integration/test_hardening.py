@@ -315,3 +315,44 @@ def test_a_callee_whose_app_refuses_connections_is_retried_on_another_instance(c
         res = requests.post(invoke_url(order, "cart", f"echo/{i}"), data=b"x", timeout=10)
         assert res.status_code == 200, res.text
     assert "cannot connect to app" in down.output()
+
+
+# --- the internal port is as bounded as the HTTP API ------------------------------------------------
+
+def closed_by_peer(sock, deadline_s):
+    """Waits (bounded) until the peer closes: recv returns b"" or the connection is reset."""
+    sock.settimeout(deadline_s)
+    try:
+        while True:
+            if not sock.recv(4096):
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_internal_connections_that_send_no_head_or_drip_it_are_closed(cluster):
+    app = Recorder(cluster, "cart")
+    cart = cluster.sidecar("cart", app_port=app.port, config='[transport.config]\nhead_timeout = "300ms"\n')
+    with socket.create_connection(("127.0.0.1", cart.internal_port)) as silent:
+        started = time.monotonic()
+        assert closed_by_peer(silent, 10)
+        assert time.monotonic() - started < 5
+    head = wire.PREFACE + wire.call_head("cart", "dripped")
+    with socket.create_connection(("127.0.0.1", cart.internal_port)) as drip:
+        started = time.monotonic()
+        closed = False
+        for byte in head:
+            try:
+                drip.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if closed_by_peer(drip, 0.1):  # also paces the drip: one byte per 100 ms at most
+                closed = True
+                break
+        assert closed and time.monotonic() - started < 5
+    assert app.paths() == []
+    frames = internal_call(cart, method="after")  # a prompt caller is still served
+    assert frames[0][0] == wire.RESPONSE_HEAD
