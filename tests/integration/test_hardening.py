@@ -356,3 +356,79 @@ def test_internal_connections_that_send_no_head_or_drip_it_are_closed(cluster):
     assert app.paths() == []
     frames = internal_call(cart, method="after")  # a prompt caller is still served
     assert frames[0][0] == wire.RESPONSE_HEAD
+
+
+# --- answers from apps and endpoints are framed by the same rules -----------------------------------
+
+class RawAnswerApp:
+    """An app on a real socket that answers every request with the bytes it was given."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        piece = conn.recv(65536)
+                        if not piece:
+                            break
+                        data += piece
+                    conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_app():
+    apps = []
+
+    def make(answer):
+        apps.append(RawAnswerApp(answer))
+        return apps[-1]
+
+    yield make
+    for a in apps:
+        a.stop()
+
+
+BAD_ANSWERS = [
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("answer", BAD_ANSWERS)
+def test_an_app_answer_with_untrustworthy_framing_is_not_relayed(cluster, raw_app, answer):
+    app = raw_app(answer)
+    cluster.sidecar("cart", app_port=app.port)
+    order = cluster.sidecar("order")
+    res = requests.get(invoke_url(order, "cart", "x"), timeout=10)
+    assert res.status_code == 500, res.text
+    assert "cannot be relayed" in res.json()["message"]
+
+
+@pytest.mark.parametrize("answer", BAD_ANSWERS)
+def test_an_endpoint_answer_with_untrustworthy_framing_is_not_relayed(cluster, raw_app, answer):
+    app = raw_app(answer)
+    order = cluster.sidecar("order")
+    from urllib.parse import quote
+    res = requests.get(invoke_url(order, quote(f"http://127.0.0.1:{app.port}", safe=""), "x"), timeout=10)
+    assert res.status_code >= 500, res.text
+    assert "cannot be relayed" in res.json()["message"]
