@@ -13,10 +13,10 @@ sanitize=false
 [ "${1:-}" = "--sanitize" ] && sanitize=true
 if $sanitize; then
   build=${SKIFF_SANITIZE_BUILD_DIR:-$repo/build-sanitize}
-  # -O1 and line tables only (-g1): stack traces name file and line, and the build is about
+  # The benchmark tools are built too: their tests drive skiffd under load. -O1 and line tables only (-g1): stack traces name file and line, and the build is about
   # half the time of -O2 -g.
   setup_options=(-Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 -Ddebug=false
-    -Dbench=false "-Dcpp_args=-fno-sanitize-recover=all -fno-omit-frame-pointer -g1"
+    "-Dcpp_args=-fno-sanitize-recover=all -fno-omit-frame-pointer -g1"
     "-Dc_args=-fno-sanitize-recover=all -fno-omit-frame-pointer -g1")
   # Leaks are not checked: plugins are never unloaded by design, and grpc++ keeps process-wide
   # state until exit. Every other finding ends the process, and the harness reports it.

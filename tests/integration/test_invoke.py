@@ -1,6 +1,7 @@
 """Service invocation through two real sidecars, as an app (or curl) would use it."""
 import http.client
 import json
+import os
 
 import pytest
 
@@ -250,6 +251,9 @@ def test_an_app_calls_another_app_through_its_own_sidecar(cluster):
                     "body": '{"order":17}'}
 
 
+@pytest.mark.skipif(os.environ.get("SKIFF_SANITIZED") == "1",
+                    reason="the sanitizers' runtime needs descriptors of its own: with none left, "
+                           "UBSan's memory probe fails and reports a bad vptr that is not there")
 def test_running_out_of_descriptors_neither_spins_nor_kills_the_sidecar(cluster):
     import datetime
     import resource

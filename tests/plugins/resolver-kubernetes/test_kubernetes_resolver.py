@@ -86,7 +86,9 @@ def test_dns_server_down_then_back(cluster, dns):
     caller = cluster.sidecar("order", config=k8s_config(dns, port=port, extra='query_timeout = "300ms"\n'))
     r = requests.get(invoke_url(caller, "cart", "echo"), timeout=10)  # nothing listens on the DNS port
     assert r.status_code == 500 and "name resolution failed" in r.json()["message"], r.text
-    assert "DNS lookup of cart-skiff.default.svc.cluster.local. failed" in caller.output()
+    # The log line is written by the logger's own thread: wait for it rather than race it.
+    wait_until(lambda: "DNS lookup of cart-skiff.default.svc.cluster.local. failed" in caller.output(),
+               what="the failed lookup in the log")
     dns.start([f"host-record=cart-skiff.default.{SVC},127.0.0.2"])
     wait_until(lambda: calls(caller, "cart", 1) == {"cart-0": 1}, timeout=10, what="calls once DNS is back")
     dns.stop()
