@@ -13,8 +13,9 @@ sanitize=false
 [ "${1:-}" = "--sanitize" ] && sanitize=true
 if $sanitize; then
   build=${SKIFF_SANITIZE_BUILD_DIR:-$repo/build-sanitize}
-  # The benchmark tools are built too: their tests drive skiffd under load. -O1 and line tables only (-g1): stack traces name file and line, and the build is about
-  # half the time of -O2 -g.
+  # -O1 and line tables only (-g1): stack traces name file and line, and the build is about
+  # half the time of -O2 -g. The benchmark tools are built too: their tests drive skiffd under
+  # load through two sidecars.
   setup_options=(-Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 -Ddebug=false
     "-Dcpp_args=-fno-sanitize-recover=all -fno-omit-frame-pointer -g1"
     "-Dc_args=-fno-sanitize-recover=all -fno-omit-frame-pointer -g1")
