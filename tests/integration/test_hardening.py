@@ -214,46 +214,52 @@ def test_a_body_that_contradicts_its_declared_length_fails_at_once(recorded, dec
 
 # --- answers towards the caller ---------------------------------------------------------------------
 
-class FakeCalleeSidecar:
-    """Speaks the tcp transport as a callee sidecar whose answers are whatever the test says."""
+class LoopbackServer:
+    """A server on a real loopback socket that serves each connection with answer(conn), one at a time."""
 
-    def __init__(self, answer_frames):
-        self.answer_frames = answer_frames
+    def __init__(self):
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
         self.port = self.listener.getsockname()[1]
-        self.stopping = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
-        while not self.stopping:
+        while True:
             try:
                 conn, _ = self.listener.accept()
             except OSError:
-                return
+                return  # stopped
             with conn:
+                conn.settimeout(10)
                 try:
-                    conn.settimeout(10)
-                    wire.recv_exact(conn, len(wire.PREFACE))
-                    kind, _ = wire.read_frame(conn)
-                    while kind != wire.DATA_END:
-                        kind, _ = wire.read_frame(conn)
-                    conn.sendall(b"".join(self.answer_frames))
+                    self.answer(conn)
                 except (EOFError, OSError):
                     pass
+
+    def stop(self):
+        self.listener.close()
+
+
+class FakeCalleeSidecar(LoopbackServer):
+    """Speaks the tcp transport as a callee sidecar whose answers are whatever the test says."""
+
+    def __init__(self, answer_frames):
+        self.answer_frames = answer_frames
+        super().__init__()
+
+    def answer(self, conn):
+        wire.recv_exact(conn, len(wire.PREFACE))
+        kind, _ = wire.read_frame(conn)
+        while kind != wire.DATA_END:
+            kind, _ = wire.read_frame(conn)
+        conn.sendall(b"".join(self.answer_frames))
 
     def register(self, db_path, app_id):
         with sqlite3.connect(db_path, timeout=10) as db:
             db.execute("INSERT OR REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)"
                        " VALUES (?, ?, ?, 'default', ?)",
                        (f"fake-{self.port}", f"127.0.0.1:{self.port}", app_id, int(time.time() * 1000) + 3600_000))
-
-    def stop(self):
-        self.stopping = True
-        self.listener.close()
-
 
 @pytest.fixture
 def fake_callee(cluster):
@@ -360,38 +366,21 @@ def test_internal_connections_that_send_no_head_or_drip_it_are_closed(cluster):
 
 # --- answers from apps and endpoints are framed by the same rules -----------------------------------
 
-class RawAnswerApp:
-    """An app on a real socket that answers every request with the bytes it was given."""
+class RawAnswerApp(LoopbackServer):
+    """An app that answers every request with the bytes it was given."""
 
     def __init__(self, answer):
-        self.answer = answer
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.raw_answer = answer
+        super().__init__()
 
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
+    def answer(self, conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = conn.recv(65536)
+            if not piece:
                 return
-            with conn:
-                conn.settimeout(10)
-                data = b""
-                try:
-                    while b"\r\n\r\n" not in data:
-                        piece = conn.recv(65536)
-                        if not piece:
-                            break
-                        data += piece
-                    conn.sendall(self.answer)
-                except OSError:
-                    pass
-
-    def stop(self):
-        self.listener.close()
+            data += piece
+        conn.sendall(self.raw_answer)
 
 
 @pytest.fixture
