@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "consul_answer.hpp"
 #include "consul_client.hpp"
 #include "instance_cache.hpp"
 #include "resolver_abi.hpp"
@@ -240,30 +241,6 @@ class ConsulResolver {
     raw->thread = std::thread([this, raw] { watch(*raw); });
   }
 
-  // Addresses of the passing instances of w.app in w.ns from a health query's answer.
-  std::vector<std::string> parse(const Watcher& w, const std::string& body) const {
-    std::vector<std::string> out;
-    auto doc = json::parse(body, nullptr, false);
-    if (!doc.is_array()) return out;
-    for (const auto& entry : doc) {
-      const auto& svc = entry.value("Service", json::object());
-      const auto& meta = svc.value("Meta", json::object());
-      std::string ns =
-          meta.is_object() ? meta.value(cfg_.namespace_meta_key, "default") : "default";
-      if (ns != w.ns) continue;
-      std::string host = svc.value("Address", "");
-      if (host.empty()) host = entry.value("Node", json::object()).value("Address", "");
-      int port = svc.value("Port", 0);
-      if (meta.is_object() && meta.contains(cfg_.port_meta_key))
-        port = std::atoi(meta.value(cfg_.port_meta_key, "0").c_str());
-      if (host.empty() || port <= 0 || port > 65535) continue;
-      if (host.find(':') != std::string::npos) host = "[" + host + "]";
-      out.push_back(host + ":" + std::to_string(port));
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
   void watch(Watcher& w) {
     uint64_t index = 0;
     bool failing = false, answered = false;
@@ -290,7 +267,8 @@ class ConsulResolver {
       if (failing) log(SKIFF_LOG_INFO, "Consul at " + client_.address() + " answers again");
       failing = false;
       answered = true;
-      auto addresses = parse(w, r.body);
+      auto addresses = skiff::consul::parse_consul_services(
+          r.body, w.ns, {cfg_.port_meta_key, cfg_.namespace_meta_key});
       for (const auto& a : addresses) cache_.confirm(a);  // passing checks prove them live
       cache_.set(w.ns, w.app, std::move(addresses));
       // An index that went backwards (agent restarted) starts over, as Consul's docs ask.
