@@ -13,11 +13,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "etcd_answer.hpp"
 #include "etcd_rpc.grpc.pb.h"
 #include "instance_cache.hpp"
 #include "resolver_abi.hpp"
@@ -292,25 +292,10 @@ class EtcdResolver {
       err = where() + ": range " + cfg_.prefix + ": " + st.error_message();
       return 0;
     }
-    known_.clear();
-    for (const auto& kv : res.kvs())
-      if (auto parsed = parse_key(kv.key())) known_[parsed->first].push_back(parsed->second);
+    known_ = skiff::etcd::table_from_range(cfg_.prefix, res);
     cache_.set_all(known_);
     loaded_ = true;
     return res.header().revision();
-  }
-
-  // "<prefix><namespace>/<app>/<address>" → (cache key, address).
-  std::optional<std::pair<std::string, std::string>> parse_key(const std::string& key) const {
-    std::string_view rest(key);
-    rest.remove_prefix(cfg_.prefix.size());
-    auto slash1 = rest.find('/');
-    if (slash1 == std::string_view::npos) return std::nullopt;
-    auto slash2 = rest.find('/', slash1 + 1);
-    if (slash2 == std::string_view::npos || slash2 + 1 >= rest.size()) return std::nullopt;
-    return std::make_pair(
-        InstanceCache::key(rest.substr(0, slash1), rest.substr(slash1 + 1, slash2 - slash1 - 1)),
-        std::string(rest.substr(slash2 + 1)));
   }
 
   // Watches from `revision`; returns when the stream ends (error, compaction, stop).
@@ -349,19 +334,9 @@ class EtcdResolver {
 
   void apply(const pb::WatchResponse& res) {
     if (res.events().empty()) return;
-    for (const auto& ev : res.events()) {
-      auto parsed = parse_key(ev.kv().key());
-      if (!parsed) continue;
-      auto& list = known_[parsed->first];
-      std::erase(list, parsed->second);
-      if (ev.type() == pb::Event::PUT) {
-        list.push_back(parsed->second);
-        // A key written again is the instance announcing itself: trust it again.
-        cache_.confirm(parsed->second);
-      }
-    }
-    std::erase_if(known_, [](auto& entry) { return entry.second.empty(); });
-    for (auto& [key, list] : known_) std::sort(list.begin(), list.end());
+    // A key written again is the instance announcing itself: trust it again.
+    for (const auto& address : skiff::etcd::apply_watch_events(cfg_.prefix, res, known_))
+      cache_.confirm(address);
     // The cache filters out instances reported unreachable until confirm() or their hold-back ends.
     cache_.set_all(known_);
   }

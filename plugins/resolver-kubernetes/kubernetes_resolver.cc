@@ -8,7 +8,6 @@
 // All c-ares work runs on the plugin's own thread (a c-ares channel is not thread-safe); host
 // threads only read the cache or queue a lookup.
 #include <ares.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -21,10 +20,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "dns_answer.hpp"
 #include "instance_cache.hpp"
 #include "resolver_abi.hpp"
 #include "skiff/plugin.hpp"
@@ -53,16 +54,6 @@ std::string replace_all(std::string s, std::string_view what, std::string_view w
   for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + with.size()))
     s.replace(at, what.size(), with);
   return s;
-}
-
-std::string format_address(const sockaddr* sa, uint16_t port) {
-  char ip[INET6_ADDRSTRLEN] = {};
-  if (sa->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, ip, sizeof ip);
-    return std::string(ip) + ":" + std::to_string(port);
-  }
-  inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, ip, sizeof ip);
-  return "[" + std::string(ip) + "]:" + std::to_string(port);
 }
 
 class KubernetesResolver {
@@ -205,14 +196,10 @@ class KubernetesResolver {
   static void on_srv(void* arg, int status, int, unsigned char* buf, int len) {
     auto* lookup = static_cast<Lookup*>(arg);
     auto* self = lookup->self;
-    ares_srv_reply* srv = nullptr;
-    if (status == ARES_SUCCESS && ares_parse_srv_reply(buf, len, &srv) == ARES_SUCCESS && srv) {
-      // Only the most preferred priority, as SRV clients do.
-      unsigned short best = 0xffff;
-      for (auto* r = srv; r; r = r->next) best = std::min(best, r->priority);
-      for (auto* r = srv; r; r = r->next)
-        if (r->priority == best) self->query_addresses(lookup, r->host, r->port);
-      ares_free_data(srv);
+    auto targets =
+        status == ARES_SUCCESS ? skiff::kubernetes::parse_srv_answer(buf, len) : std::nullopt;
+    if (targets) {
+      for (const auto& target : *targets) self->query_addresses(lookup, target.host, target.port);
     } else if (status != ARES_EDESTRUCTION) {
       // No SRV record (a plain headless service): its A/AAAA records with the configured port.
       self->query_addresses(lookup, lookup->fqdn, self->cfg_.port);
@@ -224,10 +211,7 @@ class KubernetesResolver {
     auto* q = static_cast<TargetQuery*>(arg);
     auto* lookup = q->lookup;
     if (status == ARES_SUCCESS && result) {
-      for (auto* n = result->nodes; n; n = n->ai_next) {
-        lookup->addresses.push_back(format_address(n->ai_addr, q->port));
-        lookup->min_ttl = lookup->min_ttl < 0 ? n->ai_ttl : std::min(lookup->min_ttl, n->ai_ttl);
-      }
+      skiff::kubernetes::append_addresses(result, q->port, lookup->addresses, lookup->min_ttl);
     } else if (status != ARES_ENOTFOUND && status != ARES_ENODATA) {
       lookup->error = ares_strerror(status);
     }

@@ -23,6 +23,7 @@
 #include <tuple>
 
 #include "instance_cache.hpp"
+#include "mdns_txt.hpp"
 #include "resolver_abi.hpp"
 #include "skiff/plugin.hpp"
 
@@ -39,17 +40,6 @@ struct Config {
   AvahiProtocol family = AVAHI_PROTO_UNSPEC;
   uint64_t lookup_wait_ms = 1000;
 };
-
-std::string txt_value(AvahiStringList* txt, const char* key) {
-  AvahiStringList* item = avahi_string_list_find(txt, key);
-  if (!item) return "";
-  char *k = nullptr, *v = nullptr;
-  std::string out;
-  if (avahi_string_list_get_pair(item, &k, &v, nullptr) == 0 && v) out = v;
-  avahi_free(k);
-  avahi_free(v);
-  return out;
-}
 
 class MdnsResolver {
  public:
@@ -294,29 +284,17 @@ class MdnsResolver {
       }
       return;
     }
-    std::string app = txt_value(txt, "app-id");
-    if (app.empty()) {
-      self->log(SKIFF_LOG_DEBUG, std::string("ignoring \"") + name + "\": no app-id in TXT");
+    auto answer = a ? skiff::mdns::describe_instance(txt, *a, port, iface)
+                    : skiff::mdns::MdnsAnswer{std::nullopt, "no address"};
+    if (!answer.instance) {
+      self->log(SKIFF_LOG_DEBUG,
+                std::string("ignoring \"") + name + "\": " + answer.ignored_because);
       return;
     }
-    std::string ns = txt_value(txt, "namespace");
-    char ip[AVAHI_ADDRESS_STR_MAX] = {};
-    avahi_address_snprint(ip, sizeof ip, a);
-    std::string address;
-    int rank = 0;
-    if (a->proto == AVAHI_PROTO_INET) {
-      address = std::string(ip) + ":" + std::to_string(port);
-    } else {
-      bool link_local = a->data.ipv6.address[0] == 0xfe && (a->data.ipv6.address[1] & 0xc0) == 0x80;
-      std::string host = ip;
-      if (link_local) host += "%" + std::to_string(iface);  // the zone: which link to dial on
-      address = "[" + host + "]:" + std::to_string(port);
-      rank = link_local ? 2 : 1;
-    }
-    seen->app = std::move(app);
-    seen->ns = ns.empty() ? "default" : ns;
-    seen->address = std::move(address);
-    seen->rank = rank;
+    seen->app = std::move(answer.instance->app);
+    seen->ns = std::move(answer.instance->ns);
+    seen->address = std::move(answer.instance->address);
+    seen->rank = answer.instance->rank;
     seen->resolved = true;
     // An announcement is proof of life: an address reported unreachable may be used again.
     self->cache_.confirm(seen->address);
