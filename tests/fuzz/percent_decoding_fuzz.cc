@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto method = skiff::normalize_method(in); method) (void)skiff::is_http_target_part(*method);
   auto encoded = skiff::encode_method(in);
   if (!skiff::valid_percent_encoding(encoded)) std::abort();
-  if (auto method = skiff::normalize_method(encoded); method && !skiff::is_http_target_part(*method))
+  if (auto method = skiff::normalize_method(encoded);
+      method && !skiff::is_http_target_part(*method))
     std::abort();  // InvokeService's method must never put a space or a CR/LF on the request line
   (void)skiff::split_app_id(in, "default");
   return 0;

@@ -48,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::string again;
       wire::append_response_head(again, head.c);
       wire::ResponseHead back;
-      if (!wire::parse_response_head(std::string_view(again).substr(wire::kFrameHeaderSize), back) ||
+      if (!wire::parse_response_head(std::string_view(again).substr(wire::kFrameHeaderSize),
+                                     back) ||
           back.c.http_status != head.c.http_status ||
           !same(back.c.headers, back.c.header_count, head.c.headers, head.c.header_count))
         std::abort();
