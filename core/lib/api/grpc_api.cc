@@ -333,7 +333,10 @@ asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarg
           s->finish(grpc::Status(grpc::StatusCode::INTERNAL, "malformed end of a proxied call"));
           co_return;
         }
-        for (const auto& t : end->trailers) ctx.AddTrailingMetadata(t.name, t.value);
+        // From the far side of the internal port: grpc++ aborts on metadata it cannot send.
+        for_each_metadata(end->trailers, [&](const std::string& n, const std::string& v) {
+          ctx.AddTrailingMetadata(n, v);
+        });
         s->finish(
             grpc::Status(static_cast<grpc::StatusCode>(end->code), end->message, end->details));
         co_return;

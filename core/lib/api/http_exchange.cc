@@ -108,7 +108,11 @@ asio::awaitable<bool> HttpExchange::answer(unsigned status, const std::vector<He
   Response res{static_cast<http::status>(status), 11};
   copy_end_to_end_headers(headers, res.base());
   if (header().method() == http::verb::head && length) res.content_length(*length);
-  res.body().assign(piece);
+  // HEAD, 1xx, 204 and 304 answers end with their head: bytes after it would be read as the
+  // next answer on this connection.
+  const bool bodiless =
+      header().method() == http::verb::head || status / 100 == 1 || status == 204 || status == 304;
+  if (!bodiless) res.body().assign(piece);
   co_return co_await send(res);
 }
 

@@ -126,9 +126,10 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   auto refuse = [&](const boost::system::error_code& why) -> asio::awaitable<bool> {
     unsigned status = status_for_read_error(why);
     if (status == 0) co_return false;
-    co_return co_await answer_and_close(
-        dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
-                   read_error_message(status, why, settings_.max_body_size)));
+    // Named, not a temporary: GCC 12 mis-destroys temporaries of a ?: inside a co_await.
+    auto res = dapr_error(status, status == 413 ? "ERR_BODY_TOO_LARGE" : "ERR_MALFORMED_REQUEST",
+                          read_error_message(status, why, settings_.max_body_size));
+    co_return co_await answer_and_close(std::move(res));
   };
 
   bool linger = false;

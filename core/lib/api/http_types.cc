@@ -1,5 +1,6 @@
 #include "api/http_types.hpp"
 
+#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 
@@ -105,9 +106,22 @@ std::vector<Header> end_to_end_headers(const http::fields& fields) {
   return out;
 }
 
+void encode_binary_values(std::vector<Header>& headers) {
+  namespace b64 = boost::beast::detail::base64;
+  for (auto& h : headers) {
+    if (!h.name.ends_with("-bin")) continue;
+    std::string out(b64::encoded_size(h.value.size()), '\0');
+    out.resize(b64::encode(out.data(), h.value.data(), h.value.size()));
+    h.value = std::move(out);
+  }
+}
+
 std::optional<std::string> invalid_headers(const std::vector<Header>& headers) {
   for (const auto& h : headers)
-    if (auto why = invalid_header(h.name, h.value)) return why;
+    if (is_hop_by_hop(h.name))
+      continue;  // never written: copy_end_to_end_headers skips them
+    else if (auto why = invalid_header(h.name, h.value))
+      return why;
   return std::nullopt;
 }
 

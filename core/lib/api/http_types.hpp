@@ -31,8 +31,12 @@ std::vector<Header> forwardable_request_headers(const http::fields& fields);
 void copy_end_to_end_headers(const std::vector<Header>& headers, http::fields& fields);
 std::vector<Header> end_to_end_headers(const http::fields& fields);
 
+// Binary gRPC metadata (`-bin` names) as gRPC carries it over HTTP/2: base64. For HTTP apps and
+// HTTP callers, which would otherwise get raw bytes in a header.
+void encode_binary_values(std::vector<Header>& headers);
+
 // Why these headers cannot be written into a message (a name that is not a token, a value with
-// a control character), or nothing.
+// a control character), or nothing. Hop-by-hop headers, which are never written, are not checked.
 std::optional<std::string> invalid_headers(const std::vector<Header>& headers);
 
 // Message framing that Beast accepts but RFC 9112 6.1 does not let a recipient trust: a

@@ -146,6 +146,9 @@ asio::awaitable<Status> AppExchange::connect_and_send() {
       auto connected = co_await channel_.connect();
       if (!connected) {
         failed_ = true;
+        // Once the request went out on an earlier connection the app may have acted on it:
+        // no longer "not delivered", so the caller must not send it elsewhere.
+        if (wrote_) co_return make_error(SKIFF_ERR_INTERNAL, connected.error().message);
         co_return connected.error();
       }
       stream_ = std::move(*connected);
@@ -180,6 +183,7 @@ asio::awaitable<Status> AppExchange::send_piece(std::string_view chunk, bool las
   boost::system::error_code ec;
   auto limit = std::chrono::milliseconds(channel_.timeout_ms_);
   if (channel_.timeout_ms_) deadline_->arm(limit, stream_->socket());
+  wrote_ = true;
   if (!chunk.empty() || !serializer_->is_header_done()) {
     // Never an empty non-null buffer: the chunked writer takes it for the end of the body.
     body.data = chunk.empty() ? nullptr : const_cast<char*>(chunk.data());

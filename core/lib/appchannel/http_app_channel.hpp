@@ -62,6 +62,7 @@ class AppExchange {
   bool request_done_ = false;
   std::optional<uint64_t> declared_length_;  // the request's Content-Length
   uint64_t body_sent_ = 0;
+  bool wrote_ = false;  // some of the request was handed to a connection to the app
   std::optional<http::request_serializer<http::buffer_body>> serializer_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::buffer_body>> parser_;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/http_syntax.hpp"
 #include "common/units.hpp"
 
 namespace skiff {
@@ -229,6 +230,9 @@ Status read_http_endpoints(Settings& settings, toml::node& node) {
         for (auto& [hn, hv] : *h) {
           if (!hv.is_string())
             return bad(where(hv, key + "." + std::string(hn.str())), "expected a string");
+          // Written into every request to the endpoint: a CR/LF would forge headers there.
+          if (auto why = invalid_header(hn.str(), hv.as_string()->get()))
+            return bad(where(hv, key + "." + std::string(hn.str())), *why);
           ep.headers.emplace_back(std::string(hn.str()), hv.as_string()->get());
         }
       } else {

@@ -2,23 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/beast/core/detail/base64.hpp>
-
 #include "invoke/call_head_check.hpp"
 #include "invoke/caller.hpp"
 
 namespace skiff {
 
 namespace asio = boost::asio;
-
-namespace {
-std::string base64_encode(std::string_view raw) {
-  namespace b64 = boost::beast::detail::base64;
-  std::string out(b64::encoded_size(raw.size()), '\0');
-  out.resize(b64::encode(out.data(), raw.data(), raw.size()));
-  return out;
-}
-}  // namespace
 
 Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grpc_app)
     : settings_(settings), app_(app), grpc_app_(grpc_app) {}
@@ -53,8 +42,7 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_return;
   }
   // Binary gRPC metadata reaches an HTTP app base64-encoded, as gRPC carries it over HTTP/2.
-  for (auto& h : head.headers)
-    if (h.name.ends_with("-bin")) h.value = base64_encode(h.value);
+  encode_binary_values(head.headers);
   // Nothing of a head that HTTP does not allow is written: refused before the body is read.
   if (auto checked = check_call_head(head, BinaryValues::kChecked); !checked) {
     spdlog::warn("call from {} to {}/{} refused: {}", head.caller_app_id, head.target_app_id,

@@ -46,6 +46,12 @@ CallHead Caller::base_head(const InvokeTarget& target) const {
 }
 
 void Caller::add_identity_headers(CallHead& head) const {
+  // The caller's identity is this sidecar's to say: a client's own copy is dropped, as Dapr does.
+  std::erase_if(head.headers, [](const Header& h) {
+    return boost::beast::iequals(h.name, "dapr-caller-app-id") ||
+           boost::beast::iequals(h.name, "dapr-caller-namespace") ||
+           boost::beast::iequals(h.name, "dapr-callee-app-id");
+  });
   if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
   head.headers.push_back({"dapr-callee-app-id", head.target_app_id});
@@ -86,7 +92,8 @@ asio::awaitable<void> Caller::invoke(const InvokeTarget& target, HttpExchange& e
     co_return;
   }
   auto& call = opened->call;
-  const ResponseHead& rh = opened->head;
+  ResponseHead& rh = opened->head;
+  encode_binary_values(rh.headers);  // a gRPC app's binary metadata, for an HTTP caller
   const auto length = content_length_of(rh.headers);
 
   for (bool started = false;;) {

@@ -302,6 +302,14 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
   std::string target = ep.base_path + "/" + method;
   if (!query.empty()) target += "?" + query;
   const uint64_t timeout_ms = settings_.app_timeout_ms;
+  // A full-URL app id arrives percent-decoded: a space or CR/LF in its path would end the
+  // request line and start a request nobody sent, on a connection the pool then shares.
+  if (!is_http_target_part(target)) {
+    auto res = dapr_error(400, "ERR_DIRECT_INVOKE",
+                          "invalid endpoint URL: its path contains a space or a control character");
+    co_await exchange.send(res);
+    co_return;
+  }
 
   // A pooled keep-alive connection first.
   if (!ep.tls) {
