@@ -489,3 +489,49 @@ def test_binary_metadata_in_an_answer_reaches_an_http_caller_base64_encoded(clus
     assert res.status_code == 200 and res.content == b"hi"
     assert base64.b64decode(res.headers["x-data-bin"]) == raw
     assert "set-cookie" not in {k.lower() for k in res.headers}
+
+
+class AnswersOnceThenDies(LoopbackServer):
+    """An app that answers its first request (keep-alive), takes the second on the same connection,
+    then dies without answering: the listener closes, so reconnecting is refused."""
+
+    def __init__(self):
+        self.taken = []
+        super().__init__()
+
+    def read_request(self, conn, data):
+        while b"\r\n\r\n" not in data:
+            piece = conn.recv(65536)
+            if not piece:
+                raise EOFError
+            data += piece
+        head, _, rest = data.partition(b"\r\n\r\n")
+        return head.split(b" ")[1].decode(), rest
+
+    def answer(self, conn):
+        path, rest = self.read_request(conn, b"")
+        self.taken.append(path)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        path, _ = self.read_request(conn, rest)
+        self.taken.append(path)
+        self.listener.close()
+
+
+def test_a_request_the_app_took_is_not_sent_to_another_instance_when_it_dies(cluster):
+    dying = AnswersOnceThenDies()
+    try:
+        cluster.sidecar("cart", app_port=dying.port)
+        other = Recorder(cluster, "cart-b")
+        cluster.sidecar("cart", app_port=other.port)
+        order = cluster.sidecar("order")
+        answers = {}
+        for i in range(40):  # round robin: until the dying app has taken its second request
+            answers[i] = requests.get(invoke_url(order, "cart", f"call-{i}"), timeout=10).status_code
+            if len(dying.taken) == 2:
+                break
+        assert len(dying.taken) == 2 and other.paths(), (answers, dying.taken, other.paths())
+        taken = dying.taken[1].rsplit("/", 1)[-1]
+        assert answers[int(taken.split("-")[1])] == 500, answers
+        assert f"/{taken}" not in other.paths()  # delivered once, never twice
+    finally:
+        dying.stop()
