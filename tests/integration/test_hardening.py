@@ -48,6 +48,16 @@ def recorded(cluster):
     return order, cart, app
 
 
+def exchange_until_closed(port, request):
+    """Sends raw bytes and returns everything the server answers until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        answer = b""
+        while piece := s.recv(65536):
+            answer += piece
+        return answer
+
+
 def status_of(answer):
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
 
@@ -294,14 +304,7 @@ def test_a_streamed_answer_longer_than_its_content_length_is_cut_not_relayed(clu
                          wire.frame(wire.DATA_END, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")])
     req = (b"GET /v1.0/invoke/evil/method/x HTTP/1.1\r\nHost: x\r\n\r\n"
            b"GET /v1.0/healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    with socket.create_connection(("127.0.0.1", order.http_port), timeout=10) as s:
-        s.sendall(req)
-        answer = b""
-        while True:
-            piece = s.recv(65536)
-            if not piece:
-                break
-            answer += piece
+    answer = exchange_until_closed(order.http_port, req)
     assert answer.startswith(b"HTTP/1.1 200 OK"), answer
     assert b"forged" not in answer
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -466,14 +469,7 @@ def test_a_bodiless_answer_carries_no_body_even_when_the_far_side_sends_one(clus
                          wire.frame(wire.DATA_END, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")])
     req = (f"{verb} /v1.0/invoke/evil/method/x HTTP/1.1\r\nHost: x\r\n\r\n"
            "GET /v1.0/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode()
-    with socket.create_connection(("127.0.0.1", order.http_port), timeout=10) as s:
-        s.sendall(req)
-        answer = b""
-        while True:
-            piece = s.recv(65536)
-            if not piece:
-                break
-            answer += piece
+    answer = exchange_until_closed(order.http_port, req)
     assert b"forged" not in answer, answer
     answers = answer.split(b"HTTP/1.1 ")[1:]  # the bodiless answer, then the health check's
     assert len(answers) == 2, answer
