@@ -184,3 +184,21 @@ def test_concurrent_calls_share_one_connection(echo):
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(call, range(64)))
     assert [(r.text, r.count) for r in results] == [(f"c{i}", i) for i in range(64)]
+
+
+def test_a_dead_instance_is_skipped_and_reported_by_proxied_calls(cluster):
+    apps = [cluster.grpc_app(f"echo-{i}") for i in range(2)]
+    sidecars = [cluster.sidecar("echo", app_port=a.port, app_protocol="grpc") for a in apps]
+    caller = cluster.sidecar("caller")
+    wait_until(lambda: port_open(caller.grpc_port), what="the caller's gRPC API")
+    md = (("dapr-app-id", "echo"),)
+    with grpc_protos.channel(caller.grpc_port) as ch:
+        stubs = grpc_protos.echo_stubs(ch)
+
+        def served_by():
+            _, call = stubs.Unary.with_call(Msg(text="hi"), metadata=md, timeout=10)
+            return grpc_protos.metadata(call.initial_metadata())["x-app-name"]
+        wait_until(lambda: {served_by() for _ in range(4)} == {"echo-0", "echo-1"}, what="both instances called")
+        sidecars[0].kill()
+        # The head reaches no one at the dead address, so each call goes on to the live instance.
+        assert {served_by() for _ in range(10)} == {"echo-1"}

@@ -149,3 +149,43 @@ def test_a_call_lost_after_delivery_is_not_retried_on_another_instance(cluster):
     assert r.status_code == 500, r.text
     assert "not retried" in r.json()["message"]
     assert sleeps(apps[1 - busy]) == 0  # the other instance never ran it
+
+
+def streamed(payload):
+    """A request body requests sends chunked: the caller's sidecar streams it and sends it once."""
+    def chunks():
+        yield payload[:3]
+        yield payload[3:]
+    return chunks()
+
+
+def test_a_dead_instance_found_by_a_streamed_call_is_not_called_again(cluster):
+    apps = [cluster.app("cart-1"), cluster.app("cart-2")]
+    sidecars = [cluster.sidecar("cart", app_port=a.port) for a in apps]
+    order = cluster.sidecar("order")
+    with requests.Session() as s:
+        wait_until(lambda: len({s.get(invoke_url(order, "cart", "echo"), timeout=10).headers["X-App-Name"]
+                                for _ in range(4)}) == 2, what="both instances called")
+        sidecars[0].kill()
+        # A streamed body cannot be sent twice, so the call that finds the dead instance fails;
+        # it reports the instance, and the calls after it go to the live one.
+        answers = [s.post(invoke_url(order, "cart", "echo"), data=streamed(b"streamed body"), timeout=30)
+                   for _ in range(12)]
+    failed = [r for r in answers if r.status_code != 200]
+    assert len(failed) <= 1, [r.text for r in failed]
+    assert all(r.text == "streamed body" and r.headers["X-App-Name"] == "cart-2"
+               for r in answers if r.status_code == 200)
+
+
+def test_a_dead_instance_is_reported_with_retries_turned_off(cluster):
+    apps = [cluster.app("cart-1"), cluster.app("cart-2")]
+    sidecars = [cluster.sidecar("cart", app_port=a.port) for a in apps]
+    order = cluster.sidecar("order", config="[invoke]\nunavailable_retries = 0\n")
+    with requests.Session() as s:
+        wait_until(lambda: len({s.get(invoke_url(order, "cart", "echo"), timeout=10).headers["X-App-Name"]
+                                for _ in range(4)}) == 2, what="both instances called")
+        sidecars[1].kill()
+        answers = [s.post(invoke_url(order, "cart", "echo"), data=b"whole body", timeout=30) for _ in range(12)]
+    failed = [r for r in answers if r.status_code != 200]
+    assert len(failed) <= 1, [r.text for r in failed]
+    assert {r.headers["X-App-Name"] for r in answers if r.status_code == 200} == {"cart-1"}

@@ -306,8 +306,6 @@ asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarg
   }
   auto call = std::make_shared<ClientCall>(std::move(*started));
   s->set_on_cancel([call] { call->cancel(); });
-  // The head goes out at once: a server may speak first in a bidirectional call.
-  co_await call->write({}, false);
   asio::co_spawn(co_await asio::this_coro::executor, pump_requests(s, call), asio::detached);
 
   auto rh = co_await call->read_head();

@@ -142,8 +142,11 @@ asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
   for (int attempt = 0;; ++attempt) {
     const std::string& address = addresses[attempt % addresses.size()];
     Attempt result = co_await call_once(address, head, body, stream);
-    if (result.delivered || attempt + 1 >= max_attempts) co_return std::move(result.result);
+    if (result.delivered) co_return std::move(result.result);
+    // Every instance found unreachable is reported, whether or not a retry follows: a streamed
+    // call or a call with no retries left must not leave the dead address in everyone's answers.
     resolver_->report_unavailable(target.app_id, target.app_namespace, address);
+    if (attempt + 1 >= max_attempts) co_return std::move(result.result);
     spdlog::debug("sidecar {} of {} unreachable, retrying ({}/{})", address, target.app_id,
                   attempt + 1, max_attempts - 1);
     // Another instance is tried at once; the same one only after a pause.
@@ -165,9 +168,16 @@ asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
   Error last;
   for (const auto& address : *resolved) {
     auto call = transport_->start_call(address, head);
-    if (call) co_return std::move(*call);
-    last = call.error();
-    if (last.code != SKIFF_ERR_UNAVAILABLE) break;
+    if (call) {
+      // The head goes out at once (a server may speak first in a bidirectional call), and its
+      // write says whether the instance can be reached while another one can still be tried.
+      auto written = co_await call->write({}, false);
+      if (written.status != SKIFF_ERR_UNAVAILABLE) co_return std::move(*call);
+      last = make_error(SKIFF_ERR_UNAVAILABLE, written.message);
+    } else {
+      last = call.error();
+      if (last.code != SKIFF_ERR_UNAVAILABLE) break;
+    }
     resolver_->report_unavailable(target.app_id, target.app_namespace, address);
   }
   co_return last;

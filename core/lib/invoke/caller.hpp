@@ -34,8 +34,8 @@ class Caller {
   boost::asio::awaitable<Result<Opened>> open(const InvokeTarget& target, const CallHead& head,
                                               const std::string* body, BodySource* stream);
 
-  // Resolves the target and starts a call whose body the caller streams itself (gRPC proxy
-  // mode). Tried on the next instance only when the transport could not start it at all.
+  // Resolves the target, starts a call whose body the caller streams itself (gRPC proxy mode)
+  // and sends its head. Tried on the next instance only when the head could not be delivered.
   boost::asio::awaitable<Result<ClientCall>> connect(const InvokeTarget& target,
                                                      const CallHead& head);
 

@@ -66,6 +66,22 @@ def test_killed_sidecar_disappears_after_the_lease_and_calls_keep_succeeding(clu
     assert time.monotonic() - killed_at >= LEASE_TTL_S - 1
 
 
+def test_a_dead_instance_found_by_streamed_calls_fails_at_most_one(cluster, etcd):
+    carts = [start_cart(cluster, etcd, f"cart-{i}") for i in range(2)]
+    caller = cluster.sidecar("order", config=etcd_config(etcd))
+    assert set(served_by(caller, 4)) == {"cart-0", "cart-1"}
+    carts[0].kill()
+
+    def chunked():
+        yield b"sent "
+        yield b"once"
+    # Well inside the lease: only the caller's own report keeps the dead address out.
+    answers = [requests.post(invoke_url(caller, "cart", "echo"), data=chunked(), timeout=10) for _ in range(10)]
+    failed = [r.text for r in answers if r.status_code != 200]
+    assert len(failed) <= 1, failed
+    assert {r.headers["X-App-Name"] for r in answers if r.status_code == 200} == {"cart-1"}
+
+
 def test_watch_adds_a_new_instance_without_a_lookup_miss(cluster, etcd):
     start_cart(cluster, etcd, "cart-0")
     caller = cluster.sidecar("order", config=etcd_config(etcd))
