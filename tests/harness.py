@@ -189,6 +189,36 @@ class Cluster:
             assert p.running(), p.output()
         return p
 
+    def check_config(self, config=None, extra=(), env=None):
+        """Runs `skiffd --check-config` on the arguments a sidecar would start with, and `skiff config
+        check` on the same file; both must agree. Returns skiffd's CompletedProcess (stderr holds
+        the error)."""
+        args = [str(SKIFFD)]
+        cfg = None
+        if config is not None:
+            cfg = self.tmp / f"check-{len(list(self.tmp.glob('check-*.toml')))}.toml"
+            cfg.write_text(config)
+            args += ["--config", str(cfg)]
+        args += [str(a) for a in extra]
+        r = subprocess.run(args + ["--check-config"], capture_output=True, text=True, timeout=30,
+                           env=env or self.env)
+        if cfg is not None and not extra:
+            cli = subprocess.run([str(SKIFF), "config", "check", "--config", str(cfg)], capture_output=True,
+                                 text=True, timeout=30, env=env or self.env)
+            assert (cli.returncode == 0) == (r.returncode == 0), (r.stderr, cli.stderr)
+        return r
+
+    def refused(self, app_id=None, config=None, extra=(), env=None, exit_code=1):
+        """A sidecar that must refuse to start: checks that it exits with `exit_code`, and that check
+        mode refuses the same arguments. Returns (skiffd's output, check mode's stderr)."""
+        p = self.sidecar(app_id, config=config, extra=extra, env=env, wait_ready=False)
+        assert p.proc.wait(timeout=10) == exit_code, p.output()
+        args = list(extra) + (["--app-id", app_id] if app_id else [])
+        checked = self.check_config(config, args, env)
+        assert checked.returncode == 2, (checked.stdout, checked.stderr)
+        assert "configuration OK" not in checked.stdout
+        return p.output(), checked.stderr
+
     def stop_all(self):
         for p in reversed(self.processes):
             p.stop()

@@ -16,6 +16,7 @@
 #include "config/loader.hpp"
 #include "plugin/catalog.hpp"
 #include "plugin/host_services.hpp"
+#include "runtime/startup_check.hpp"
 
 namespace {
 
@@ -158,6 +159,13 @@ int run_config_check(const std::string& config_file) {
     std::cerr << "skiff: invalid configuration: " << settings.error().message << "\n";
     return 2;
   }
+  // The configured plugins check their own tables, as at skiffd's start.
+  auto checked = skiff::check_startup(*settings);
+  if (!checked) {
+    std::cerr << "skiff: invalid configuration: " << checked.error().message << "\n";
+    return 2;
+  }
+  for (const auto& warning : *checked) std::cerr << "skiff: warning: " << warning << "\n";
   std::cout << "configuration OK\n";
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "config/loader.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/startup_check.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"skiffd: the skiff service-invocation sidecar", "skiffd"};
@@ -62,6 +63,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_config) {
+    // What start-up checks before it listens or registers, so both accept the same files.
+    auto checked = skiff::check_startup(*settings);
+    if (!checked) {
+      std::cerr << "skiffd: invalid configuration: " << checked.error().message << "\n";
+      return 2;
+    }
+    for (const auto& warning : *checked) std::cerr << "skiffd: warning: " << warning << "\n";
     std::cout << "configuration OK";
     if (!settings->sources.empty()) {
       std::cout << " (";

@@ -1,7 +1,7 @@
 // The C ABI side of a bundled resolver: the vtable trampolines, the component and plugin tables
 // and the two exported symbols. A resolver class provides register_self, deregister_self,
-// resolve and report_unavailable; its plugin file provides create() (configuration parsing) and
-// one SKIFF_BUNDLED_RESOLVER line.
+// resolve and report_unavailable; its plugin file provides create() and check_config() (both
+// parse the configuration) and one SKIFF_BUNDLED_RESOLVER line.
 #ifndef SKIFF_PLUGINS_COMMON_RESOLVER_ABI_HPP
 #define SKIFF_PLUGINS_COMMON_RESOLVER_ABI_HPP
 
@@ -49,13 +49,14 @@ struct ResolverAbi {
 }  // namespace skiff::plugins
 
 // Defines the plugin `plugin_name` with one resolver component `type_name` backed by `Class`,
-// created by `create_fn`. Use once, at namespace scope, outside any namespace.
-#define SKIFF_BUNDLED_RESOLVER(Class, create_fn, type_name, plugin_name)                        \
+// created by `create_fn`; `check_fn` checks a configuration as `create_fn` would, starting
+// nothing. Use once, at namespace scope, outside any namespace.
+#define SKIFF_BUNDLED_RESOLVER(Class, create_fn, check_fn, type_name, plugin_name)              \
   namespace {                                                                                   \
   constexpr skiff_resolver_vtable_v1_t kResolverVtable =                                        \
       skiff::plugins::ResolverAbi<Class>::vtable(create_fn);                                    \
   const skiff_component_t kResolverComponent = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER, \
-                                                type_name, &kResolverVtable};                   \
+                                                type_name, &kResolverVtable, check_fn};         \
   }                                                                                             \
   SKIFF_BUNDLED_PLUGIN(kResolverComponent, plugin_name)
 

@@ -92,16 +92,17 @@ struct TransportAbi {
 
 }  // namespace skiff::plugins
 
-// Defines the plugin `plugin_name` with one transport component `type_name`. Use once, at
-// namespace scope, outside any namespace.
-#define SKIFF_BUNDLED_TRANSPORT(Transport, ClientCall, ServerCall, create_fn, credentials_fn,     \
-                                type_name, plugin_name)                                           \
+// Defines the plugin `plugin_name` with one transport component `type_name`; `check_fn` checks a
+// configuration as `create_fn` would, starting nothing. Use once, at namespace scope, outside any
+// namespace.
+#define SKIFF_BUNDLED_TRANSPORT(Transport, ClientCall, ServerCall, create_fn, check_fn,           \
+                                credentials_fn, type_name, plugin_name)                           \
   namespace {                                                                                     \
   constexpr skiff_transport_vtable_v1_t kTransportVtable =                                        \
       skiff::plugins::TransportAbi<Transport, ClientCall, ServerCall>::vtable(create_fn,          \
                                                                               credentials_fn);    \
   const skiff_component_t kTransportComponent = {sizeof(skiff_component_t), SKIFF_KIND_TRANSPORT, \
-                                                 type_name, &kTransportVtable};                   \
+                                                 type_name, &kTransportVtable, check_fn};         \
   }                                                                                               \
   SKIFF_BUNDLED_PLUGIN(kTransportComponent, plugin_name)
 

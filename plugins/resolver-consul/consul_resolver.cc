@@ -292,81 +292,96 @@ class ConsulResolver {
 
 // ---- C ABI: create() parses the configuration; resolver_abi.hpp does the rest ----
 
+// The configuration as create() takes it; throws std::invalid_argument naming the key.
+Config parse_config(const skiff_host_api_t* host, const skiff_config_t* config) {
+  skiff::sdk::ConfigReader reader(host, config);
+  static constexpr std::string_view kKeys[] = {"address",
+                                               "token",
+                                               "datacenter",
+                                               "self_register",
+                                               "self_deregister",
+                                               "tags",
+                                               "meta",
+                                               "port_meta_key",
+                                               "namespace_meta_key",
+                                               "check_interval",
+                                               "check_timeout",
+                                               "deregister_critical_after",
+                                               "watch_wait",
+                                               "request_timeout",
+                                               "retry_interval",
+                                               "registration_check_interval"};
+  reader.reject_unknown_keys(kKeys);
+  Config cfg;
+  std::string address = reader.string_or("address", "");
+  if (address.empty())
+    if (const char* env = std::getenv("CONSUL_HTTP_ADDR"); env && *env) address = env;
+  if (address.empty()) address = "127.0.0.1:8500";
+  if (address.starts_with("http://")) address = address.substr(7);
+  if (address.starts_with("https://"))
+    throw std::invalid_argument(reader.describe("address") +
+                                ": https is not supported by this version; use the local "
+                                "agent's HTTP address");
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size() ||
+      address.find('/') != std::string::npos)
+    throw std::invalid_argument(reader.describe("address") + ": \"" + address +
+                                "\" is not host:port");
+  cfg.host = address.substr(0, colon);
+  cfg.port = address.substr(colon + 1);
+  if (cfg.host.starts_with('[') && cfg.host.ends_with(']'))
+    cfg.host = cfg.host.substr(1, cfg.host.size() - 2);
+  cfg.token = reader.string_or("token", "");
+  if (cfg.token.empty())
+    if (const char* env = std::getenv("CONSUL_HTTP_TOKEN"); env) cfg.token = env;
+  cfg.datacenter = reader.string_or("datacenter", "");
+  cfg.self_register = reader.bool_or("self_register", cfg.self_register);
+  cfg.self_deregister = reader.bool_or("self_deregister", cfg.self_deregister);
+  cfg.tags = reader.string_list("tags");
+  cfg.meta = reader.string_table("meta");
+  cfg.port_meta_key = reader.string_or("port_meta_key", cfg.port_meta_key);
+  cfg.namespace_meta_key = reader.string_or("namespace_meta_key", cfg.namespace_meta_key);
+  struct Duration {
+    const char* key;
+    uint64_t* value;
+    uint64_t min;
+  } durations[] = {{"check_interval", &cfg.check_interval_ms, 100},
+                   {"check_timeout", &cfg.check_timeout_ms, 100},
+                   {"deregister_critical_after", &cfg.deregister_critical_after_ms, 1000},
+                   {"watch_wait", &cfg.watch_wait_ms, 1000},
+                   {"request_timeout", &cfg.request_timeout_ms, 100},
+                   {"retry_interval", &cfg.retry_interval_ms, 10},
+                   {"registration_check_interval", &cfg.registration_check_interval_ms, 100}};
+  for (auto& d : durations) {
+    *d.value = reader.duration_ms_or(d.key, *d.value);
+    if (*d.value < d.min)
+      throw std::invalid_argument(reader.describe(d.key) + ": must be at least " +
+                                  std::to_string(d.min) + "ms");
+  }
+  if (cfg.watch_wait_ms > 600000)
+    throw std::invalid_argument(reader.describe("watch_wait") +
+                                ": Consul caps blocking queries at 10m");
+  return cfg;
+}
+
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
   return skiff::sdk::guard(err, [&]() -> skiff_status_t {
-    skiff::sdk::ConfigReader reader(host, config);
-    static constexpr std::string_view kKeys[] = {"address",
-                                                 "token",
-                                                 "datacenter",
-                                                 "self_register",
-                                                 "self_deregister",
-                                                 "tags",
-                                                 "meta",
-                                                 "port_meta_key",
-                                                 "namespace_meta_key",
-                                                 "check_interval",
-                                                 "check_timeout",
-                                                 "deregister_critical_after",
-                                                 "watch_wait",
-                                                 "request_timeout",
-                                                 "retry_interval",
-                                                 "registration_check_interval"};
-    reader.reject_unknown_keys(kKeys);
-    Config cfg;
-    std::string address = reader.string_or("address", "");
-    if (address.empty())
-      if (const char* env = std::getenv("CONSUL_HTTP_ADDR"); env && *env) address = env;
-    if (address.empty()) address = "127.0.0.1:8500";
-    if (address.starts_with("http://")) address = address.substr(7);
-    if (address.starts_with("https://"))
-      throw std::invalid_argument(reader.describe("address") +
-                                  ": https is not supported by this version; use the local "
-                                  "agent's HTTP address");
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == address.size() ||
-        address.find('/') != std::string::npos)
-      throw std::invalid_argument(reader.describe("address") + ": \"" + address +
-                                  "\" is not host:port");
-    cfg.host = address.substr(0, colon);
-    cfg.port = address.substr(colon + 1);
-    if (cfg.host.starts_with('[') && cfg.host.ends_with(']'))
-      cfg.host = cfg.host.substr(1, cfg.host.size() - 2);
-    cfg.token = reader.string_or("token", "");
-    if (cfg.token.empty())
-      if (const char* env = std::getenv("CONSUL_HTTP_TOKEN"); env) cfg.token = env;
-    cfg.datacenter = reader.string_or("datacenter", "");
-    cfg.self_register = reader.bool_or("self_register", cfg.self_register);
-    cfg.self_deregister = reader.bool_or("self_deregister", cfg.self_deregister);
-    cfg.tags = reader.string_list("tags");
-    cfg.meta = reader.string_table("meta");
-    cfg.port_meta_key = reader.string_or("port_meta_key", cfg.port_meta_key);
-    cfg.namespace_meta_key = reader.string_or("namespace_meta_key", cfg.namespace_meta_key);
-    struct Duration {
-      const char* key;
-      uint64_t* value;
-      uint64_t min;
-    } durations[] = {{"check_interval", &cfg.check_interval_ms, 100},
-                     {"check_timeout", &cfg.check_timeout_ms, 100},
-                     {"deregister_critical_after", &cfg.deregister_critical_after_ms, 1000},
-                     {"watch_wait", &cfg.watch_wait_ms, 1000},
-                     {"request_timeout", &cfg.request_timeout_ms, 100},
-                     {"retry_interval", &cfg.retry_interval_ms, 10},
-                     {"registration_check_interval", &cfg.registration_check_interval_ms, 100}};
-    for (auto& d : durations) {
-      *d.value = reader.duration_ms_or(d.key, *d.value);
-      if (*d.value < d.min)
-        throw std::invalid_argument(reader.describe(d.key) + ": must be at least " +
-                                    std::to_string(d.min) + "ms");
-    }
-    if (cfg.watch_wait_ms > 600000)
-      throw std::invalid_argument(reader.describe("watch_wait") +
-                                  ": Consul caps blocking queries at 10m");
+    Config cfg = parse_config(host, config);
     *instance = new ConsulResolver(host, std::move(cfg));
+    return SKIFF_OK;
+  });
+}
+
+// What check mode runs: the same parsing as create(), nothing started.
+skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* config,
+                            skiff_errbuf_t err) {
+  return skiff::sdk::guard(err, [&]() -> skiff_status_t {
+    parse_config(host, config);
     return SKIFF_OK;
   });
 }
 
 }  // namespace
 
-SKIFF_BUNDLED_RESOLVER(ConsulResolver, create, "consul", "resolver-consul")
+SKIFF_BUNDLED_RESOLVER(ConsulResolver, create, check_config, "consul", "resolver-consul")

@@ -384,45 +384,59 @@ class EtcdResolver {
 
 // ---- C ABI: create() parses the configuration; resolver_abi.hpp does the rest ----
 
+// The configuration as create() takes it; throws std::invalid_argument naming the key.
+Config parse_config(const skiff_host_api_t* host, const skiff_config_t* config) {
+  skiff::sdk::ConfigReader reader(host, config);
+  static constexpr std::string_view kKeys[] = {
+      "endpoints", "prefix", "lease_ttl", "request_timeout", "first_lookup_wait", "retry_interval"};
+  reader.reject_unknown_keys(kKeys);
+  Config cfg;
+  if (reader.has("endpoints")) cfg.endpoints = reader.string_list("endpoints");
+  if (cfg.endpoints.empty())
+    throw std::invalid_argument(reader.describe("endpoints") + ": needs at least one address");
+  for (auto& e : cfg.endpoints) {
+    if (e.starts_with("http://")) e = e.substr(7);
+    if (e.starts_with("https://"))
+      throw std::invalid_argument(reader.describe("endpoints") +
+                                  ": TLS endpoints are not supported by this version: " + e);
+    if (e.find(':') == std::string::npos || e.ends_with(":"))
+      throw std::invalid_argument(reader.describe("endpoints") + ": \"" + e +
+                                  "\" is not host:port");
+  }
+  cfg.prefix = reader.string_or("prefix", cfg.prefix);
+  if (cfg.prefix.empty() || cfg.prefix.back() != '/')
+    throw std::invalid_argument(reader.describe("prefix") + ": must end with '/'");
+  cfg.lease_ttl_ms = reader.duration_ms_or("lease_ttl", cfg.lease_ttl_ms);
+  if (cfg.lease_ttl_ms < 2000)
+    throw std::invalid_argument(reader.describe("lease_ttl") + ": must be at least 2s");
+  cfg.request_timeout_ms = reader.duration_ms_or("request_timeout", cfg.request_timeout_ms);
+  cfg.first_lookup_wait_ms = reader.duration_ms_or("first_lookup_wait", cfg.first_lookup_wait_ms);
+  cfg.retry_interval_ms = reader.duration_ms_or("retry_interval", cfg.retry_interval_ms);
+  if (cfg.request_timeout_ms == 0 || cfg.retry_interval_ms == 0)
+    throw std::invalid_argument(
+        reader.describe(cfg.request_timeout_ms ? "retry_interval" : "request_timeout") +
+        ": must be greater than 0");
+  return cfg;
+}
+
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
   return skiff::sdk::guard(err, [&]() -> skiff_status_t {
-    skiff::sdk::ConfigReader reader(host, config);
-    static constexpr std::string_view kKeys[] = {"endpoints",         "prefix",
-                                                 "lease_ttl",         "request_timeout",
-                                                 "first_lookup_wait", "retry_interval"};
-    reader.reject_unknown_keys(kKeys);
-    Config cfg;
-    if (reader.has("endpoints")) cfg.endpoints = reader.string_list("endpoints");
-    if (cfg.endpoints.empty())
-      throw std::invalid_argument(reader.describe("endpoints") + ": needs at least one address");
-    for (auto& e : cfg.endpoints) {
-      if (e.starts_with("http://")) e = e.substr(7);
-      if (e.starts_with("https://"))
-        throw std::invalid_argument(reader.describe("endpoints") +
-                                    ": TLS endpoints are not supported by this version: " + e);
-      if (e.find(':') == std::string::npos || e.ends_with(":"))
-        throw std::invalid_argument(reader.describe("endpoints") + ": \"" + e +
-                                    "\" is not host:port");
-    }
-    cfg.prefix = reader.string_or("prefix", cfg.prefix);
-    if (cfg.prefix.empty() || cfg.prefix.back() != '/')
-      throw std::invalid_argument(reader.describe("prefix") + ": must end with '/'");
-    cfg.lease_ttl_ms = reader.duration_ms_or("lease_ttl", cfg.lease_ttl_ms);
-    if (cfg.lease_ttl_ms < 2000)
-      throw std::invalid_argument(reader.describe("lease_ttl") + ": must be at least 2s");
-    cfg.request_timeout_ms = reader.duration_ms_or("request_timeout", cfg.request_timeout_ms);
-    cfg.first_lookup_wait_ms = reader.duration_ms_or("first_lookup_wait", cfg.first_lookup_wait_ms);
-    cfg.retry_interval_ms = reader.duration_ms_or("retry_interval", cfg.retry_interval_ms);
-    if (cfg.request_timeout_ms == 0 || cfg.retry_interval_ms == 0)
-      throw std::invalid_argument(
-          reader.describe(cfg.request_timeout_ms ? "retry_interval" : "request_timeout") +
-          ": must be greater than 0");
+    Config cfg = parse_config(host, config);
     *instance = new EtcdResolver(host, std::move(cfg));
+    return SKIFF_OK;
+  });
+}
+
+// What check mode runs: the same parsing as create(), nothing started.
+skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* config,
+                            skiff_errbuf_t err) {
+  return skiff::sdk::guard(err, [&]() -> skiff_status_t {
+    parse_config(host, config);
     return SKIFF_OK;
   });
 }
 
 }  // namespace
 
-SKIFF_BUNDLED_RESOLVER(EtcdResolver, create, "etcd", "resolver-etcd")
+SKIFF_BUNDLED_RESOLVER(EtcdResolver, create, check_config, "etcd", "resolver-etcd")

@@ -309,55 +309,84 @@ class KubernetesResolver {
 
 // ---- C ABI: create() parses the configuration; resolver_abi.hpp does the rest ----
 
+// Whether c-ares takes the nameserver list, on a channel of its own that is never used.
+std::string check_nameservers(const std::string& csv) {
+  if (csv.empty()) return "";
+  ares_library_init(ARES_LIB_INIT_ALL);  // reference-counted; once per process is enough
+  ares_channel channel = nullptr;
+  if (int rc = ares_init(&channel); rc != ARES_SUCCESS)
+    return std::string("c-ares: ") + ares_strerror(rc);
+  int rc = ares_set_servers_ports_csv(channel, csv.c_str());
+  ares_destroy(channel);
+  return rc == ARES_SUCCESS ? "" : "\"" + csv + "\": " + ares_strerror(rc);
+}
+
+// The configuration as create() takes it; throws std::invalid_argument naming the key.
+Config parse_config(const skiff_host_api_t* host, const skiff_config_t* config) {
+  skiff::sdk::ConfigReader reader(host, config);
+  static constexpr std::string_view kKeys[] = {"cluster_domain", "name_template", "srv_port_name",
+                                               "port",           "nameservers",   "min_ttl",
+                                               "max_ttl",        "query_timeout", "address_family"};
+  reader.reject_unknown_keys(kKeys);
+  Config cfg;
+  cfg.cluster_domain = reader.string_or("cluster_domain", cfg.cluster_domain);
+  cfg.name_template = reader.string_or("name_template", cfg.name_template);
+  if (cfg.name_template.find("{app-id}") == std::string::npos)
+    throw std::invalid_argument(reader.describe("name_template") +
+                                ": must contain {app-id} (and usually {namespace})");
+  cfg.srv_port_name = reader.string_or("srv_port_name", cfg.srv_port_name);
+  int64_t port = reader.int_or("port", cfg.port);
+  if (port < 1 || port > 65535)
+    throw std::invalid_argument(reader.describe("port") + ": must be 1-65535");
+  cfg.port = static_cast<uint16_t>(port);
+  for (const auto& s : reader.string_list("nameservers")) {
+    if (!cfg.nameservers.empty()) cfg.nameservers += ",";
+    cfg.nameservers += s;
+  }
+  if (auto e = check_nameservers(cfg.nameservers); !e.empty())
+    throw std::invalid_argument(reader.describe("nameservers") + ": " + e);
+  cfg.min_ttl_ms = reader.duration_ms_or("min_ttl", cfg.min_ttl_ms);
+  cfg.max_ttl_ms = reader.duration_ms_or("max_ttl", cfg.max_ttl_ms);
+  if (cfg.min_ttl_ms == 0 || cfg.max_ttl_ms < cfg.min_ttl_ms)
+    throw std::invalid_argument(reader.describe(cfg.min_ttl_ms ? "max_ttl" : "min_ttl") +
+                                ": need 0 < min_ttl <= max_ttl");
+  cfg.query_timeout_ms = reader.duration_ms_or("query_timeout", cfg.query_timeout_ms);
+  if (cfg.query_timeout_ms == 0)
+    throw std::invalid_argument(reader.describe("query_timeout") + ": must be greater than 0");
+  auto family = reader.string_or("address_family", "any");
+  if (family == "any")
+    cfg.family = AF_UNSPEC;
+  else if (family == "ipv4")
+    cfg.family = AF_INET;
+  else if (family == "ipv6")
+    cfg.family = AF_INET6;
+  else
+    throw std::invalid_argument(reader.describe("address_family") +
+                                ": expected \"any\", \"ipv4\" or \"ipv6\"");
+  return cfg;
+}
+
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
   return skiff::sdk::guard(err, [&]() -> skiff_status_t {
-    skiff::sdk::ConfigReader reader(host, config);
-    static constexpr std::string_view kKeys[] = {
-        "cluster_domain", "name_template", "srv_port_name", "port",          "nameservers",
-        "min_ttl",        "max_ttl",       "query_timeout", "address_family"};
-    reader.reject_unknown_keys(kKeys);
-    Config cfg;
-    cfg.cluster_domain = reader.string_or("cluster_domain", cfg.cluster_domain);
-    cfg.name_template = reader.string_or("name_template", cfg.name_template);
-    if (cfg.name_template.find("{app-id}") == std::string::npos)
-      throw std::invalid_argument(reader.describe("name_template") +
-                                  ": must contain {app-id} (and usually {namespace})");
-    cfg.srv_port_name = reader.string_or("srv_port_name", cfg.srv_port_name);
-    int64_t port = reader.int_or("port", cfg.port);
-    if (port < 1 || port > 65535)
-      throw std::invalid_argument(reader.describe("port") + ": must be 1-65535");
-    cfg.port = static_cast<uint16_t>(port);
-    for (const auto& s : reader.string_list("nameservers")) {
-      if (!cfg.nameservers.empty()) cfg.nameservers += ",";
-      cfg.nameservers += s;
-    }
-    cfg.min_ttl_ms = reader.duration_ms_or("min_ttl", cfg.min_ttl_ms);
-    cfg.max_ttl_ms = reader.duration_ms_or("max_ttl", cfg.max_ttl_ms);
-    if (cfg.min_ttl_ms == 0 || cfg.max_ttl_ms < cfg.min_ttl_ms)
-      throw std::invalid_argument(reader.describe(cfg.min_ttl_ms ? "max_ttl" : "min_ttl") +
-                                  ": need 0 < min_ttl <= max_ttl");
-    cfg.query_timeout_ms = reader.duration_ms_or("query_timeout", cfg.query_timeout_ms);
-    if (cfg.query_timeout_ms == 0)
-      throw std::invalid_argument(reader.describe("query_timeout") + ": must be greater than 0");
-    auto family = reader.string_or("address_family", "any");
-    if (family == "any")
-      cfg.family = AF_UNSPEC;
-    else if (family == "ipv4")
-      cfg.family = AF_INET;
-    else if (family == "ipv6")
-      cfg.family = AF_INET6;
-    else
-      throw std::invalid_argument(reader.describe("address_family") +
-                                  ": expected \"any\", \"ipv4\" or \"ipv6\"");
+    Config cfg = parse_config(host, config);
     auto r = std::make_unique<KubernetesResolver>(host, std::move(cfg));
-    if (auto e = r->open(); !e.empty())
-      throw std::invalid_argument(reader.describe("nameservers") + ": " + e);
+    if (auto e = r->open(); !e.empty()) throw std::runtime_error(e);
     *instance = r.release();
+    return SKIFF_OK;
+  });
+}
+
+// What check mode runs: the same parsing as create(), nothing started.
+skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* config,
+                            skiff_errbuf_t err) {
+  return skiff::sdk::guard(err, [&]() -> skiff_status_t {
+    parse_config(host, config);
     return SKIFF_OK;
   });
 }
 
 }  // namespace
 
-SKIFF_BUNDLED_RESOLVER(KubernetesResolver, create, "kubernetes", "resolver-kubernetes")
+SKIFF_BUNDLED_RESOLVER(KubernetesResolver, create, check_config, "kubernetes",
+                       "resolver-kubernetes")

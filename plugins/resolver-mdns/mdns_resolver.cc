@@ -331,32 +331,38 @@ class MdnsResolver {
 
 // ---- C ABI: create() parses the configuration; resolver_abi.hpp does the rest ----
 
+// The configuration as create() takes it; throws std::invalid_argument naming the key.
+Config parse_config(const skiff_host_api_t* host, const skiff_config_t* config) {
+  skiff::sdk::ConfigReader reader(host, config);
+  static constexpr std::string_view kKeys[] = {"service_type", "domain", "address_family",
+                                               "lookup_wait"};
+  reader.reject_unknown_keys(kKeys);
+  Config cfg;
+  cfg.service_type = reader.string_or("service_type", cfg.service_type);
+  if (!avahi_is_valid_service_type_strict(cfg.service_type.c_str()))
+    throw std::invalid_argument(reader.describe("service_type") + ": \"" + cfg.service_type +
+                                "\" is not a DNS-SD service type like \"_skiff._tcp\"");
+  cfg.domain = reader.string_or("domain", cfg.domain);
+  auto family = reader.string_or("address_family", "any");
+  if (family == "any")
+    cfg.family = AVAHI_PROTO_UNSPEC;
+  else if (family == "ipv4")
+    cfg.family = AVAHI_PROTO_INET;
+  else if (family == "ipv6")
+    cfg.family = AVAHI_PROTO_INET6;
+  else
+    throw std::invalid_argument(reader.describe("address_family") +
+                                ": expected \"any\", \"ipv4\" or \"ipv6\"");
+  cfg.lookup_wait_ms = reader.duration_ms_or("lookup_wait", cfg.lookup_wait_ms);
+  if (cfg.lookup_wait_ms > 30000)
+    throw std::invalid_argument(reader.describe("lookup_wait") + ": at most 30s");
+  return cfg;
+}
+
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
   return skiff::sdk::guard(err, [&]() -> skiff_status_t {
-    skiff::sdk::ConfigReader reader(host, config);
-    static constexpr std::string_view kKeys[] = {"service_type", "domain", "address_family",
-                                                 "lookup_wait"};
-    reader.reject_unknown_keys(kKeys);
-    Config cfg;
-    cfg.service_type = reader.string_or("service_type", cfg.service_type);
-    if (!avahi_is_valid_service_type_strict(cfg.service_type.c_str()))
-      throw std::invalid_argument(reader.describe("service_type") + ": \"" + cfg.service_type +
-                                  "\" is not a DNS-SD service type like \"_skiff._tcp\"");
-    cfg.domain = reader.string_or("domain", cfg.domain);
-    auto family = reader.string_or("address_family", "any");
-    if (family == "any")
-      cfg.family = AVAHI_PROTO_UNSPEC;
-    else if (family == "ipv4")
-      cfg.family = AVAHI_PROTO_INET;
-    else if (family == "ipv6")
-      cfg.family = AVAHI_PROTO_INET6;
-    else
-      throw std::invalid_argument(reader.describe("address_family") +
-                                  ": expected \"any\", \"ipv4\" or \"ipv6\"");
-    cfg.lookup_wait_ms = reader.duration_ms_or("lookup_wait", cfg.lookup_wait_ms);
-    if (cfg.lookup_wait_ms > 30000)
-      throw std::invalid_argument(reader.describe("lookup_wait") + ": at most 30s");
+    Config cfg = parse_config(host, config);
     auto r = std::make_unique<MdnsResolver>(host, std::move(cfg));
     if (auto e = r->open(); !e.empty()) throw std::runtime_error(e);
     *instance = r.release();
@@ -364,6 +370,15 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
   });
 }
 
+// What check mode runs: the same parsing as create(), nothing started.
+skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* config,
+                            skiff_errbuf_t err) {
+  return skiff::sdk::guard(err, [&]() -> skiff_status_t {
+    parse_config(host, config);
+    return SKIFF_OK;
+  });
+}
+
 }  // namespace
 
-SKIFF_BUNDLED_RESOLVER(MdnsResolver, create, "mdns", "resolver-mdns")
+SKIFF_BUNDLED_RESOLVER(MdnsResolver, create, check_config, "mdns", "resolver-mdns")

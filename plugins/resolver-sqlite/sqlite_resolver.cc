@@ -637,28 +637,46 @@ class SqliteResolver {
 
 // ---- C ABI: create() parses the configuration; resolver_abi.hpp does the rest ----
 
+// What open() would refuse about the file at `path`, read without creating or changing anything.
+std::string check_database_file(const std::string& path) {
+  std::string why;
+  switch (inspect(path, why)) {
+    case FileKind::kNotDatabase:
+      return path + ": file is not a database";
+    case FileKind::kUnreadable:
+      return "cannot open " + path + ": " + why;
+    default:
+      return "";
+  }
+}
+
+// The configuration as create() takes it; throws std::invalid_argument naming the key.
+Config parse_config(const skiff_host_api_t* host, const skiff_config_t* config) {
+  skiff::sdk::ConfigReader reader(host, config);
+  static constexpr std::string_view kKeys[] = {
+      "path", "heartbeat_interval", "ttl", "refresh_interval", "busy_timeout", "cleanup_interval"};
+  reader.reject_unknown_keys(kKeys);
+  Config cfg;
+  cfg.path = reader.string_or("path", "");
+  if (cfg.path.empty()) cfg.path = default_db_path();
+  cfg.heartbeat_ms = reader.duration_ms_or("heartbeat_interval", cfg.heartbeat_ms);
+  cfg.ttl_ms = reader.duration_ms_or("ttl", cfg.ttl_ms);
+  cfg.refresh_ms = reader.duration_ms_or("refresh_interval", cfg.refresh_ms);
+  cfg.busy_timeout_ms = reader.duration_ms_or("busy_timeout", cfg.busy_timeout_ms);
+  cfg.cleanup_ms = reader.duration_ms_or("cleanup_interval", cfg.cleanup_ms);
+  if (cfg.heartbeat_ms == 0 || cfg.refresh_ms == 0 || cfg.cleanup_ms == 0)
+    throw std::invalid_argument(reader.describe("heartbeat_interval") +
+                                ": intervals must be greater than 0");
+  if (cfg.ttl_ms <= cfg.heartbeat_ms)
+    throw std::invalid_argument(reader.describe("ttl") +
+                                ": must be longer than heartbeat_interval");
+  return cfg;
+}
+
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
   return skiff::sdk::guard(err, [&]() -> skiff_status_t {
-    skiff::sdk::ConfigReader reader(host, config);
-    static constexpr std::string_view kKeys[] = {"path",         "heartbeat_interval",
-                                                 "ttl",          "refresh_interval",
-                                                 "busy_timeout", "cleanup_interval"};
-    reader.reject_unknown_keys(kKeys);
-    Config cfg;
-    cfg.path = reader.string_or("path", "");
-    if (cfg.path.empty()) cfg.path = default_db_path();
-    cfg.heartbeat_ms = reader.duration_ms_or("heartbeat_interval", cfg.heartbeat_ms);
-    cfg.ttl_ms = reader.duration_ms_or("ttl", cfg.ttl_ms);
-    cfg.refresh_ms = reader.duration_ms_or("refresh_interval", cfg.refresh_ms);
-    cfg.busy_timeout_ms = reader.duration_ms_or("busy_timeout", cfg.busy_timeout_ms);
-    cfg.cleanup_ms = reader.duration_ms_or("cleanup_interval", cfg.cleanup_ms);
-    if (cfg.heartbeat_ms == 0 || cfg.refresh_ms == 0 || cfg.cleanup_ms == 0)
-      throw std::invalid_argument(reader.describe("heartbeat_interval") +
-                                  ": intervals must be greater than 0");
-    if (cfg.ttl_ms <= cfg.heartbeat_ms)
-      throw std::invalid_argument(reader.describe("ttl") +
-                                  ": must be longer than heartbeat_interval");
+    Config cfg = parse_config(host, config);
     auto r = std::make_unique<SqliteResolver>(host, std::move(cfg));
     if (auto e = r->open(); !e.empty()) throw std::runtime_error(e);
     *instance = r.release();
@@ -666,6 +684,16 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
   });
 }
 
+// What check mode runs: the same parsing as create(), nothing started.
+skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* config,
+                            skiff_errbuf_t err) {
+  return skiff::sdk::guard(err, [&]() -> skiff_status_t {
+    Config cfg = parse_config(host, config);
+    if (auto e = check_database_file(cfg.path); !e.empty()) throw std::runtime_error(e);
+    return SKIFF_OK;
+  });
+}
+
 }  // namespace
 
-SKIFF_BUNDLED_RESOLVER(SqliteResolver, create, "sqlite", "resolver-sqlite")
+SKIFF_BUNDLED_RESOLVER(SqliteResolver, create, check_config, "sqlite", "resolver-sqlite")

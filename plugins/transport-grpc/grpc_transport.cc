@@ -147,30 +147,45 @@ void forward_grpc_log(gpr_log_func_args* args) {
     host->log(host->host, SKIFF_LOG_DEBUG, str("grpc"), str(args->message));
 }
 
+// The configuration as create() takes it; throws std::invalid_argument naming the key.
+Settings parse_config(const skiff_host_api_t* host, const skiff_config_t* config) {
+  sdk::ConfigReader reader(host, config);
+  static constexpr std::string_view kKeys[] = {"keepalive_time", "keepalive_timeout",
+                                               "max_reconnect_backoff", "shutdown_grace"};
+  reader.reject_unknown_keys(kKeys);
+  Settings s;
+  s.keepalive_time_ms = reader.duration_ms_or("keepalive_time", s.keepalive_time_ms);
+  s.keepalive_timeout_ms = reader.duration_ms_or("keepalive_timeout", s.keepalive_timeout_ms);
+  s.max_reconnect_backoff_ms =
+      reader.duration_ms_or("max_reconnect_backoff", s.max_reconnect_backoff_ms);
+  s.shutdown_grace_ms = reader.duration_ms_or("shutdown_grace", s.shutdown_grace_ms);
+  if (s.keepalive_time_ms < 1000)
+    throw std::invalid_argument(reader.describe("keepalive_time") + ": must be at least 1s");
+  if (s.max_reconnect_backoff_ms < 100)
+    throw std::invalid_argument(reader.describe("max_reconnect_backoff") +
+                                ": must be at least 100ms");
+  return s;
+}
+
 skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config, void** instance,
                       skiff_errbuf_t err) {
   return sdk::guard(err, [&]() -> skiff_status_t {
-    sdk::ConfigReader reader(host, config);
-    static constexpr std::string_view kKeys[] = {"keepalive_time", "keepalive_timeout",
-                                                 "max_reconnect_backoff", "shutdown_grace"};
-    reader.reject_unknown_keys(kKeys);
-    Settings s;
-    s.keepalive_time_ms = reader.duration_ms_or("keepalive_time", s.keepalive_time_ms);
-    s.keepalive_timeout_ms = reader.duration_ms_or("keepalive_timeout", s.keepalive_timeout_ms);
-    s.max_reconnect_backoff_ms =
-        reader.duration_ms_or("max_reconnect_backoff", s.max_reconnect_backoff_ms);
-    s.shutdown_grace_ms = reader.duration_ms_or("shutdown_grace", s.shutdown_grace_ms);
-    if (s.keepalive_time_ms < 1000)
-      throw std::invalid_argument(reader.describe("keepalive_time") + ": must be at least 1s");
-    if (s.max_reconnect_backoff_ms < 100)
-      throw std::invalid_argument(reader.describe("max_reconnect_backoff") +
-                                  ": must be at least 100ms");
+    Settings s = parse_config(host, config);
     g_log_host = host;
     gpr_set_log_function(forward_grpc_log);
     // Debian builds Abseil with its debug-mode deadlock detector on, which gRPC's mutexes then
     // pay for on every lock (a graph lookup per acquisition); it is a development aid only.
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     *instance = new GrpcTransport(host, s);
+    return SKIFF_OK;
+  });
+}
+
+// What check mode runs: the same parsing as create(), nothing started.
+skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* config,
+                            skiff_errbuf_t err) {
+  return sdk::guard(err, [&]() -> skiff_status_t {
+    parse_config(host, config);
     return SKIFF_OK;
   });
 }
@@ -187,4 +202,5 @@ skiff_status_t set_credentials(void*, const skiff_tls_credentials_t* credentials
 
 SKIFF_BUNDLED_TRANSPORT(skiff::grpc_transport::GrpcTransport, skiff::grpc_transport::ClientCall,
                         skiff::grpc_transport::ServerCall, skiff::grpc_transport::create,
-                        skiff::grpc_transport::set_credentials, "grpc", "transport-grpc")
+                        skiff::grpc_transport::check_config, skiff::grpc_transport::set_credentials,
+                        "grpc", "transport-grpc")

@@ -201,3 +201,13 @@ def test_invoke_service_to_an_unknown_app_fails_promptly(http_callee):
     assert time.monotonic() - started < 5
     assert failed.value.code() == grpc.StatusCode.INTERNAL
     assert "nosuchapp" in failed.value.details()
+
+
+def test_an_sdk_that_dials_localhost_over_ipv6_reaches_the_grpc_api(cluster):
+    """The gRPC API listens on both loopbacks by default, as daprd's does."""
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port)
+    order = grpc_ready(cluster.sidecar("order"))
+    with grpc.insecure_channel(f"[::1]:{order.grpc_port}") as ch:
+        res, _ = invoke(ch, "cart", "echo", b"over ::1", "text/plain", verb=Verb.POST)
+        assert res.data.value == b"over ::1"

@@ -4,6 +4,7 @@ to every request, CA / client certificate), and a full URL given as the app id.
 The endpoint is tests/integration/https_app.py, which answers every request with a JSON description
 of it; certificates come from tls_ca.py (openssl CLI)."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from harness import SKIFFD, free_port, invoke_url, port_open, requests, wait_until
+from harness import PLUGIN_PATH, SKIFFD, free_port, invoke_url, port_open, requests, wait_until
 from tls_ca import make_tls
 
 HTTPS_APP = Path(__file__).with_name("https_app.py")
@@ -193,8 +194,9 @@ def test_full_https_url_as_app_id_verifies_against_the_system_trust_store(cluste
 # configuration errors
 
 def check_config(path):
+    env = dict(os.environ, SKIFF_PLUGIN_PATH=PLUGIN_PATH)  # check mode loads the configured plugins
     return subprocess.run([str(SKIFFD), "--config", str(path), "--check-config"], capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, env=env)
 
 
 def test_check_config_accepts_complete_http_endpoints(tmp_path, tls):

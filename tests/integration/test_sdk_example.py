@@ -31,7 +31,7 @@ def test_example_plugin_builds_against_the_installed_sdk_and_serves_calls(cluste
     r = requests.get(invoke_url(order, "unknown", "x"), timeout=10)
     assert r.status_code == 500
 
-    bad = cluster.sidecar("bad", config=f'[plugins]\npaths = ["{build}"]\n[resolver]\ntype = "static"\n'
-                          '[resolver.config.apps]\ncart = ["no-port"]\n', wait_ready=False)
-    assert bad.proc.wait(timeout=10) == 1
-    assert "resolver.config.apps.cart[0]: expected a \"host:port\" string" in bad.output()
+    output, checked = cluster.refused("bad", config=f'[plugins]\npaths = ["{build}"]\n[resolver]\ntype = "static"\n'
+                                      '[resolver.config.apps]\ncart = ["no-port"]\n')
+    for text in (output, checked):
+        assert "resolver.config.apps.cart[0]: expected a \"host:port\" string" in text, text

@@ -4,6 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "api/acceptors.hpp"
+
 namespace skiff {
 
 namespace asio = boost::asio;
@@ -19,55 +21,45 @@ GrpcListener::~GrpcListener() {
     if (server_) server_->shutdown();
   }
   server_.reset();  // joins the server's shutdown
-  // The event loop no longer runs handlers of this object (it stopped, or the acceptor never
+  // The event loop no longer runs handlers of this object (it stopped, or no acceptor ever
   // opened): close directly.
+  close_all();
+}
+
+void GrpcListener::close_all() {
   boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  retry_.cancel();
-}
-
-Result<uint16_t> GrpcListener::listen(const std::string& address, uint16_t port) {
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(io_);
-  auto found =
-      resolver.resolve(address, std::to_string(port), asio::ip::tcp::resolver::numeric_service, ec);
-  if (!ec && found.empty()) ec = asio::error::host_not_found;
-  auto fail = [&] {
-    return make_error(SKIFF_ERR_UNAVAILABLE, "cannot listen on " + address + ":" +
-                                                 std::to_string(port) +
-                                                 " (gRPC API): " + ec.message());
-  };
-  if (ec) return fail();
-  auto endpoint = found.begin()->endpoint();
-  acceptor_.open(endpoint.protocol(), ec);
-  // SO_REUSEADDR only: a second sidecar must fail to bind a port in use, not share its calls.
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    return fail();
+  for (auto& l : listeners_) {
+    l->acceptor->close(ignored);
+    l->retry.cancel();
   }
-  accept_next();
-  return acceptor_.local_endpoint().port();
 }
 
-void GrpcListener::accept_next() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
-    if (ec == asio::error::operation_aborted) return;  // shut down (this may be gone)
-    if (ec) {
-      // Out of descriptors, say: try again shortly instead of spinning on a ready listener.
-      spdlog::warn("gRPC API: accept failed: {}", ec.message());
-      retry_.expires_after(std::chrono::milliseconds(100));
-      retry_.async_wait([this](const boost::system::error_code& e) {
-        if (!e) accept_next();
+Result<uint16_t> GrpcListener::listen(const std::string& addresses, uint16_t port,
+                                      bool skip_missing_family) {
+  auto opened = open_acceptors(strand_, addresses, port, "gRPC API", skip_missing_family);
+  if (!opened) return opened.error();
+  for (auto& acceptor : *opened)
+    listeners_.push_back(std::make_unique<Listener>(std::move(acceptor), strand_));
+  for (auto& l : listeners_) accept_next(*l);
+  return listeners_.front()->acceptor->local_endpoint().port();
+}
+
+void GrpcListener::accept_next(Listener& l) {
+  l.acceptor->async_accept(
+      [this, &l](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
+        if (ec == asio::error::operation_aborted) return;  // shut down (this may be gone)
+        if (ec) {
+          // Out of descriptors, say: try again shortly instead of spinning on a ready listener.
+          spdlog::warn("gRPC API: accept failed: {}", ec.message());
+          l.retry.expires_after(std::chrono::milliseconds(100));
+          l.retry.async_wait([this, &l](const boost::system::error_code& e) {
+            if (!e) accept_next(l);
+          });
+          return;
+        }
+        hand_over(std::move(s));
+        accept_next(l);
       });
-      return;
-    }
-    hand_over(std::move(s));
-    accept_next();
-  });
 }
 
 void GrpcListener::hand_over(asio::ip::tcp::socket socket) {
@@ -92,11 +84,7 @@ void GrpcListener::hand_over(asio::ip::tcp::socket socket) {
 }
 
 void GrpcListener::shutdown() {
-  asio::post(acceptor_.get_executor(), [this] {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    retry_.cancel();
-  });
+  asio::post(strand_, [this] { close_all(); });
   std::lock_guard lock(server_mu_);
   if (stopping_) return;
   stopping_ = true;

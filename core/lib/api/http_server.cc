@@ -4,13 +4,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 
+#include "api/acceptors.hpp"
 #include "api/http_exchange.hpp"
 #include "common/call_executor.hpp"
 #include "common/deadline.hpp"
@@ -24,35 +24,12 @@ using asio::ip::tcp;
 HttpServer::HttpServer(asio::io_context& io, const Settings& settings, Router& router)
     : io_(io), settings_(settings), router_(router) {}
 
-Result<uint16_t> HttpServer::listen(const std::string& addresses, uint16_t port) {
-  std::string_view rest(addresses);
-  while (!rest.empty()) {
-    auto comma = rest.find(',');
-    std::string address(rest.substr(0, comma));
-    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
-    if (address.size() > 2 && address.front() == '[' && address.back() == ']')
-      address = address.substr(1, address.size() - 2);
-    if (address.empty()) continue;
-    boost::system::error_code ec;
-    auto ip = asio::ip::make_address(address, ec);
-    if (ec)
-      return make_error(SKIFF_ERR_INVALID_ARGUMENT,
-                        "api.http_address: '" + address + "' is not an IP address");
-    // Every address shares the port of the first one (which may have been picked by the kernel).
-    tcp::endpoint ep(ip, acceptors_.empty() ? port : acceptors_.front()->local_endpoint().port());
-    auto acceptor = std::make_unique<tcp::acceptor>(io_);
-    acceptor->open(ep.protocol(), ec);
-    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec && ip.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acceptor->bind(ep, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec)
-      return make_error(SKIFF_ERR_UNAVAILABLE, "cannot listen on " + address + ":" +
-                                                   std::to_string(ep.port()) + ": " + ec.message());
-    acceptors_.push_back(std::move(acceptor));
-  }
-  if (acceptors_.empty())
-    return make_error(SKIFF_ERR_INVALID_ARGUMENT, "api.http_address: no address given");
+Result<uint16_t> HttpServer::listen(const std::string& addresses, uint16_t port,
+                                    bool skip_missing_family) {
+  auto opened =
+      open_acceptors(io_.get_executor(), addresses, port, "HTTP API", skip_missing_family);
+  if (!opened) return opened.error();
+  acceptors_ = std::move(*opened);
   for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), asio::detached);
   return acceptors_.front()->local_endpoint().port();
 }

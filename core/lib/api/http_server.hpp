@@ -19,9 +19,10 @@ namespace skiff {
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, const Settings& settings, Router& router);
-  // Binds every address of a comma-separated list ("127.0.0.1,[::1]", as daprd's
-  // --dapr-listen-addresses takes it) and starts accepting; returns the bound port.
-  Result<uint16_t> listen(const std::string& addresses, uint16_t port);
+  // Binds every address of a comma-separated list ("[::1],127.0.0.1", as daprd's
+  // --dapr-listen-addresses takes it) and starts accepting; returns the bound port. See
+  // open_acceptors for `skip_missing_family`.
+  Result<uint16_t> listen(const std::string& addresses, uint16_t port, bool skip_missing_family);
   void stop();
 
  private:

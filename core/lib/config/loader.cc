@@ -6,18 +6,23 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/address_list.hpp"
 #include "common/http_syntax.hpp"
 #include "common/units.hpp"
 
 namespace skiff {
 namespace {
 
-std::string where(const toml::node& node, std::string_view key) {
+std::string origin(const toml::node& node) {
   const auto& src = node.source();
   std::ostringstream out;
   out << (src.path ? *src.path : std::string("<config>")) << ":" << src.begin.line << ":"
-      << src.begin.column << ": " << key;
+      << src.begin.column;
   return out.str();
+}
+
+std::string where(const toml::node& node, std::string_view key) {
+  return origin(node) + ": " + std::string(key);
 }
 
 Error bad(const std::string& location, const std::string& what) {
@@ -65,7 +70,6 @@ void store(Settings& settings, const KeySpec& spec, V value) {
 // Converts a textual value (a flag, or a TOML string for sizes and durations). Empty result is OK.
 std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec,
                                       std::string_view text) {
-  settings.explicit_keys.emplace(spec.key);
   switch (spec.kind) {
     case KeyKind::kString:
       store(settings, spec, std::string(text));
@@ -131,7 +135,7 @@ std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec,
 // Plugin tables are moved out of the parsed document: a moved node keeps its source position
 // (a copied one does not), which plugins need to name file and line in their errors.
 std::optional<std::string> apply_node(Settings& settings, const KeySpec& spec, toml::node& node) {
-  settings.explicit_keys.emplace(spec.key);
+  settings.explicit_keys.insert_or_assign(std::string(spec.key), origin(node));
   switch (spec.kind) {
     case KeyKind::kString:
     case KeyKind::kEnum:
@@ -333,13 +337,15 @@ Status apply_toml_file(Settings& settings, const std::filesystem::path& file) {
 }
 
 Status apply_flag_value(Settings& settings, const KeySpec& spec, std::string_view text) {
+  settings.explicit_keys.insert_or_assign(
+      std::string(spec.key), spec.flag.empty() ? std::string("flag") : std::string(spec.flag));
   if (auto err = apply_text(settings, spec, text))
     return bad(std::string(spec.flag.empty() ? spec.key : spec.flag), *err);
   return Ok{};
 }
 
 Status validate_settings(const Settings& s) {
-  auto fail = [](std::string key, std::string what) { return bad(key, what); };
+  auto fail = [&s](std::string_view key, std::string what) { return bad(s.where(key), what); };
   if (!s.app_id.empty() && !valid_app_id(s.app_id))
     return fail("app.id",
                 "\"" + s.app_id + "\" is not a valid app id (letters, digits, '-' and '_')");
@@ -350,6 +356,12 @@ Status validate_settings(const Settings& s) {
     return fail("internal.port", "must differ from api.http_port");
   if (s.max_body_size == 0) return fail("api.max_body_size", "must be greater than 0");
   if (s.max_header_size < 1024) return fail("api.max_header_size", "must be at least 1Ki");
+  for (auto key : {s.http_listen_key(), s.grpc_listen_key()}) {
+    const auto& list = key == "api.grpc_address"   ? s.grpc_address
+                       : key == "api.http_address" ? s.http_address
+                                                   : s.listen_addresses;
+    if (auto parsed = parse_address_list(list); !parsed) return fail(key, parsed.error().message);
+  }
   if (s.resolver_type.empty()) return fail("resolver.type", "must name a resolver");
   if (s.transport_type.empty()) return fail("transport.type", "must name a transport");
   return Ok{};

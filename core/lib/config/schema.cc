@@ -40,9 +40,13 @@ const std::vector<KeySpec>& specs() {
        "a gRPC app when the caller set none. 0 waits forever."},
       {"app.max_idle_connections", KeyKind::kInt, &S::app_max_idle_connections, "",
        "Keep-alive connections to the app kept open for reuse.", 0, 100000},
-      {"api.http_address", KeyKind::kString, &S::http_address, "--dapr-listen-addresses",
-       "Address the app-facing HTTP API listens on; a comma-separated list listens on each "
-       "(IPv6 in brackets or bare, e.g. \"127.0.0.1,[::1]\")."},
+      {"api.listen_addresses", KeyKind::kString, &S::listen_addresses, "--dapr-listen-addresses",
+       "Addresses the app-facing HTTP and gRPC APIs listen on, comma-separated (IPv6 in brackets "
+       "or bare). The default is both loopbacks, as daprd's: an app whose `localhost` is ::1 "
+       "reaches its sidecar too; where the machine has no IPv6 loopback, 127.0.0.1 alone (with a "
+       "warning). An address given explicitly must bind."},
+      {"api.http_address", KeyKind::kString, &S::http_address, "",
+       "Addresses of the HTTP API alone, in the same form; empty means `api.listen_addresses`."},
       {"api.http_port", KeyKind::kInt, &S::http_port, "--dapr-http-port",
        "Port of the app-facing HTTP API (Dapr-compatible).", 0, 65535},
       {"api.grpc_port", KeyKind::kInt, &S::grpc_port, "--dapr-grpc-port",
@@ -50,7 +54,7 @@ const std::vector<KeySpec>& specs() {
        "mode); 0 picks a free port.",
        0, 65535},
       {"api.grpc_address", KeyKind::kString, &S::grpc_address, "",
-       "Address the app-facing gRPC API listens on."},
+       "Addresses of the gRPC API alone, in the same form; empty means `api.listen_addresses`."},
       {"api.max_body_size", KeyKind::kSize, &S::max_body_size, "--max-body-size",
        "Largest body that is buffered: request bodies of known length up to this size are read "
        "whole (and can be retried on another instance); larger or chunked bodies stream. Also the "

@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -33,10 +34,13 @@ struct Settings {
   int64_t app_max_idle_connections = 64;
 
   // [api]: the app-facing API.
-  std::string http_address = "127.0.0.1";
+  // Both loopbacks, as daprd: an app whose "localhost" is ::1 reaches its sidecar too.
+  std::string listen_addresses = "[::1],127.0.0.1";
+  std::string http_address;  // empty: listen_addresses
+
   int64_t http_port = 3500;
   int64_t grpc_port = 50001;
-  std::string grpc_address = "127.0.0.1";
+  std::string grpc_address;  // empty: listen_addresses
   uint64_t max_body_size = 4ull << 20;
   bool streaming = true;
   uint64_t max_header_size = 16ull << 10;
@@ -68,9 +72,29 @@ struct Settings {
 
   // Where the values came from, for messages: the files read, in order.
   std::vector<std::string> sources;
-  // Keys given explicitly by a file or a flag (the rest kept their defaults).
-  std::set<std::string, std::less<>> explicit_keys;
+  // Keys given explicitly by a file or a flag (the rest kept their defaults), each with where it
+  // was given: "file:line:column" or the flag. The last one given wins.
+  std::map<std::string, std::string, std::less<>> explicit_keys;
   bool is_explicit(std::string_view key) const { return explicit_keys.contains(key); }
+  // "skiff.toml:3:8: resolver.type" (or "--flag: key"), the key alone when it was not given.
+  std::string where(std::string_view key) const {
+    auto it = explicit_keys.find(key);
+    return it == explicit_keys.end() ? std::string(key) : it->second + ": " + std::string(key);
+  }
+
+  // The listen list of each app-facing API, and the key it comes from (for messages).
+  const std::string& http_listen() const {
+    return http_address.empty() ? listen_addresses : http_address;
+  }
+  const std::string& grpc_listen() const {
+    return grpc_address.empty() ? listen_addresses : grpc_address;
+  }
+  std::string_view http_listen_key() const {
+    return http_address.empty() ? "api.listen_addresses" : "api.http_address";
+  }
+  std::string_view grpc_listen_key() const {
+    return grpc_address.empty() ? "api.listen_addresses" : "api.grpc_address";
+  }
 
   // The address peers dial: advertise_address, or the listen address unless it is a wildcard.
   std::string effective_advertise_address() const;

@@ -179,8 +179,10 @@ Result<std::vector<LoadedComponent>> load_plugin_file(const std::filesystem::pat
                     " bytes, at least " + std::to_string(min_vtable_size(c->kind)) + " needed");
     if (auto fn = missing_required(c->kind, c->vtable); !fn.empty())
       return refuse(which + ": required function '" + fn + "' is NULL");
-    out.push_back(LoadedComponent{c->kind, c->type_name, c->vtable, info->name ? info->name : "",
-                                  info->version ? info->version : "", version, file, library});
+    out.push_back(
+        LoadedComponent{c->kind, c->type_name, c->vtable, info->name ? info->name : "",
+                        info->version ? info->version : "", version, file, library,
+                        SKIFF_HAS(c, skiff_component_t, check_config) ? c->check_config : nullptr});
   }
   if (out.empty()) return refuse("plugin provides no components");
   return out;

@@ -25,6 +25,9 @@ struct LoadedComponent {
   std::filesystem::path file;
   // Every object created from this component holds the library, so it is never unloaded under it.
   std::shared_ptr<boost::dll::shared_library> library;
+  // The component's own configuration check (ABI 1.2), or null for an older plugin.
+  skiff_status_t (*check_config)(const skiff_host_api_t*, const skiff_config_t*,
+                                 skiff_errbuf_t) = nullptr;
 };
 
 struct LoadFailure {

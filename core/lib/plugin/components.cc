@@ -62,6 +62,33 @@ Status ComponentInstance::create(const skiff_host_api_t* host,
   return Ok{};
 }
 
+Status check_component_config(const LoadedComponent& component, const skiff_host_api_t* host,
+                              const toml::table& config) {
+  if (!component.check_config) {
+    Status created = Ok{};
+    if (component.kind == SKIFF_KIND_RESOLVER) {
+      if (auto r = ResolverInstance::create(component, host, config); !r) created = r.error();
+    } else if (component.kind == SKIFF_KIND_TRANSPORT) {
+      if (auto t = TransportInstance::create(component, host, config); !t) created = t.error();
+    }
+    return created;
+  }
+  const std::string which = component.file.string() + ": " +
+                            std::string(kind_name(component.kind)) + " '" + component.type_name +
+                            "': ";
+  skiff_config_t handle{&config, std::string(kind_name(component.kind)) + ".config"};
+  char message[1024] = "";
+  skiff_status_t status = SKIFF_ERR_INTERNAL;
+  try {
+    status = component.check_config(host, &handle, skiff_errbuf_t{message, sizeof message});
+  } catch (...) {
+    return make_error(SKIFF_ERR_INTERNAL,
+                      which + "check_config threw a C++ exception across the boundary");
+  }
+  if (status != SKIFF_OK) return make_error(status, which + message);
+  return Ok{};
+}
+
 // ---- resolver ----
 
 Result<std::shared_ptr<ResolverInstance>> ResolverInstance::create(const LoadedComponent& component,

@@ -52,6 +52,12 @@ class ComponentInstance {
   void* instance_ = nullptr;
 };
 
+// Validates `config` ([<kind>.config]) for the component as its create() would, without starting
+// anything: through the component's check_config, or for an older plugin by creating and
+// destroying an instance (create never registers or listens). Resolvers and transports.
+Status check_component_config(const LoadedComponent& component, const skiff_host_api_t* host,
+                              const toml::table& config);
+
 class ResolverInstance : public ComponentInstance {
  public:
   static Result<std::shared_ptr<ResolverInstance>> create(const LoadedComponent& component,

@@ -22,6 +22,7 @@
 #include "plugin/catalog.hpp"
 #include "plugin/components.hpp"
 #include "plugin/host_services.hpp"
+#include "runtime/startup_check.hpp"
 
 namespace skiff {
 
@@ -51,23 +52,14 @@ int run_sidecar(const Settings& settings) {
   set_single_loop_thread(threads == 1);
   HostServices host(io);
 
-  auto catalog = PluginCatalog::load_wanted(plugin_search_path(settings.plugin_paths), host.api(),
-                                            {{SKIFF_KIND_RESOLVER, settings.resolver_type},
-                                             {SKIFF_KIND_TRANSPORT, settings.transport_type}});
-  for (const auto& f : catalog.failures()) spdlog::warn("plugin refused: {}", f.line());
-
-  const auto* resolver_component = catalog.find(SKIFF_KIND_RESOLVER, settings.resolver_type);
-  if (!resolver_component) {
-    spdlog::critical("resolver.type: {}",
-                     catalog.describe_missing(SKIFF_KIND_RESOLVER, settings.resolver_type));
+  auto components = find_configured_components(settings, host.api());
+  if (!components) {
+    spdlog::critical("{}", components.error().message);
     return 1;
   }
-  const auto* transport_component = catalog.find(SKIFF_KIND_TRANSPORT, settings.transport_type);
-  if (!transport_component) {
-    spdlog::critical("transport.type: {}",
-                     catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
-    return 1;
-  }
+  for (const auto& f : components->refused) spdlog::warn("plugin refused: {}", f.line());
+  const auto* resolver_component = &components->resolver;
+  const auto* transport_component = &components->transport;
   auto transport =
       TransportInstance::create(*transport_component, host.api(), settings.transport_config);
   if (!transport) {
@@ -126,21 +118,24 @@ int run_sidecar(const Settings& settings) {
     spdlog::critical("{}", internal_port.error().message);
     return 1;
   }
+  // The default list names both loopbacks; a machine without IPv6 still starts on the other.
   auto http_port =
-      http_server.listen(settings.http_address, static_cast<uint16_t>(settings.http_port));
+      http_server.listen(settings.http_listen(), static_cast<uint16_t>(settings.http_port),
+                         !settings.is_explicit(settings.http_listen_key()));
   if (!http_port) {
     spdlog::critical("{}", http_port.error().message);
     return 1;
   }
 
-  auto grpc_port =
-      grpc_api->listen(settings.grpc_address, static_cast<uint16_t>(settings.grpc_port));
+  const bool grpc_lenient = !settings.is_explicit(settings.grpc_listen_key());
+  auto grpc_port = grpc_api->listen(settings.grpc_listen(),
+                                    static_cast<uint16_t>(settings.grpc_port), grpc_lenient);
   if (!grpc_port && !settings.is_explicit("api.grpc_port")) {
     // As with the internal port: sidecars sharing a machine without configuration.
     spdlog::warn("gRPC API port {} is taken; using a free port", settings.grpc_port);
     // A service registers with one server only: a fresh one for the second try.
     grpc_api = std::make_unique<GrpcListener>(io, settings, caller, info);
-    grpc_port = grpc_api->listen(settings.grpc_address, 0);
+    grpc_port = grpc_api->listen(settings.grpc_listen(), 0, grpc_lenient);
   }
   if (!grpc_port) {
     spdlog::critical("{}", grpc_port.error().message);
@@ -199,10 +194,10 @@ int run_sidecar(const Settings& settings) {
           }
         }
         spdlog::info(
-            "skiffd ready: app-id={} namespace={} http={}:{} grpc={}:{} internal={}:{} "
+            "skiffd ready: app-id={} namespace={} http={} port {} grpc={} port {} internal={}:{} "
             "resolver={} transport={}",
             settings.app_id.empty() ? "(none)" : settings.app_id, settings.app_namespace,
-            settings.http_address, *http_port, settings.grpc_address, *grpc_port, advertise,
+            settings.http_listen(), *http_port, settings.grpc_listen(), *grpc_port, advertise,
             *internal_port, settings.resolver_type, settings.transport_type);
       },
       asio::detached);

@@ -175,8 +175,19 @@ static const skiff_resolver_vtable_v1_t vtable = {
     NULL /* cancel: resolve never waits */,
     NULL /* report_unavailable: the table is fixed */};
 
+/* `skiffd --check-config` (ABI 1.2): check a configuration without starting anything. This
+ * resolver's create() only builds its table in memory, so checking is creating and freeing. A
+ * resolver whose create() starts a thread or opens a connection parses without doing so here. */
+static skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* config,
+                                   skiff_errbuf_t err) {
+  void* instance = NULL;
+  skiff_status_t status = create(host, config, &instance, err);
+  if (status == SKIFF_OK) destroy(instance);
+  return status;
+}
+
 static const skiff_component_t component = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER,
-                                            "static", &vtable};
+                                            "static", &vtable, check_config};
 static const skiff_component_t* const components[] = {&component};
 static const skiff_plugin_info_t info = {sizeof(skiff_plugin_info_t), "resolver-static", "1.0.0",
                                          components, 1};

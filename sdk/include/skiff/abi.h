@@ -14,7 +14,7 @@ extern "C" {
 /* The ABI version a plugin was built against. A host loads a plugin whose major equals its own,
  * whatever the minor: what a minor adds is optional and detected with SKIFF_HAS. */
 #define SKIFF_ABI_MAJOR 1u
-#define SKIFF_ABI_MINOR 1u
+#define SKIFF_ABI_MINOR 2u
 
 #if defined(_WIN32)
 #define SKIFF_EXPORT __declspec(dllexport)
@@ -108,6 +108,9 @@ enum {
   SKIFF_KIND_OBSERVER = 4
 };
 
+struct skiff_host_api_t;
+struct skiff_config_t;
+
 /* One component provided by a plugin. All pointers are static: they must stay valid for as long
  * as the shared object is loaded (the host never unloads a plugin in v1). */
 typedef struct skiff_component_t {
@@ -115,6 +118,14 @@ typedef struct skiff_component_t {
   uint32_t kind;         /* SKIFF_KIND_* */
   const char* type_name; /* NUL-terminated, e.g. "sqlite"; what a configuration names */
   const void* vtable;    /* the kind's vtable (skiff_resolver_vtable_v1_t, ...); never NULL */
+
+  /* Optional (ABI 1.2). Validates the component's configuration table exactly as create() would,
+   * without starting anything: no thread, no socket, no file written, no registration. It runs
+   * on the control thread and may read files. `skiffd --check-config` calls it; for a component
+   * without it, check mode runs create() and destroy() instead. On failure returns an error
+   * status and writes why into err, naming the key (config_describe) as create() does. */
+  skiff_status_t (*check_config)(const struct skiff_host_api_t* host,
+                                 const struct skiff_config_t* config, skiff_errbuf_t err);
 } skiff_component_t;
 
 /* The plugin descriptor the entry function hands back. Static storage, owned by the plugin. */
@@ -125,8 +136,6 @@ typedef struct skiff_plugin_info_t {
   const skiff_component_t* const* components; /* array of component_count pointers */
   size_t component_count;
 } skiff_plugin_info_t;
-
-struct skiff_host_api_t;
 
 /* The two symbols a plugin exports; everything else stays hidden (-fvisibility=hidden).
  *

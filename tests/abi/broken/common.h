@@ -35,10 +35,10 @@ static void noop_resolve(void* i, const skiff_resolve_request_t* r, skiff_resolv
   { (size), (create_fn), noop_destroy, noop_register, noop_deregister, noop_resolve, NULL, NULL }
 
 /* The descriptor and entry function of a plugin with one resolver component `type` whose
- * vtable is the object `vtable_object`. */
+ * vtable is the object `vtable_object`. No check_config: skiffd's check mode creates these. */
 #define TEST_SINGLE_RESOLVER_PLUGIN(type, vtable_object)                                           \
   static const skiff_component_t component = {sizeof(skiff_component_t), SKIFF_KIND_RESOLVER,      \
-                                              type, vtable_object};                                \
+                                              type, vtable_object, NULL};                          \
   static const skiff_component_t* const components[] = {&component};                               \
   static const skiff_plugin_info_t info = {sizeof(skiff_plugin_info_t), type, "0", components, 1}; \
   SKIFF_EXPORT skiff_status_t skiff_plugin_entry(                                                  \

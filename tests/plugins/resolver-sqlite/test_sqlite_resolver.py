@@ -74,9 +74,9 @@ def test_killed_sidecar_is_not_resolved_after_its_ttl(cluster):
 def test_a_file_that_is_not_a_database_is_a_clear_error(cluster, tmp_path):
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not an SQLite database, just some text that is long enough" * 4)
-    p = cluster.sidecar("order", config=f'[resolver.config]\npath = "{bad}"\n', wait_ready=False)
-    assert p.proc.wait(timeout=10) == 1
-    assert f"{bad}: file is not a database" in p.output()
+    output, checked = cluster.refused("order", config=f'[resolver.config]\npath = "{bad}"\n')
+    assert f"{bad}: file is not a database" in output
+    assert f"{bad}: file is not a database" in checked
 
 
 def test_many_sidecars_starting_together_share_a_new_file(cluster):

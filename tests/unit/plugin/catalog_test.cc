@@ -73,6 +73,21 @@ TEST_F(Catalog, NewerMinorOfTheSameMajorLoads) {
   EXPECT_EQ((*r)[0].abi.minor, 7u);
 }
 
+TEST_F(Catalog, OlderMinorComponentIsCheckedByCreatingIt) {
+  auto r = load_plugin_file(broken("older_minor"), host_.api());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  const auto& component = (*r)[0];
+  EXPECT_EQ(component.check_config, nullptr);  // its descriptor ends before the member
+  EXPECT_TRUE(check_component_config(component, host_.api(), empty_).ok());
+  auto bad = toml::parse("bogus = 1\n");
+  auto checked = check_component_config(component, host_.api(), bad);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_NE(checked.error().message.find("create failed: resolver.config.bogus: unknown key"),
+            std::string::npos)
+      << checked.error().message;
+}
+
 TEST_F(Catalog, DiscoverListsComponentsAndRefusalsSeparately) {
   auto catalog = PluginCatalog::discover({SKIFF_BROKEN_PLUGIN_DIR}, host_.api());
   EXPECT_NE(catalog.find(SKIFF_KIND_RESOLVER, "create-fails"), nullptr);

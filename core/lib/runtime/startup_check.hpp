@@ -1,0 +1,31 @@
+// What start-up checks before it opens a port or registers anywhere, shared by skiffd's start and
+// its check mode (`skiffd --check-config`, `skiff config check`), so that check mode accepts
+// exactly the configurations start-up accepts.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "config/settings.hpp"
+#include "plugin/catalog.hpp"
+
+namespace skiff {
+
+// The resolver and transport the configuration names, found on the plugin path.
+struct ConfiguredComponents {
+  LoadedComponent resolver;
+  LoadedComponent transport;
+  // Plugins the loader refused on the way (the components above were found regardless).
+  std::vector<LoadFailure> refused;
+};
+// An unknown type is an error naming where resolver.type / transport.type was set.
+Result<ConfiguredComponents> find_configured_components(const Settings& settings,
+                                                        const skiff_host_api_t* host);
+
+// Check mode: finds the components and runs their own configuration checks, sets up the HTTP
+// endpoints (TLS files included) and loads the gRPC module when the app speaks gRPC. Nothing is
+// started: no thread, port, file or registration. Returns the warnings start-up would log.
+Result<std::vector<std::string>> check_startup(const Settings& settings);
+
+}  // namespace skiff
