@@ -172,8 +172,14 @@ asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
       // The head goes out at once (a server may speak first in a bidirectional call), and its
       // write says whether the instance can be reached while another one can still be tried.
       auto written = co_await call->write({}, false);
-      if (written.status != SKIFF_ERR_UNAVAILABLE) co_return std::move(*call);
-      last = make_error(SKIFF_ERR_UNAVAILABLE, written.message);
+      if (written.status == SKIFF_OK) co_return std::move(*call);
+      // Why the write failed is the transport's to say: a deadline that passed while
+      // connecting is not an unreachable instance.
+      auto why = co_await call->read_head();
+      if (why.status != SKIFF_ERR_UNAVAILABLE)
+        co_return make_error(why.status == SKIFF_OK ? written.status : why.status,
+                             why.status == SKIFF_OK ? written.message : why.message);
+      last = make_error(SKIFF_ERR_UNAVAILABLE, "cannot call " + address + ": " + why.message);
     } else {
       last = call.error();
       if (last.code != SKIFF_ERR_UNAVAILABLE) break;
