@@ -183,6 +183,7 @@ class Cluster:
         args += list(extra)
         p = self.start(args, f"skiffd-{app_id or 'caller'}-{http_port}", env)
         p.http_port, p.internal_port, p.grpc_port = http_port, internal_port, grpc_port
+        p.cluster = self
         p.url = f"http://127.0.0.1:{http_port}"
         if wait_ready:
             wait_until(lambda: "skiffd ready" in p.output() or not p.running(), what=f"skiffd {app_id} ready")

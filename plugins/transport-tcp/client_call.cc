@@ -15,10 +15,16 @@ namespace skiff::tcp_transport {
 using sdk::str;
 
 ClientCall::ClientCall(TcpTransport* transport, std::string address, std::string head_frame,
-                       uint64_t timeout_ms)
-    : transport_(transport), address_(std::move(address)), head_frame_(std::move(head_frame)) {
-  if (timeout_ms > 0)
-    deadline_.start(transport_->host(), timeout_ms,
+                       const skiff_call_head_t& head)
+    : transport_(transport),
+      address_(std::move(address)),
+      peer_app_(sdk::view(head.target_app_id)),
+      peer_namespace_(sdk::view(head.target_namespace)),
+      pool_key_(transport_->tls() ? address_ + "\n" + peer_namespace_ + "\n" + peer_app_
+                                  : address_),
+      head_frame_(std::move(head_frame)) {
+  if (head.timeout_ms > 0)
+    deadline_.start(transport_->host(), head.timeout_ms,
                     [this] { interrupt(SKIFF_ERR_DEADLINE_EXCEEDED); });
 }
 
@@ -49,7 +55,7 @@ bool ClientCall::connection_ready(bool for_write) {
   std::unique_lock lock(mu_);
   if (state_ == State::kReady || state_ == State::kFailed) return true;  // start_* fails it
   if (state_ == State::kIdle) {
-    if (auto idle = transport_->take_idle(address_)) {
+    if (auto idle = transport_->take_idle(pool_key_)) {
       conn_ = std::move(idle);
       conn_->set_owner(this);
       reused_ = true;
@@ -118,7 +124,7 @@ void ClientCall::connect_to(std::vector<SocketAddress> addresses, size_t index,
       ::close(fd);
       continue;
     }
-    if (rc == 0) return connected(std::make_unique<Connection>(host, io, fd), "");
+    if (rc == 0) return established(io, fd);
     std::lock_guard lock(mu_);
     connecting_ = io;
     connecting_fd_ = fd;
@@ -156,13 +162,53 @@ void ClientCall::on_connect(void* ud, skiff_status_t status, size_t, skiff_str_t
   socklen_t len = sizeof so_error;
   if (status == SKIFF_OK && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
     so_error = errno;
-  if (status == SKIFF_OK && so_error == 0)
-    return self->connected(std::make_unique<Connection>(host, io, fd), "");
+  if (status == SKIFF_OK && so_error == 0) return self->established(io, fd);
   host->io_close(io);
   std::string error = timed_out                         ? "connect timed out"
                       : status != SKIFF_OK || !so_error ? "connect cancelled"
                                                         : std::strerror(so_error);
   self->connect_to(std::move(self->connect_addresses_), self->connect_index_ + 1, error);
+}
+
+void ClientCall::established(skiff_io_t* io, int fd) {
+  const auto* host = transport_->host();
+  if (!transport_->tls()) return connected(std::make_unique<Connection>(host, io, fd), "");
+  {
+    std::lock_guard lock(mu_);
+    connecting_ = io;
+    connecting_fd_ = fd;
+    connect_timed_out_ = false;
+    // The handshake gets connect_timeout too: a peer that accepts and never answers is as dead.
+    connect_timer_.start(host, transport_->settings().connect_timeout_ms, [this] {
+      std::lock_guard lock(mu_);
+      connect_timed_out_ = true;
+      if (connecting_) transport_->host()->io_cancel(connecting_);
+    });
+  }
+  host->io_start_tls(io, SKIFF_TLS_CLIENT, str(peer_app_), str(peer_namespace_),
+                     &ClientCall::on_secured, this);
+  if (interrupted_ != SKIFF_OK) host->io_cancel(io);
+}
+
+void ClientCall::on_secured(void* ud, skiff_status_t status, size_t, skiff_str_t message) {
+  auto* self = static_cast<ClientCall*>(ud);
+  self->connect_timer_.stop();
+  const auto* host = self->transport_->host();
+  skiff_io_t* io;
+  int fd;
+  bool timed_out;
+  {
+    std::lock_guard lock(self->mu_);
+    io = self->connecting_;
+    fd = self->connecting_fd_;
+    timed_out = self->connect_timed_out_;
+    self->connecting_ = nullptr;
+  }
+  if (status == SKIFF_OK) return self->connected(std::make_unique<Connection>(host, io, fd), "");
+  host->io_close(io);
+  // Nothing was sent: the call is UNAVAILABLE and may go to another instance.
+  self->connected(nullptr, timed_out ? std::string("TLS handshake timed out")
+                                     : std::string(sdk::view(message)));
 }
 
 void ClientCall::connected(std::unique_ptr<Connection> conn, std::string error) {
@@ -311,7 +357,7 @@ void ClientCall::release() {
       conn_->drained()) {
     conn_->set_owner(nullptr);
     conn_->shrink();
-    transport_->give_back(address_, std::move(conn_));
+    transport_->give_back(pool_key_, std::move(conn_));
   }
   delete this;
 }

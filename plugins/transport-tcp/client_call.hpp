@@ -19,7 +19,7 @@ class TcpTransport;
 class ClientCall final : public ConnectionOwner {
  public:
   ClientCall(TcpTransport* transport, std::string address, std::string head_frame,
-             uint64_t timeout_ms);
+             const skiff_call_head_t& head);
 
   void write(skiff_bytes_t chunk, bool end, skiff_done_fn done, void* user_data);
   void read_head(skiff_head_done_fn done, void* user_data);
@@ -42,6 +42,10 @@ class ClientCall final : public ConnectionOwner {
   bool connection_ready(bool for_write);
   void connect_to(std::vector<SocketAddress> addresses, size_t index, std::string last_error);
   static void on_connect(void* self, skiff_status_t status, size_t, skiff_str_t message);
+  // A TCP connection is up: with mTLS its handshake comes first, checking the peer is the app
+  // this call is for.
+  void established(skiff_io_t* io, int fd);
+  static void on_secured(void* self, skiff_status_t status, size_t, skiff_str_t message);
   void connected(std::unique_ptr<Connection> conn, std::string error);
   void start_write();
   void start_read_head();
@@ -52,6 +56,9 @@ class ClientCall final : public ConnectionOwner {
 
   TcpTransport* transport_;
   const std::string address_;
+  const std::string peer_app_, peer_namespace_;  // whom this call is for, as TLS must verify
+  // Idle connections are pooled by address and, with mTLS, by the identity they verified.
+  const std::string pool_key_;
   std::string head_frame_;  // the preface, then the call head; sent with the first write
   bool head_sent_ = false;
   SafeTimer deadline_;

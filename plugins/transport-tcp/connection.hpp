@@ -41,6 +41,7 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  skiff_io_t* io() const { return io_; }
   // A new owner (call) starts counting its own bytes sent.
   void set_owner(ConnectionOwner* owner) {
     owner_ = owner;

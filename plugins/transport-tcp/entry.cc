@@ -78,11 +78,17 @@ skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* 
   });
 }
 
-skiff_status_t set_credentials(void*, const skiff_tls_credentials_t* credentials,
+// The host does the TLS (io_start_tls) with the credentials it owns, rotation included: this
+// only says whether connections start with a handshake.
+skiff_status_t set_credentials(void* instance, const skiff_tls_credentials_t* credentials,
                                skiff_errbuf_t err) {
-  if (credentials == nullptr) return SKIFF_OK;
-  skiff_errbuf_set(err, "transport-tcp does not support TLS in this version");
-  return SKIFF_ERR_UNIMPLEMENTED;
+  auto* transport = static_cast<TcpTransport*>(instance);
+  if (credentials != nullptr && !SKIFF_HAS(transport->host(), skiff_host_api_t, io_start_tls)) {
+    skiff_errbuf_set(err, "mTLS needs a host with plugin ABI 1.2 or later (io_start_tls)");
+    return SKIFF_ERR_UNIMPLEMENTED;
+  }
+  transport->set_tls(credentials != nullptr);
+  return SKIFF_OK;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 namespace skiff::tcp_transport {
 
 using sdk::str;
+using sdk::view;
 
 ServerConn::ServerConn(TcpTransport* transport, std::unique_ptr<Connection> conn)
     : transport_(transport), conn_(std::move(conn)) {
@@ -12,8 +13,25 @@ ServerConn::ServerConn(TcpTransport* transport, std::unique_ptr<Connection> conn
 }
 
 void ServerConn::start() {
+  // The handshake too must finish within head_timeout: the sweep cuts a peer that stalls it.
   set_deadline(Phase::kHead, transport_->settings().head_timeout_ms);
-  conn_->read_preface();
+  if (!transport_->tls()) return conn_->read_preface();
+  const auto* host = transport_->host();
+  host->io_start_tls(conn_->io(), SKIFF_TLS_SERVER, str(""), str(""), &ServerConn::on_secured,
+                     this);
+}
+
+void ServerConn::on_secured(void* ud, skiff_status_t status, size_t, skiff_str_t message) {
+  auto* self = static_cast<ServerConn*>(ud);
+  if (status != SKIFF_OK) {
+    // A plaintext client, another CA's certificate, an expired one: refused before any call.
+    if (status != SKIFF_ERR_CANCELLED)
+      self->transport_->log(SKIFF_LOG_INFO, "refused a connection: " + std::string(view(message)));
+    return self->close();
+  }
+  self->peer_identity_ =
+      std::string(view(self->transport_->host()->io_peer_identity(self->conn_->io())));
+  self->conn_->read_preface();
 }
 
 void ServerConn::set_deadline(Phase phase, uint64_t timeout_ms) {
@@ -121,6 +139,8 @@ void ServerConn::on_frame(skiff_status_t status, uint8_t type, std::string_view 
   }
   request_ended_ = response_ended_ = false;
   response_frames_.clear();
+  // Who calls is what the certificate says, never what the head claims.
+  head.c.peer_identity = str(peer_identity_);
   const auto& handler = transport_->handler();
   handler.on_call(handler.host_data, reinterpret_cast<skiff_server_call_t*>(this), &head.c);
 }

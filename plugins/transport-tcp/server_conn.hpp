@@ -17,7 +17,7 @@ class TcpTransport;
 class ServerConn final : public ConnectionOwner {
  public:
   ServerConn(TcpTransport* transport, std::unique_ptr<Connection> conn);
-  void start();          // reads the preface, then the first head
+  void start();          // the TLS handshake (with mTLS), the preface, then the first head
   void close_if_idle();  // shutdown: an idle connection goes at once, a busy one after its call
   void cut();            // the grace period is over: the running call fails
   // The transport's sweep, with the transport's connection lock held: a connection past its
@@ -41,6 +41,7 @@ class ServerConn final : public ConnectionOwner {
   // What the connection waits for from the caller sidecar, which decides its deadline. None:
   // the callee's app has the call (its own timeouts bound it), or the connection is closing.
   enum class Phase : uint8_t { kNone, kHead, kIdle, kBody };
+  static void on_secured(void* self, skiff_status_t status, size_t, skiff_str_t message);
   void set_deadline(Phase phase, uint64_t timeout_ms);
   std::string expiry_reason(Phase phase) const;
 
@@ -53,9 +54,10 @@ class ServerConn final : public ConnectionOwner {
   std::unique_ptr<Connection> conn_;
   SafeTimer linger_timer_;  // after conn_: stopped (waiting for a running callback) first
   bool lingering_ = false;
-  std::mutex mu_;         // guards active_ against a shutdown running on another thread
-  bool active_ = false;   // a call is being served
-  bool greeted_ = false;  // the preface arrived
+  std::mutex mu_;              // guards active_ against a shutdown running on another thread
+  bool active_ = false;        // a call is being served
+  std::string peer_identity_;  // the verified SPIFFE ID of the calling sidecar (mTLS)
+  bool greeted_ = false;       // the preface arrived
   std::atomic<bool> cut_{false};
   // Written by the read and write paths, read by the sweep on any thread. The deadline is
   // stored before the phase, so a sweep that sees a phase sees a deadline at least that new.

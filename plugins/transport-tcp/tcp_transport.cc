@@ -267,7 +267,7 @@ skiff_status_t TcpTransport::call_start(std::string_view address, const skiff_ca
     skiff_errbuf_set(err, "call head larger than 1 MiB");
     return SKIFF_ERR_RESOURCE_EXHAUSTED;
   }
-  auto* c = new ClientCall(this, std::string(address), std::move(head_frame), head->timeout_ms);
+  auto* c = new ClientCall(this, std::string(address), std::move(head_frame), *head);
   *call = reinterpret_cast<skiff_client_call_t*>(c);
   return SKIFF_OK;
 }

@@ -55,6 +55,10 @@ class TcpTransport {
 
   // Server side.
   bool shutting_down() const { return shutting_down_; }
+  // mTLS through the host (set_credentials was given credentials): every connection starts
+  // with a handshake.
+  bool tls() const { return tls_.load(std::memory_order_relaxed); }
+  void set_tls(bool on) { tls_.store(on, std::memory_order_relaxed); }
   void forget(ServerConn* conn);   // the connection is closing
   void report_shutdown_if_done();  // after a connection closed
 
@@ -102,6 +106,7 @@ class TcpTransport {
   bool listener_open_ = false;
   skiff_done_fn shutdown_done_ = nullptr;
   void* shutdown_user_data_ = nullptr;
+  std::atomic<bool> tls_{false};
 };
 
 }  // namespace skiff::tcp_transport

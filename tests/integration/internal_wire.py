@@ -73,11 +73,13 @@ def parse_call_head(payload):
     return fields
 
 
-def call(port, head, body_frames, timeout=10.0):
+def call(port, head, body_frames, timeout=10.0, dial=None):
     """Sends the preface, a call head and body frames; returns the frames of the answer up to its end
-    (a FAIL, or RESPONSE_HEAD ... DATA_END), or what arrived before the connection closed."""
+    (a FAIL, or RESPONSE_HEAD ... DATA_END), or what arrived before the connection closed. `dial(port,
+    timeout)` opens the connection (a TLS one, see tls_peer.dial); plaintext without it."""
     frames = []
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    dial = dial or (lambda p, t: socket.create_connection(("127.0.0.1", p), timeout=t))
+    with dial(port, timeout) as s:
         s.sendall(PREFACE + head + b"".join(body_frames))
         try:
             while True:

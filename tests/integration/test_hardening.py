@@ -4,6 +4,7 @@ forge headers towards the caller, and an app that is down behind one of two inst
 records every request it parses proves that nothing extra reached it."""
 import json
 import socket
+import ssl
 import sqlite3
 import sys
 import threading
@@ -14,6 +15,7 @@ import grpc
 import pytest
 
 import internal_wire as wire
+import tls_peer
 from harness import invoke_url, port_open, raw_http, read_events, requests, wait_until
 
 RECORDING_APP = Path(__file__).with_name("recording_app.py")
@@ -169,8 +171,10 @@ def test_binary_metadata_reaches_an_http_app_base64_encoded_never_raw(grpc_recor
 # --- the internal port ------------------------------------------------------------------------------
 
 def internal_call(cart, **head):
+    """A call to cart's internal port over mTLS, as order's sidecar would make it."""
     body = head.pop("body", [wire.frame(wire.DATA_END, b"")])
-    return wire.call(cart.internal_port, wire.call_head("cart", **head), body)
+    return wire.call(cart.internal_port, wire.call_head("cart", **head), body,
+                     dial=lambda port, timeout: tls_peer.dial(cart.cluster, port, timeout=timeout))
 
 
 @pytest.mark.parametrize("head", [
@@ -257,7 +261,11 @@ class FakeCalleeSidecar(LoopbackServer):
         self.answer_frames = answer_frames
         super().__init__()
 
+    tls = None  # set by register: the fake speaks mTLS as the app it registers as
+
     def answer(self, conn):
+        if self.tls:
+            conn = self.tls.wrap_socket(conn, server_side=True)
         wire.recv_exact(conn, len(wire.PREFACE))
         kind, _ = wire.read_frame(conn)
         while kind != wire.DATA_END:
@@ -265,6 +273,7 @@ class FakeCalleeSidecar(LoopbackServer):
         conn.sendall(b"".join(self.answer_frames))
 
     def register(self, db_path, app_id):
+        self.tls = tls_peer.server_context(db_path.parent / "ca", db_path.parent, app_id)
         with sqlite3.connect(db_path, timeout=10) as db:
             db.execute("INSERT OR REPLACE INTO hosts (registration_id, address, app_id, namespace, last_update)"
                        " VALUES (?, ?, ?, 'default', ?)",
@@ -334,7 +343,7 @@ def closed_by_peer(sock, deadline_s):
         while True:
             if not sock.recv(4096):
                 return True
-    except ConnectionResetError:
+    except (ConnectionResetError, ssl.SSLError):
         return True
     except socket.timeout:
         return False
@@ -343,18 +352,18 @@ def closed_by_peer(sock, deadline_s):
 def test_internal_connections_that_send_no_head_or_drip_it_are_closed(cluster):
     app = Recorder(cluster, "cart")
     cart = cluster.sidecar("cart", app_port=app.port, config='[transport.config]\nhead_timeout = "300ms"\n')
-    with socket.create_connection(("127.0.0.1", cart.internal_port)) as silent:
+    with tls_peer.dial(cluster, cart.internal_port) as silent:
         started = time.monotonic()
         assert closed_by_peer(silent, 10)
         assert time.monotonic() - started < 5
     head = wire.PREFACE + wire.call_head("cart", "dripped")
-    with socket.create_connection(("127.0.0.1", cart.internal_port)) as drip:
+    with tls_peer.dial(cluster, cart.internal_port) as drip:
         started = time.monotonic()
         closed = False
         for byte in head:
             try:
                 drip.sendall(bytes([byte]))
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                 closed = True
                 break
             if closed_by_peer(drip, 0.1):  # also paces the drip: one byte per 100 ms at most

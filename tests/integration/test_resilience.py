@@ -77,10 +77,12 @@ def test_one_dead_instance_of_two_does_not_fail_calls(cluster):
 
 
 def test_a_stale_address_serving_another_app_is_never_called(cluster):
+    """Without mTLS the callee's head check says so (with mTLS its certificate does: test_mtls.py)."""
     import sqlite3
+    off = "[security]\nmtls = false\n"
     pay_app = cluster.app("pay")
-    pay = cluster.sidecar("pay", app_port=pay_app.port)
-    order = cluster.sidecar("order")
+    pay = cluster.sidecar("pay", app_port=pay_app.port, config=off)
+    order = cluster.sidecar("order", config=off)
     # pay's row now claims to be cart: a resolver's view gone stale
     with sqlite3.connect(cluster.db_path, timeout=5) as conn:
         conn.execute("UPDATE hosts SET app_id = 'cart' WHERE address = ?", (f"127.0.0.1:{pay.internal_port}",))

@@ -363,6 +363,14 @@ Status validate_settings(const Settings& s) {
     if (auto parsed = parse_address_list(list); !parsed) return fail(key, parsed.error().message);
   }
   if (s.resolver_type.empty()) return fail("resolver.type", "must name a resolver");
+  if (s.trust_domain.empty() || s.trust_domain.size() > 255 ||
+      s.trust_domain.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-_") !=
+          std::string::npos)
+    return fail("security.trust_domain",
+                "\"" + s.trust_domain +
+                    "\" is not a trust domain (lower-case letters, digits, "
+                    "'.', '-' and '_')");
+  if (s.cert_ttl_ms < 2000) return fail("security.cert_ttl", "must be at least 2s");
   if (s.transport_type.empty()) return fail("transport.type", "must name a transport");
   return Ok{};
 }

@@ -109,6 +109,18 @@ const std::vector<KeySpec>& specs() {
        "both sidecars of a call must use the same."},
       {"transport.config", KeyKind::kPluginTable, &S::transport_config, "",
        "The transport's own table, handed to the plugin as it is."},
+      {"security.mtls", KeyKind::kBool, &S::mtls, "",
+       "Mutual TLS 1.3 between sidecars with X.509-SVID workload certificates. Off only when "
+       "set to false explicitly: sidecars then talk plaintext and a callee trusts what a caller "
+       "claims (logged as a warning). See docs/security.md."},
+      {"security.trust_domain", KeyKind::kString, &S::trust_domain, "",
+       "SPIFFE trust domain of this sidecar's identity (spiffe://<trust-domain>/ns/<namespace>/"
+       "<app-id>); peers of another trust domain are refused."},
+      {"security.ca_dir", KeyKind::kString, &S::ca_dir, "",
+       "Directory of the local CA that signs the workload certificates (created on first use, "
+       "owner-only); empty means `ca` beside the SQLite resolver's file in the state directory."},
+      {"security.cert_ttl", KeyKind::kDuration, &S::cert_ttl_ms, "",
+       "Lifetime of a workload certificate; it is renewed at about half of it."},
   };
   return kSpecs;
 }

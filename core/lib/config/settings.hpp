@@ -70,6 +70,12 @@ struct Settings {
   std::string transport_type = "tcp";
   toml::table transport_config;
 
+  // [security]
+  bool mtls = true;
+  std::string trust_domain = "public";  // Dapr's default trust domain
+  std::string ca_dir;                   // empty: default_ca_dir()
+  uint64_t cert_ttl_ms = 24ull * 3600 * 1000;
+
   // Where the values came from, for messages: the files read, in order.
   std::vector<std::string> sources;
   // Keys given explicitly by a file or a flag (the rest kept their defaults), each with where it

@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/beast/core/string.hpp>
+
 #include "invoke/call_head_check.hpp"
 #include "invoke/caller.hpp"
+#include "security/spiffe_id.hpp"
 
 namespace skiff {
 
@@ -11,6 +14,27 @@ namespace asio = boost::asio;
 
 Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grpc_app)
     : settings_(settings), app_(app), grpc_app_(grpc_app) {}
+
+namespace {
+
+void take_caller_from_certificate(CallHead& head) {
+  // With mTLS the transport verified who calls: that, not the head's claim, is what the app sees
+  // as dapr-caller-app-id and dapr-caller-namespace.
+  if (head.peer_identity.empty()) return;
+  auto id = parse_spiffe_id(head.peer_identity);
+  if (!id) return;  // the transport checked it; never reached
+  std::erase_if(head.headers, [](const Header& h) {
+    return boost::beast::iequals(h.name, "dapr-caller-app-id") ||
+           boost::beast::iequals(h.name, "dapr-caller-namespace");
+  });
+  head.caller_namespace = id->app_namespace;
+  head.caller_app_id = id->app_id == kAnonymousApp ? std::string() : id->app_id;
+  if (!head.caller_app_id.empty())
+    head.headers.push_back({"dapr-caller-app-id", head.caller_app_id});
+  head.headers.push_back({"dapr-caller-namespace", head.caller_namespace});
+}
+
+}  // namespace
 
 asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
   if (head.target_app_id != settings_.app_id || head.target_namespace != settings_.app_namespace) {
@@ -25,6 +49,7 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_await call.fail(SKIFF_ERR_UNAVAILABLE, why);
     co_return;
   }
+  take_caller_from_certificate(head);
   if (grpc_app_) {
     // gRPC validates what it writes itself; binary metadata goes to it as the bytes it is.
     if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked) {

@@ -146,6 +146,19 @@ TransportInstance::~TransportInstance() {
   if (instance_) vt()->destroy(instance_);
 }
 
+Status TransportInstance::set_credentials(const skiff_tls_credentials_t* credentials) {
+  char message[512] = "has no TLS (set_credentials is NULL)";
+  if (vt()->set_credentials == nullptr) {
+    if (!credentials) return Ok{};
+    return make_error(SKIFF_ERR_UNIMPLEMENTED,
+                      "transport '" + component_.type_name + "': " + message);
+  }
+  message[0] = '\0';
+  auto st = vt()->set_credentials(instance_, credentials, skiff_errbuf_t{message, sizeof message});
+  if (st != SKIFF_OK) return make_error(st, "transport '" + component_.type_name + "': " + message);
+  return Ok{};
+}
+
 Result<uint16_t> TransportInstance::listen(const std::string& address, uint16_t port,
                                            const skiff_inbound_handler_t* handler) {
   char message[512] = "";

@@ -147,6 +147,8 @@ class TransportInstance : public ComponentInstance,
   Result<uint16_t> listen(const std::string& address, uint16_t port,
                           const skiff_inbound_handler_t* handler);
   boost::asio::awaitable<DoneResult> shutdown();
+  // Hands the transport TLS credentials (null: plaintext); an error says it cannot do mTLS.
+  Status set_credentials(const skiff_tls_credentials_t* credentials);
   Result<ClientCall> start_call(const std::string& address, const CallHead& head);
   ServerCall adopt(skiff_server_call_t* call) { return ServerCall(shared_from_this(), call); }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "security/workload_tls.hpp"
 #include "skiff/skiff.h"
 
 // The opaque configuration handle of the ABI: a component's table and its dotted key prefix.
@@ -30,6 +31,10 @@ class HostServices {
   const skiff_host_api_t* api() const { return &api_; }
   boost::asio::io_context& io() { return io_; }
 
+  // The credentials io_start_tls uses; set before any transport starts, null with mTLS off.
+  void set_workload_tls(std::shared_ptr<WorkloadTls> tls) { tls_ = std::move(tls); }
+  const std::shared_ptr<WorkloadTls>& workload_tls() const { return tls_; }
+
  private:
   static void log(void* host, int32_t level, skiff_str_t component, skiff_str_t message);
   static void post(void* host, skiff_task_fn fn, void* user_data);
@@ -38,6 +43,7 @@ class HostServices {
 
   boost::asio::io_context& io_;
   skiff_host_api_t api_{};
+  std::shared_ptr<WorkloadTls> tls_;
   std::mutex timers_mu_;  // plugin timers are rare (heartbeats), never on the request path
   uint64_t next_timer_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<boost::asio::steady_timer>> timers_;

@@ -23,6 +23,7 @@
 #include "plugin/components.hpp"
 #include "plugin/host_services.hpp"
 #include "runtime/startup_check.hpp"
+#include "security/identity_keeper.hpp"
 
 namespace skiff {
 
@@ -71,6 +72,32 @@ int run_sidecar(const Settings& settings) {
   if (!resolver) {
     spdlog::critical("{}", resolver.error().message);
     return 1;
+  }
+
+  // mTLS before anything listens: every socket the transport opens from now on starts with a
+  // handshake, and the host owns the certificate and its rotation.
+  std::unique_ptr<IdentityKeeper> identity;
+  if (settings.mtls) {
+    auto started = IdentityKeeper::start(identity_config(settings));
+    if (!started) {
+      spdlog::critical("security.mtls: cannot issue this sidecar's workload certificate: {}",
+                       started.error().message);
+      return 1;
+    }
+    identity = std::move(*started);
+    host.set_workload_tls(identity->tls());
+    skiff_tls_credentials_t credentials{sizeof(skiff_tls_credentials_t), str(""), str(""), str(""),
+                                        str(settings.trust_domain)};
+    if (auto st = (*transport)->set_credentials(&credentials); !st) {
+      spdlog::critical("security.mtls: {}; set security.mtls = false to run without mTLS",
+                       st.error().message);
+      return 1;
+    }
+    spdlog::info("mTLS on: this sidecar is {}", identity->identity());
+  } else {
+    spdlog::warn(
+        "security.mtls = false: sidecars talk plaintext, and a callee trusts whatever app a "
+        "caller claims to be");
   }
 
   SidecarInfo info;

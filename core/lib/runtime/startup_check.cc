@@ -6,6 +6,7 @@
 #include "invoke/external.hpp"
 #include "plugin/components.hpp"
 #include "plugin/host_services.hpp"
+#include "security/local_ca.hpp"
 
 namespace skiff {
 
@@ -25,6 +26,16 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
                       settings.where("transport.type") + ": " +
                           catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
   return ConfiguredComponents{*resolver, *transport, catalog.failures()};
+}
+
+IdentityConfig identity_config(const Settings& settings) {
+  IdentityConfig c;
+  c.trust_domain = settings.trust_domain;
+  c.app_namespace = settings.app_namespace;
+  c.app_id = settings.app_id;
+  c.ca_dir = settings.ca_dir.empty() ? default_ca_dir() : std::filesystem::path(settings.ca_dir);
+  c.lifetime = std::chrono::seconds(settings.cert_ttl_ms / 1000);
+  return c;
 }
 
 Result<std::vector<std::string>> check_startup(const Settings& settings) {

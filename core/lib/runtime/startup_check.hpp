@@ -9,6 +9,7 @@
 #include "common/result.hpp"
 #include "config/settings.hpp"
 #include "plugin/catalog.hpp"
+#include "security/identity_keeper.hpp"
 
 namespace skiff {
 
@@ -22,6 +23,9 @@ struct ConfiguredComponents {
 // An unknown type is an error naming where resolver.type / transport.type was set.
 Result<ConfiguredComponents> find_configured_components(const Settings& settings,
                                                         const skiff_host_api_t* host);
+
+// This sidecar's identity and where its certificates come from, as [security] says.
+IdentityConfig identity_config(const Settings& settings);
 
 // Check mode: finds the components and runs their own configuration checks, sets up the HTTP
 // endpoints (TLS files included) and loads the gRPC module when the app speaks gRPC. Nothing is

@@ -42,6 +42,7 @@ typedef uint64_t skiff_timer_id_t;
 typedef struct skiff_io_t skiff_io_t;
 enum { SKIFF_IO_READABLE = 1, SKIFF_IO_WRITABLE = 2 };
 enum { SKIFF_IO_MAX_PIECES = 16 };
+enum { SKIFF_TLS_CLIENT = 1, SKIFF_TLS_SERVER = 2 };
 /* Completion of io_wait, io_read and io_write. On SKIFF_OK, `size` bytes were read or written (0
  * for io_wait); a read of 0 bytes with SKIFF_OK is the peer's orderly end of stream. After
  * io_cancel or io_close the status is SKIFF_ERR_CANCELLED; other failures are
@@ -123,6 +124,24 @@ typedef struct skiff_host_api_t {
   /* Closes the socket and frees io. Outstanding operations still complete, with
    * SKIFF_ERR_CANCELLED; io must not be used again. */
   void (*io_close)(skiff_io_t* io);
+
+  /* ---- ABI 1.2: mutual TLS with this sidecar's workload identity ----
+   * The host owns the certificates, their rotation and the checks of the peer's X.509-SVID; a
+   * transport only says where TLS starts. It is on when the host called the transport's
+   * set_credentials with credentials (security.mtls, on by default). */
+
+  /* Runs the TLS 1.3 handshake on a connected socket, as SKIFF_TLS_CLIENT or SKIFF_TLS_SERVER,
+   * with no other operation outstanding. A client names the app it means to reach (borrowed for
+   * the call): the peer must present that app's SPIFFE ID, else the handshake fails with
+   * SKIFF_ERR_UNAVAILABLE (another app answers at this address; try another instance). A server
+   * accepts any peer of the trust domain. Other failures: SKIFF_ERR_UNAUTHENTICATED, with why.
+   * After success io_read and io_write carry plaintext through TLS. Completes like io_read; size
+   * is 0. With mTLS off it completes with SKIFF_OK and the socket stays plaintext. */
+  void (*io_start_tls)(skiff_io_t* io, int32_t role, skiff_str_t peer_app_id,
+                       skiff_str_t peer_namespace, skiff_io_done_fn done, void* user_data);
+  /* The peer's verified SPIFFE ID once io_start_tls succeeded, else empty; borrowed until
+   * io_close. */
+  skiff_str_t (*io_peer_identity)(skiff_io_t* io);
 } skiff_host_api_t;
 
 #ifdef __cplusplus

@@ -53,7 +53,9 @@ class Node:
 
     def sidecar(self, app_id, http_port, internal_port, app_port=None, extra=(), wait_ready=True):
         cfg = self.tmp / f"{self.host.name}-{http_port}.toml"
-        cfg.write_text(MDNS_CONFIG)
+        # The hosts are separate machines to the sidecars, so they share one CA (as across real
+        # machines a CA service or distributed CA files would provide) rather than each its own.
+        cfg.write_text(MDNS_CONFIG + f'[security]\nca_dir = "{self.tmp / "shared-ca"}"\n')
         args = [SKIFFD, "--app-id", app_id, "--dapr-http-port", http_port, "--dapr-internal-grpc-port", internal_port,
                 "--config", cfg, *extra]
         if app_port:

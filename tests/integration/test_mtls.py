@@ -1,0 +1,158 @@
+"""Mutual TLS between sidecars, on with no configuration: what the internal port refuses (and the app
+never sees), whom a callee believes, and what TLS stacks no one here wrote see on the port."""
+import os
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import internal_wire as wire
+import tls_peer
+from harness import invoke_url, port_open, read_events, requests, wait_until
+
+RECORDING_APP = Path(__file__).with_name("recording_app.py")
+
+
+@pytest.fixture
+def recorded(cluster):
+    """order (caller) and cart, whose app records every request it gets; cart's internal port."""
+    from harness import free_port
+    port = free_port()
+    log = cluster.tmp / "recorded.jsonl"
+    cluster.start([sys.executable, RECORDING_APP, "--port", port, "--log", log], "recording-app")
+    wait_until(lambda: port_open(port), what="recording app")
+    cart = cluster.sidecar("cart", app_port=port)
+    order = cluster.sidecar("order")
+    return order, cart, lambda: read_events(log)
+
+
+def call(sock, caller="order", headers=()):
+    sock.sendall(wire.PREFACE + wire.call_head("cart", "hello", caller=caller, headers=headers) +
+                 wire.frame(wire.DATA_END, b"hi"))
+
+
+def refused(sock):
+    """True when the sidecar ends the connection without answering anything."""
+    try:
+        return sock.recv(5) == b""
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return True
+
+
+def test_calls_work_with_no_security_configuration_and_speak_tls(recorded):
+    order, cart, seen = recorded
+    r = requests.post(invoke_url(order, "cart", "hello"), data=b"hi", timeout=10)
+    assert r.status_code == 200, r.text
+    assert "mTLS on: this sidecar is spiffe://public/ns/default/cart" in cart.output()
+    assert seen()[0]["path"] == "/hello"
+    headers = {n.lower(): v for n, v in seen()[0]["headers"]}
+    assert headers["dapr-caller-app-id"] == "order"
+
+
+def test_the_local_ca_is_owner_only(cluster, recorded):
+    ca_crt, ca_key = tls_peer.local_ca(cluster)
+    assert stat.S_IMODE(os.stat(ca_key).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(ca_key.parent).st_mode) == 0o700
+
+
+def test_a_plaintext_client_is_refused_before_the_app(recorded):
+    _, cart, seen = recorded
+    with socket.create_connection(("127.0.0.1", cart.internal_port), timeout=10) as s:
+        call(s)
+        assert refused(s)
+    assert seen() == []
+
+
+@pytest.mark.parametrize("case", ["another CA", "expired", "two URI SANs", "no URI SAN", "leaf is a CA",
+                                  "another trust domain"])
+def test_a_bad_client_certificate_is_refused_before_the_app(cluster, recorded, tmp_path, case):
+    _, cart, seen = recorded
+    ca = tls_peer.local_ca(cluster)
+    uri = tls_peer.spiffe("order")
+    cert = {
+        "another CA": lambda: tls_peer.issue(tmp_path, "c", [uri], tls_peer.other_ca(tmp_path)),
+        "expired": lambda: tls_peer.issue(tmp_path, "c", [uri], ca, days=-1),
+        "two URI SANs": lambda: tls_peer.issue(tmp_path, "c", [uri, tls_peer.spiffe("admin")], ca),
+        "no URI SAN": lambda: tls_peer.issue(tmp_path, "c", [], ca),
+        "leaf is a CA": lambda: tls_peer.issue(tmp_path, "c", [uri], ca, is_ca=True),
+        "another trust domain": lambda: tls_peer.issue(tmp_path, "c", [tls_peer.spiffe("order", td="evil")], ca),
+    }[case]()
+    with tls_peer.connect(cart.internal_port, cert, ca[0]) as s:
+        try:
+            call(s)
+        except (ssl.SSLError, OSError):
+            pass
+        assert refused(s)
+    assert seen() == []
+    assert "refused a connection" in cart.output()
+
+
+def test_the_caller_is_who_its_certificate_says_not_what_it_claims(cluster, recorded, tmp_path):
+    _, cart, seen = recorded
+    ca = tls_peer.local_ca(cluster)
+    cert = tls_peer.issue(tmp_path, "x", [tls_peer.spiffe("x")], ca)
+    with tls_peer.connect(cart.internal_port, cert, ca[0]) as s:
+        call(s, caller="y", headers=[("dapr-caller-app-id", "y"), ("dapr-caller-namespace", "other")])
+        kind, _ = wire.read_frame(s)
+        assert kind == wire.RESPONSE_HEAD
+    headers = {n.lower(): v for n, v in seen()[0]["headers"]}
+    assert headers["dapr-caller-app-id"] == "x"
+    assert headers["dapr-caller-namespace"] == "default"
+
+
+def test_openssl_and_python_see_a_tls13_svid_on_the_internal_port(cluster, recorded, tmp_path):
+    _, cart, _ = recorded
+    ca = tls_peer.local_ca(cluster)
+    cert = tls_peer.issue(tmp_path, "probe", [tls_peer.spiffe("probe")], ca)
+    with tls_peer.connect(cart.internal_port, cert, ca[0]) as s:
+        assert s.version() == "TLSv1.3"
+        assert s.getpeercert()["subjectAltName"] == (("URI", tls_peer.spiffe("cart")),)
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{cart.internal_port}", "-tls1_3",
+                        "-CAfile", ca[0], "-cert", cert[0], "-key", cert[1], "-verify_return_error",
+                        "-showcerts"], input="", capture_output=True, text=True, timeout=30)
+    assert "TLSv1.3" in r.stdout and "Verify return code: 0 (ok)" in r.stdout, r.stdout + r.stderr
+    leaf = r.stdout[r.stdout.index("-----BEGIN CERTIFICATE-----"):r.stdout.index("-----END CERTIFICATE-----") + 25]
+    (tmp_path / "leaf.pem").write_text(leaf + "\n")
+    assert "OK" in tls_peer.openssl("verify", "-CAfile", ca[0], tmp_path / "leaf.pem")
+    text = tls_peer.openssl("x509", "-in", tmp_path / "leaf.pem", "-noout", "-ext",
+                            "subjectAltName,basicConstraints,keyUsage,extendedKeyUsage")
+    assert "URI:spiffe://public/ns/default/cart" in text and "CA:FALSE" in text
+    assert "Digital Signature" in text and "TLS Web Server Authentication" in text
+    assert "TLS Web Client Authentication" in text
+
+
+def test_a_caller_refuses_a_callee_that_is_another_app(cluster):
+    """A stale address now served by pay: the certificate says so, and the call never reaches pay."""
+    import sqlite3
+    pay_app = cluster.app("pay")
+    pay = cluster.sidecar("pay", app_port=pay_app.port)
+    order = cluster.sidecar("order")
+    with sqlite3.connect(cluster.db_path, timeout=5) as conn:
+        conn.execute("UPDATE hosts SET app_id = 'cart' WHERE address = ?", (f"127.0.0.1:{pay.internal_port}",))
+    r = requests.post(invoke_url(order, "cart", "echo"), data=b"for cart", timeout=30)
+    assert r.status_code == 500
+    assert "is spiffe://public/ns/default/pay, not spiffe://public/ns/default/cart" in r.json()["message"]
+
+
+def test_mtls_off_is_plaintext_with_a_warning(cluster):
+    off = "[security]\nmtls = false\n"
+    cart_app = cluster.app("cart")
+    cart = cluster.sidecar("cart", app_port=cart_app.port, config=off)
+    order = cluster.sidecar("order", config=off)
+    assert "security.mtls = false" in cart.output() and "plaintext" in cart.output()
+    assert requests.post(invoke_url(order, "cart", "echo"), data=b"plain", timeout=10).text == "plain"
+    with socket.create_connection(("127.0.0.1", cart.internal_port), timeout=10) as s:
+        s.sendall(wire.PREFACE + wire.call_head("cart", "echo") + wire.frame(wire.DATA_END, b"x"))
+        assert wire.read_frame(s)[0] == wire.RESPONSE_HEAD
+
+
+def test_an_mtls_sidecar_and_a_plaintext_one_do_not_talk(cluster):
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port, config="[security]\nmtls = false\n")
+    order = cluster.sidecar("order")
+    r = requests.post(invoke_url(order, "cart", "echo"), data=b"x", timeout=30)
+    assert r.status_code == 500
