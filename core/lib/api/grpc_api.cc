@@ -11,6 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "common/api_token.hpp"
 #include "common/call_executor.hpp"
 #include "dapr_api.pb.h"
 #include "grpc/framing.hpp"
@@ -104,6 +105,17 @@ grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServ
   auto spawn = [&](asio::awaitable<void> work) {
     asio::co_spawn(call_executor(io_), std::move(work), asio::detached);
   };
+  if (!settings_.api_token.empty()) {
+    const auto& md = ctx->client_metadata();
+    auto it = md.find(std::string(kApiTokenHeader));
+    std::string_view given = it == md.end()
+                                 ? std::string_view()
+                                 : std::string_view(it->second.data(), it->second.size());
+    if (!api_token_matches(settings_.api_token, given)) {
+      stream->finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid api token"));
+      return stream.get();
+    }
+  }
   if (method == "/dapr.proto.runtime.v1.Dapr/InvokeService") {
     spawn(invoke_service(stream));
   } else if (method == "/dapr.proto.runtime.v1.Dapr/GetMetadata") {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/api_token.hpp"
+
 namespace skiff {
 
 namespace asio = boost::asio;
@@ -74,7 +76,19 @@ asio::awaitable<void> Router::handle(HttpExchange& exchange) {
   std::string_view path = target.substr(0, target.find('?'));
 
   Response res;
-  if (path == "/v1.0/healthz" || path == "/v1.0/healthz/outbound") {
+  const bool health = path == "/v1.0/healthz" || path == "/v1.0/healthz/outbound";
+  if (!health && !settings_.api_token.empty() &&
+      !api_token_matches(settings_.api_token, req[kApiTokenHeader])) {
+    // Dapr answers a plain text 401.
+    res = Response{http::status::unauthorized, 11};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = "invalid api token";
+    res.prepare_payload();
+    co_await exchange.send(res);
+    co_return;
+  }
+  req.erase(kApiTokenHeader);  // meant for this sidecar: never forwarded
+  if (health) {
     res = no_content();
   } else if (path == "/v1.0/metadata" && req.method() == http::verb::get) {
     res = metadata();

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/http_types.hpp"
+#include "common/api_token.hpp"
 #include "dapr_api.pb.h"
 #include "grpc/framing.hpp"
 #include "grpc/metadata.hpp"
@@ -35,6 +36,9 @@ common::HTTPExtension::Verb verb_of(std::string_view v) {
 
 // Request headers that reach the app as metadata; skiff's own marker stays behind.
 void add_request_metadata(grpc::ClientContext& ctx, const CallHead& head) {
+  // The app's API token is the one header of skiff's own that reaches it: the callee set it.
+  for (const auto& h : head.headers)
+    if (h.name == kApiTokenHeader) ctx.AddMetadata(h.name, h.value);
   for_each_metadata(head.headers, [&](const std::string& n, const std::string& v) {
     if (n != kGrpcProxyHeader) ctx.AddMetadata(n, v);
   });

@@ -371,6 +371,14 @@ Status validate_settings(const Settings& s) {
                     "\" is not a trust domain (lower-case letters, digits, "
                     "'.', '-' and '_')");
   if (s.cert_ttl_ms < 2000) return fail("security.cert_ttl", "must be at least 2s");
+  // Tokens travel as a header and as gRPC metadata: visible ASCII only, or they could not.
+  for (auto [key, token] : {std::pair{"api.token", &s.api_token}, {"app.token", &s.app_token}})
+    if (token->find_first_of(" \t\r\n") != std::string::npos ||
+        std::any_of(token->begin(), token->end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x21 || c == 0x7f ||
+                 static_cast<unsigned char>(c) > 0x7e;
+        }))
+      return fail(key, "a token is visible ASCII characters only (no spaces or control bytes)");
   if (s.transport_type.empty()) return fail("transport.type", "must name a transport");
   return Ok{};
 }
@@ -379,6 +387,9 @@ Result<Settings> load_settings(const std::vector<std::filesystem::path>& files,
                                const std::vector<FlagValue>& flags) {
   Settings settings;
   if (const char* ns = std::getenv("NAMESPACE"); ns && *ns) settings.app_namespace = ns;
+  // Dapr's SDKs read the same variables: an app and its sidecar share them by default.
+  if (const char* t = std::getenv("DAPR_API_TOKEN"); t && *t) settings.api_token = t;
+  if (const char* t = std::getenv("APP_API_TOKEN"); t && *t) settings.app_token = t;
   for (const auto& f : files) {
     auto st = apply_toml_file(settings, f);
     if (!st) return st.error();

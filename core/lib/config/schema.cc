@@ -40,6 +40,9 @@ const std::vector<KeySpec>& specs() {
        "a gRPC app when the caller set none. 0 waits forever."},
       {"app.max_idle_connections", KeyKind::kInt, &S::app_max_idle_connections, "",
        "Keep-alive connections to the app kept open for reuse.", 0, 100000},
+      {"app.token", KeyKind::kString, &S::app_token, "",
+       "Sent to the app as `dapr-api-token` on every call, so that it can tell its sidecar from "
+       "anyone else; the environment variable `APP_API_TOKEN` sets it too, as with daprd."},
       {"api.listen_addresses", KeyKind::kString, &S::listen_addresses, "--dapr-listen-addresses",
        "Addresses the app-facing HTTP and gRPC APIs listen on, comma-separated (IPv6 in brackets "
        "or bare). The default is both loopbacks, as daprd's: an app whose `localhost` is ::1 "
@@ -65,6 +68,10 @@ const std::vector<KeySpec>& specs() {
        "instead of refusing them with 413."},
       {"api.max_header_size", KeyKind::kSize, &S::max_header_size, "--max-header-size",
        "Largest request line plus headers the HTTP API accepts; larger requests get 431."},
+      {"api.token", KeyKind::kString, &S::api_token, "",
+       "When set, every call to the HTTP and gRPC APIs must carry it as `dapr-api-token` (else "
+       "401 / UNAUTHENTICATED); `/v1.0/healthz` is exempt. The environment variable "
+       "`DAPR_API_TOKEN` sets it too, as with daprd. The header is never forwarded."},
       {"api.idle_timeout", KeyKind::kDuration, &S::http_idle_timeout_ms, "",
        "An idle keep-alive connection from an app is closed after this long."},
       {"internal.address", KeyKind::kString, &S::internal_address, "",

@@ -32,6 +32,7 @@ struct Settings {
   uint64_t app_connect_timeout_ms = 3000;
   uint64_t app_timeout_ms = 60000;
   int64_t app_max_idle_connections = 64;
+  std::string app_token;  // sent to the app as dapr-api-token (APP_API_TOKEN)
 
   // [api]: the app-facing API.
   // Both loopbacks, as daprd: an app whose "localhost" is ::1 reaches its sidecar too.
@@ -45,6 +46,7 @@ struct Settings {
   bool streaming = true;
   uint64_t max_header_size = 16ull << 10;
   uint64_t http_idle_timeout_ms = 60000;
+  std::string api_token;  // required of the app as dapr-api-token (DAPR_API_TOKEN)
 
   // [internal]: the sidecar-to-sidecar endpoint.
   std::string internal_address = "127.0.0.1";

@@ -4,6 +4,7 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "common/api_token.hpp"
 #include "invoke/call_head_check.hpp"
 #include "invoke/caller.hpp"
 #include "security/spiffe_id.hpp"
@@ -50,6 +51,11 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_return;
   }
   take_caller_from_certificate(head);
+  // The app's token is this sidecar's to send; whatever came with the call goes.
+  std::erase_if(head.headers,
+                [](const Header& h) { return boost::beast::iequals(h.name, kApiTokenHeader); });
+  if (!settings_.app_token.empty())
+    head.headers.push_back({std::string(kApiTokenHeader), settings_.app_token});
   if (grpc_app_) {
     // gRPC validates what it writes itself; binary metadata goes to it as the bytes it is.
     if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked) {

@@ -70,7 +70,7 @@ void IdentityKeeper::run(Clock::time_point renew_at) {
       ++renewals_;
       renew_at = *next;
       backoff = std::chrono::milliseconds(500);
-      spdlog::debug("workload certificate of {} renewed", identity_);
+      spdlog::info("workload certificate of {} renewed", identity_);
     } else {
       // The old certificate stays in use until it expires; try again soon.
       spdlog::warn("renewing the workload certificate failed (retrying in {}ms): {}",
