@@ -2,7 +2,8 @@
 """The skiff benchmark: one run, same machine, same echo apps, five topologies on loopback.
 
   direct       loadgen -> app
-  skiff        loadgen -> skiffd A (HTTP API) -> skiffd B (internal transport) -> app
+  skiff        loadgen -> skiffd A (HTTP API) -> skiffd B (internal transport, mTLS) -> app
+  skiff-plain  the same with security.mtls = false
   nginx        loadgen -> nginx A -> nginx B -> app   (keep-alive upstreams: the plain-proxy
                                                      baseline with the same number of hops)
   grpc-direct  gRPC loadgen -> gRPC echo app
@@ -165,22 +166,30 @@ def start_direct(tmp, build, app_port):
     return t
 
 
-def start_skiff(tmp, build, app_port):
-    t = Topology("skiff", tmp, build, app_port)
-    env = dict(os.environ, XDG_STATE_HOME=str(tmp / "skiff-state"),
+def start_skiff(tmp, build, app_port, name="skiff", extra=()):
+    """skiffd as installed: mTLS between the two sidecars (the default)."""
+    t = Topology(name, tmp, build, app_port)
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp / f"{name}-state"),
                SKIFF_PLUGIN_PATH=f"{build}/plugins/resolver-sqlite:{build}/plugins/transport-grpc:{build}/plugins/transport-tcp")
     skiffd = build / "core/skiffd/skiffd"
     ports = [free_port() for _ in range(6)]
     b = t.start([skiffd, "--app-id", "echo", "--app-port", app_port, "--dapr-http-port", ports[0],
-                 "--dapr-internal-grpc-port", ports[1], "--dapr-grpc-port", ports[2], "--log-level", "warn"],
-                "skiffd-b.log", env)
+                 "--dapr-internal-grpc-port", ports[1], "--dapr-grpc-port", ports[2], "--log-level", "warn",
+                 *extra], f"{name}-b.log", env)
     a = t.start([skiffd, "--app-id", "loadgen", "--dapr-http-port", ports[3], "--dapr-internal-grpc-port",
-                 ports[4], "--dapr-grpc-port", ports[5], "--log-level", "warn"], "skiffd-a.log", env)
+                 ports[4], "--dapr-grpc-port", ports[5], "--log-level", "warn", *extra], f"{name}-a.log", env)
     wait_port(ports[0])
     wait_port(ports[3])
     t.proxies = [Proxy("skiffd A", a), Proxy("skiffd B", b)]
     t.port, t.path = ports[3], "/v1.0/invoke/echo/method/echo"
     return t
+
+
+def start_skiff_plain(tmp, build, app_port):
+    """The same chain with security.mtls = false: what mTLS costs."""
+    cfg = tmp / "plaintext.toml"
+    cfg.write_text("[security]\nmtls = false\n")
+    return start_skiff(tmp, build, app_port, "skiff-plain", ["--config", cfg])
 
 
 def start_grpc_app(t):
@@ -352,14 +361,14 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs: the whole suite in under 3 minutes")
     ap.add_argument("--build", default=os.environ.get("SKIFF_BUILD_DIR", REPO / "build"), type=Path)
     ap.add_argument("--out", type=Path, help="JSON file (default bench/results/<date>.json)")
-    ap.add_argument("--topologies", default="direct,skiff,nginx,grpc-direct,skiff-grpc")
+    ap.add_argument("--topologies", default="direct,skiff,skiff-plain,nginx,grpc-direct,skiff-grpc")
     args = ap.parse_args()
     build = args.build.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
     app = subprocess.Popen([str(build / "examples/apps/sample-app/skiff-sample-app"), "--port",
                             str(free_port_app := free_port()), "--name", "echo"],
                            stdout=open(tmp / "app.log", "w"), stderr=subprocess.STDOUT)
-    starters = {"direct": start_direct, "skiff": start_skiff, "nginx": start_nginx,
+    starters = {"direct": start_direct, "skiff": start_skiff, "skiff-plain": start_skiff_plain, "nginx": start_nginx,
                 "grpc-direct": start_grpc_direct, "skiff-grpc": start_skiff_grpc}
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "quick": args.quick, "scenarios": [], "idle_rss_mib": {}}

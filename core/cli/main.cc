@@ -11,6 +11,7 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "config/loader.hpp"
@@ -36,6 +37,69 @@ struct InvokeOptions {
   int timeout_s = 60;
 };
 
+int sidecar_port_or_env(int port) {
+  if (port != 0) return port;
+  const char* env = std::getenv("DAPR_HTTP_PORT");
+  return env ? std::atoi(env) : 3500;
+}
+
+// Sends `req` to the sidecar and reads the answer; false (and a line on stderr) when that failed.
+bool exchange(const std::string& what, const std::string& address, int port,
+              http::request<http::string_body>& req, int timeout_s,
+              http::response<http::string_body>& res) {
+  // As Dapr's SDKs do: the app's token, when its sidecar requires one.
+  if (const char* token = std::getenv("DAPR_API_TOKEN"); token && *token)
+    req.set("dapr-api-token", token);
+  req.prepare_payload();
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  boost::system::error_code ec;
+  asio::ip::tcp::resolver resolver(io);
+  auto endpoints = resolver.resolve(address, std::to_string(port), ec);
+  stream.expires_after(std::chrono::seconds(timeout_s));
+  if (!ec) stream.connect(endpoints, ec);
+  if (ec) {
+    std::cerr << "skiff " << what << ": cannot reach the sidecar at " << address << ":" << port
+              << ": " << ec.message() << "\n";
+    return false;
+  }
+  http::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  parser.skip(req.method() == http::verb::head);
+  if (!ec) http::read(stream, buffer, parser, ec);
+  if (ec) {
+    std::cerr << "skiff " << what << ": " << ec.message() << "\n";
+    return false;
+  }
+  res = parser.release();
+  return true;
+}
+
+// This sidecar's workload identity, from its metadata.
+int run_identity(int sidecar_port, const std::string& address) {
+  int port = sidecar_port_or_env(sidecar_port);
+  http::request<http::string_body> req{http::verb::get, "/v1.0/metadata", 11};
+  req.set(http::field::host, address + ":" + std::to_string(port));
+  http::response<http::string_body> res;
+  if (!exchange("identity", address, port, req, 10, res)) return 1;
+  if (res.result_int() != 200) {
+    std::cerr << "skiff identity: HTTP " << res.result_int() << ": " << res.body() << "\n";
+    return 1;
+  }
+  auto body = nlohmann::json::parse(res.body(), nullptr, false);
+  if (body.is_discarded() || !body.contains("identity") || !body["identity"].is_object()) {
+    std::cerr << "skiff identity: the sidecar reports no identity (mTLS off?)\n";
+    return 1;
+  }
+  const auto& id = body["identity"];
+  std::cout << "spiffe id:  " << id.value("spiffeId", "") << "\n"
+            << "expires:    " << id.value("expiry", "") << "\n"
+            << "renews:     " << id.value("renewal", "") << "\n";
+  return 0;
+}
+
 int run_invoke(const InvokeOptions& o) {
   std::string body = o.data;
   if (!o.data_file.empty()) {
@@ -48,11 +112,7 @@ int run_invoke(const InvokeOptions& o) {
     s << in.rdbuf();
     body = s.str();
   }
-  int port = o.sidecar_port;
-  if (port == 0) {
-    const char* env = std::getenv("DAPR_HTTP_PORT");
-    port = env ? std::atoi(env) : 3500;
-  }
+  int port = sidecar_port_or_env(o.sidecar_port);
   std::string method = o.method;
   while (!method.empty() && method.front() == '/') method.erase(0, 1);
 
@@ -80,31 +140,8 @@ int run_invoke(const InvokeOptions& o) {
   }
   if (!body.empty() && !has_content_type) req.set(http::field::content_type, "application/json");
   req.body() = body;
-  req.prepare_payload();
-
-  asio::io_context io;
-  beast::tcp_stream stream(io);
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(io);
-  auto endpoints = resolver.resolve(o.sidecar_address, std::to_string(port), ec);
-  stream.expires_after(std::chrono::seconds(o.timeout_s));
-  if (!ec) stream.connect(endpoints, ec);
-  if (ec) {
-    std::cerr << "skiff invoke: cannot reach the sidecar at " << o.sidecar_address << ":" << port
-              << ": " << ec.message() << "\n";
-    return 1;
-  }
-  http::write(stream, req, ec);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  parser.skip(verb == http::verb::head);
-  if (!ec) http::read(stream, buffer, parser, ec);
-  if (ec) {
-    std::cerr << "skiff invoke: " << ec.message() << "\n";
-    return 1;
-  }
-  auto res = parser.release();
+  http::response<http::string_body> res;
+  if (!exchange("invoke", o.sidecar_address, port, req, o.timeout_s, res)) return 1;
   if (res.result_int() >= 400) {
     std::cerr << "skiff invoke: HTTP " << res.result_int() << ": " << res.body() << "\n";
     return 1;
@@ -207,7 +244,16 @@ int main(int argc, char** argv) {
   auto* check = config->add_subcommand("check", "Validate configuration files");
   check->add_option("--config", check_file, "File to check (default: /etc/skiff)");
 
+  int identity_port = 0;
+  std::string identity_address = "127.0.0.1";
+  auto* identity = app.add_subcommand("identity", "Show the local sidecar's workload identity");
+  identity->add_option("--sidecar-port,-p", identity_port,
+                       "HTTP port of the local sidecar (default $DAPR_HTTP_PORT or 3500)");
+  identity->add_option("--sidecar-address", identity_address, "Address of the local sidecar")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (identity->parsed()) return run_identity(identity_port, identity_address);
   if (inv->parsed()) return run_invoke(invoke);
   if (list->parsed()) return run_plugins_list(plugin_dirs, plugins_config);
   if (check->parsed()) return run_config_check(check_file);

@@ -1,5 +1,6 @@
 #include "api/router.hpp"
 
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "common/api_token.hpp"
@@ -64,6 +65,20 @@ Response Router::metadata() const {
         {"protocol", settings_.app_protocol},
         {"channelAddress", settings_.app_channel_address}}},
   };
+  if (info_.workload_tls) {
+    auto presented = info_.workload_tls->presented();
+    auto rfc3339 = [](std::chrono::system_clock::time_point t) {
+      std::time_t tt = std::chrono::system_clock::to_time_t(t);
+      std::tm tm{};
+      gmtime_r(&tt, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      return std::string(buf);
+    };
+    body["identity"] = {{"spiffeId", presented.identity},
+                        {"expiry", rfc3339(presented.not_after)},
+                        {"renewal", rfc3339(presented.renew_at)}};
+  }
   Response res{http::status::ok, 11};
   res.set(http::field::content_type, "application/json");
   res.body() = body.dump();

@@ -1,9 +1,13 @@
 // What the metadata endpoints (HTTP /v1.0/metadata, gRPC Dapr/GetMetadata) report about this
-// sidecar beyond its settings: the plugin components it runs and its named HTTP endpoints.
+// sidecar beyond its settings: the plugin components it runs, its named HTTP endpoints and its
+// workload identity.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "security/workload_tls.hpp"
 
 namespace skiff {
 
@@ -15,6 +19,8 @@ struct SidecarInfo {
   };
   std::vector<Component> components;
   std::vector<std::string> http_endpoints;
+  // This sidecar's certificate (mTLS), or null with mTLS off.
+  std::shared_ptr<const WorkloadTls> workload_tls;
 };
 
 }  // namespace skiff

@@ -262,11 +262,142 @@ Status read_http_endpoints(Settings& settings, toml::node& node) {
   return Ok{};
 }
 
+// "allow" / "deny" at `key`.
+Result<bool> read_action(const toml::node& v, const std::string& key) {
+  if (v.is_string() && v.as_string()->get() == "allow") return true;
+  if (v.is_string() && v.as_string()->get() == "deny") return false;
+  return bad(where(v, key), "expected \"allow\" or \"deny\"");
+}
+
+Result<std::string> read_string(const toml::node& v, const std::string& key) {
+  if (!v.is_string()) return bad(where(v, key), "expected a string");
+  return v.as_string()->get();
+}
+
+Status read_operation(AccessOperation& op, toml::node& node, const std::string& at) {
+  auto* t = node.as_table();
+  if (!t) return bad(where(node, at), "expected a table");
+  bool has_action = false;
+  for (auto& entry : *t) {
+    const auto& k = entry.first;
+    auto& v = entry.second;
+    const std::string key = at + "." + std::string(k.str());
+    if (k == "name") {
+      auto s = read_string(v, key);
+      if (!s) return s.error();
+      if (s->empty() || s->front() != '/')
+        return bad(where(v, key), "an operation starts with '/' (\"/orders/*\", \"/pkg.Svc/**\")");
+      op.name = *s;
+    } else if (k == "http_verbs") {
+      auto* arr = v.as_array();
+      if (!arr) return bad(where(v, key), "expected an array of verbs such as [\"GET\", \"POST\"]");
+      for (auto& item : *arr) {
+        auto s = read_string(item, key);
+        if (!s) return s.error();
+        std::string verb = *s;
+        for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (verb.empty() || !is_http_token(verb))
+          return bad(where(item, key), "\"" + *s + "\" is not an HTTP verb");
+        op.verbs.push_back(verb);
+      }
+    } else if (k == "action") {
+      auto a = read_action(v, key);
+      if (!a) return a.error();
+      op.allow = *a;
+      has_action = true;
+    } else {
+      return bad(where(v, key), "unknown key");
+    }
+  }
+  if (op.name.empty())
+    return bad(where(node, at + ".name"), "missing: every operation needs a name");
+  if (!has_action) return bad(where(node, at + ".action"), "missing: allow or deny");
+  return Ok{};
+}
+
+Status read_policy(AccessPolicy& policy, toml::node& node, const std::string& at) {
+  auto* t = node.as_table();
+  if (!t) return bad(where(node, at), "expected a table ([[access_control.policies]])");
+  for (auto& entry : *t) {
+    const auto& k = entry.first;
+    auto& v = entry.second;
+    const std::string key = at + "." + std::string(k.str());
+    if (k == "app_id" || k == "namespace" || k == "trust_domain") {
+      auto s = read_string(v, key);
+      if (!s) return s.error();
+      if (s->empty()) return bad(where(v, key), "must not be empty");
+      (k == "app_id"      ? policy.app_id
+       : k == "namespace" ? policy.app_namespace
+                          : policy.trust_domain) = *s;
+    } else if (k == "default_action") {
+      auto a = read_action(v, key);
+      if (!a) return a.error();
+      policy.default_allow = *a;
+    } else if (k == "operations") {
+      auto* arr = v.as_array();
+      if (!arr) return bad(where(v, key), "expected an array of tables ([[...operations]])");
+      for (size_t i = 0; i < arr->size(); ++i) {
+        AccessOperation op;
+        auto st = read_operation(op, (*arr)[i], key + "[" + std::to_string(i) + "]");
+        if (!st) return st;
+        policy.operations.push_back(std::move(op));
+      }
+    } else {
+      return bad(where(v, key), "unknown key");
+    }
+  }
+  if (policy.app_id.empty())
+    return bad(where(node, at + ".app_id"), "missing: a policy names the calling app");
+  return Ok{};
+}
+
+// [access_control]: checked here, whole, with file, line and key in errors.
+Status read_access_control(Settings& settings, toml::node& node) {
+  auto* t = node.as_table();
+  if (!t) return bad(where(node, "access_control"), "expected a table");
+  auto& acl = settings.access_control;
+  acl.configured = true;
+  acl.where = origin(node);
+  settings.explicit_keys.insert_or_assign("access_control", acl.where);
+  for (auto& entry : *t) {
+    const auto& k = entry.first;
+    auto& v = entry.second;
+    const std::string key = "access_control." + std::string(k.str());
+    if (k == "default_action") {
+      auto a = read_action(v, key);
+      if (!a) return a.error();
+      acl.default_allow = *a;
+    } else if (k == "trust_domain") {
+      auto s = read_string(v, key);
+      if (!s) return s.error();
+      acl.trust_domain = *s;
+    } else if (k == "policies") {
+      auto* arr = v.as_array();
+      if (!arr)
+        return bad(where(v, key), "expected an array of tables ([[access_control.policies]])");
+      for (size_t i = 0; i < arr->size(); ++i) {
+        AccessPolicy policy;
+        auto st = read_policy(policy, (*arr)[i], key + "[" + std::to_string(i) + "]");
+        if (!st) return st;
+        acl.policies.push_back(std::move(policy));
+      }
+    } else {
+      return bad(where(v, key), "unknown key");
+    }
+  }
+  return Ok{};
+}
+
 Status walk(Settings& settings, toml::table& table, const std::string& prefix) {
   for (auto& [k, node] : table) {
     std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     if (path == "http_endpoints") {
       auto st = read_http_endpoints(settings, node);
+      if (!st) return st;
+      continue;
+    }
+    if (path == "access_control") {
+      auto st = read_access_control(settings, node);
       if (!st) return st;
       continue;
     }
@@ -371,6 +502,12 @@ Status validate_settings(const Settings& s) {
                     "\" is not a trust domain (lower-case letters, digits, "
                     "'.', '-' and '_')");
   if (s.cert_ttl_ms < 2000) return fail("security.cert_ttl", "must be at least 2s");
+  // Policies decide on the caller's verified identity; without mTLS there is none, and a policy
+  // that quietly allowed everything (as Dapr's does then) would be worse than none.
+  if (s.access_control.configured && !s.mtls)
+    return fail("access_control",
+                "access-control policies need security.mtls: without it callers cannot be told "
+                "apart");
   // Tokens travel as a header and as gRPC metadata: visible ASCII only, or they could not.
   for (auto [key, token] : {std::pair{"api.token", &s.api_token}, {"app.token", &s.app_token}})
     if (token->find_first_of(" \t\r\n") != std::string::npos ||

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -20,6 +21,25 @@ struct HttpEndpointConfig {
   std::string ca_file;    // PEM CAs to verify the server; empty: the system trust store
   std::string cert_file;  // PEM client certificate (chain), with key_file
   std::string key_file;
+};
+
+// [access_control], Dapr's model: see docs/security.md for how a call is matched.
+struct AccessOperation {
+  std::string name;                // "/orders/*", "/pkg.Service/**", ...
+  std::vector<std::string> verbs;  // upper case; empty or "*": any
+  bool allow = false;
+};
+struct AccessPolicy {
+  std::string app_id, app_namespace = "default", trust_domain;  // trust domain empty: global
+  std::optional<bool> default_allow;                            // empty: the global default
+  std::vector<AccessOperation> operations;
+};
+struct AccessControl {
+  bool configured = false;
+  std::string where;  // file:line of [access_control], for messages
+  bool default_allow = true;
+  std::string trust_domain = "public";
+  std::vector<AccessPolicy> policies;
 };
 
 struct Settings {
@@ -71,6 +91,8 @@ struct Settings {
   toml::table resolver_config;
   std::string transport_type = "tcp";
   toml::table transport_config;
+
+  AccessControl access_control;
 
   // [security]
   bool mtls = true;

@@ -5,6 +5,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include "common/api_token.hpp"
+#include "invoke/access_control.hpp"
 #include "invoke/call_head_check.hpp"
 #include "invoke/caller.hpp"
 #include "security/spiffe_id.hpp"
@@ -51,6 +52,21 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_return;
   }
   take_caller_from_certificate(head);
+  if (settings_.access_control.configured) {
+    // Decided before anything reaches the app, on who the certificate says calls.
+    auto caller = parse_spiffe_id(head.peer_identity);
+    const bool proxied = std::any_of(head.headers.begin(), head.headers.end(),
+                                     [](const Header& h) { return h.name == kGrpcProxyHeader; });
+    std::string operation = head.method.starts_with('/') ? head.method : "/" + head.method;
+    auto decision = caller ? decide_access(settings_.access_control, *caller, operation,
+                                           proxied ? std::string_view() : head.verb)
+                           : AccessDecision{false, "access control needs a verified caller"};
+    if (!decision.allowed) {
+      spdlog::info("{}", decision.why);
+      co_await call.fail(SKIFF_ERR_PERMISSION_DENIED, decision.why);
+      co_return;
+    }
+  }
   // The app's token is this sidecar's to send; whatever came with the call goes.
   std::erase_if(head.headers,
                 [](const Header& h) { return boost::beast::iequals(h.name, kApiTokenHeader); });

@@ -113,6 +113,7 @@ int run_sidecar(const Settings& settings) {
     return 1;
   }
   info.http_endpoints = (*external)->names();
+  if (identity) info.workload_tls = identity->tls();
 
   HttpAppChannel app_channel(io, settings);
   std::unique_ptr<GrpcAppClient> grpc_app_channel;

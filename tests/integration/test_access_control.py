@@ -1,0 +1,129 @@
+"""Access-control policies on the callee, decided on the caller's verified identity (mTLS), over
+HTTP and gRPC proxy mode: allowed, denied, `/*`, `/**`, verbs, namespaces, defaults; the most
+specific operation wins whatever its place in the file; a denied call never reaches the app."""
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+
+import grpc_protos
+from harness import SKIFFD, free_port, invoke_url, port_open, read_events, requests, wait_until
+
+RECORDING_APP = Path(__file__).with_name("recording_app.py")
+
+CART_POLICY = """
+[access_control]
+default_action = "deny"
+trust_domain = "public"
+
+[[access_control.policies]]
+app_id = "order"
+default_action = "deny"
+[[access_control.policies.operations]]
+name = "/orders/*"
+http_verbs = ["GET"]
+action = "allow"
+[[access_control.policies.operations]]
+name = "/orders/secret"
+http_verbs = ["*"]
+action = "deny"
+[[access_control.policies.operations]]
+name = "/public/**"
+http_verbs = ["*"]
+action = "allow"
+
+[[access_control.policies]]
+app_id = "auditor"
+namespace = "audit"
+default_action = "allow"
+"""
+
+
+@pytest.fixture
+def guarded_cart(cluster):
+    port = free_port()
+    log = cluster.tmp / "recorded.jsonl"
+    cluster.start([sys.executable, RECORDING_APP, "--port", port, "--log", log], "recording-app")
+    wait_until(lambda: port_open(port), what="recording app")
+    cluster.sidecar("cart", app_port=port, config=CART_POLICY)
+    return lambda: [r["method"] + " " + r["path"] for r in read_events(log)]
+
+
+@pytest.mark.parametrize("verb,method,expected", [
+    ("GET", "orders/1", 200),            # /orders/* with GET
+    ("POST", "orders/1", 403),           # the verb is not allowed: the policy's default, deny
+    ("GET", "orders/secret", 403),       # more specific than /orders/*, though listed after it
+    ("GET", "orders/1/items", 403),      # /* is one segment
+    ("GET", "public/a/b/c", 200),        # /** is any depth
+    ("DELETE", "public/x", 200),         # "*" is any verb
+    ("GET", "other", 403),               # nothing matches: the policy's default
+    ("GET", "orders%2Fsecret", 403),     # matched decoded, as the app may route it
+    ("GET", "public/%zz", 403),          # cannot be decoded: not matched, denied
+])
+def test_http_calls_are_decided_by_the_most_specific_operation(cluster, guarded_cart, verb, method, expected):
+    order = cluster.sidecar("order")
+    r = requests.request(verb, invoke_url(order, "cart", method), timeout=10)
+    assert r.status_code == expected, r.text
+    if expected == 403:
+        body = r.json()
+        assert body["errorCode"] == "ERR_DIRECT_INVOKE"
+        assert "access control policy has denied access to appid: order" in body["message"]
+        assert guarded_cart() == []  # the app never saw it
+    else:
+        assert guarded_cart() == [f"{verb} /{method}"]
+
+
+def test_namespaces_and_the_global_default_are_applied(cluster, guarded_cart):
+    auditor = cluster.sidecar("auditor", env=dict(cluster.env, NAMESPACE="audit"))
+    assert requests.get(invoke_url(auditor, "cart.default", "orders/secret"), timeout=10).status_code == 200
+    # The same app id in another namespace is another caller: no policy, the global default.
+    auditor_dev = cluster.sidecar("auditor")
+    assert requests.get(invoke_url(auditor_dev, "cart", "orders/1"), timeout=10).status_code == 403
+    stranger = cluster.sidecar("stranger")
+    r = requests.get(invoke_url(stranger, "cart", "public/x"), timeout=10)
+    assert r.status_code == 403 and "default_action is deny" in r.json()["message"]
+    assert guarded_cart() == ["GET /orders/secret"]
+
+
+def test_grpc_proxy_calls_match_the_full_method_name(cluster):
+    app = cluster.grpc_app("echo")
+    cluster.sidecar("echo", app_port=app.port, app_protocol="grpc", config="""
+[access_control]
+default_action = "deny"
+[[access_control.policies]]
+app_id = "caller"
+[[access_control.policies.operations]]
+name = "/skiff.test.v1.Echo/Unary"
+action = "allow"
+[[access_control.policies.operations]]
+name = "/skiff.test.v1.Echo/*"
+action = "deny"
+""")
+    caller = cluster.sidecar("caller")
+    wait_until(lambda: port_open(caller.grpc_port), what="the caller's gRPC API")
+    P = grpc_protos.load()
+    md = (("dapr-app-id", "echo"),)
+    with grpc_protos.channel(caller.grpc_port) as ch:
+        stubs = grpc_protos.echo_stubs(ch)
+        assert stubs.Unary(P.echo.Msg(text="hi"), metadata=md, timeout=10).text == "hi"
+        with pytest.raises(grpc.RpcError) as e:
+            list(stubs.ServerStream(P.echo.Msg(text="s", count=2), metadata=md, timeout=10))
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "operation: /skiff.test.v1.Echo/ServerStream" in e.value.details()
+    assert [e["rpc"] for e in app.seen("start")] == ["Unary"]  # the denied call never started
+
+
+@pytest.mark.parametrize("config,message", [
+    ('[security]\nmtls = false\n[access_control]\ndefault_action = "deny"\n',
+     ":3:1: access_control: access-control policies need security.mtls"),
+    ('[access_control]\ndefault_action = "maybe"\n', ':2:18: access_control.default_action: expected "allow" or "deny"'),
+    ('[[access_control.policies]]\nnamespace = "x"\n', "access_control.policies[0].app_id: missing"),
+    ('[[access_control.policies]]\napp_id = "a"\n[[access_control.policies.operations]]\nname = "x"\naction = "allow"\n',
+     "access_control.policies[0].operations[0].name: an operation starts with '/'"),
+    ('[[access_control.policies]]\napp_id = "a"\nverbs = ["GET"]\n', "access_control.policies[0].verbs: unknown key"),
+])
+def test_bad_policies_are_refused_naming_the_key(cluster, config, message):
+    output, checked = cluster.refused("cart", config=config, exit_code=2)
+    for text in (output, checked):
+        assert message in text, text
