@@ -8,11 +8,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
 
+#include "common/call_executor.hpp"
 #include "plugin/host_services.hpp"
 #include "security/spiffe_id.hpp"
 
@@ -25,8 +27,9 @@ using Socket = asio::generic::stream_protocol::socket;
 // operations send with MSG_NOSIGNAL, so a peer that went away never raises SIGPIPE.
 //
 // After io_start_tls the socket carries TLS. An SSL stream is one state machine for both
-// directions, so its operations run on the socket's strand, and they hold the stream (and so the
-// socket) alive until they complete: io_close may come while they are outstanding.
+// directions, so its operations run on the socket's executor (a strand with several loop threads;
+// io_read and io_write dispatch to it from wherever they are called), and they hold the stream
+// (and so the socket) alive until they complete: io_close may come while they are outstanding.
 struct skiff_io_t {
   struct Tls {
     Tls(Socket& socket, std::shared_ptr<asio::ssl::context> ctx)
@@ -86,8 +89,9 @@ skiff_io_t* io_open(void* host, int fd, skiff_errbuf_t err) {
     return nullptr;
   }
   auto& services = *static_cast<HostServices*>(host);
-  // With mTLS a socket gets a strand of its own (see skiff_io_t); a plaintext one needs none.
-  auto* io = services.workload_tls() ? new skiff_io_t(services, asio::make_strand(services.io()))
+  // With mTLS a socket's operations must not run concurrently (see skiff_io_t): a strand, unless
+  // there is one loop thread, which serialises them already. A plaintext socket needs neither.
+  auto* io = services.workload_tls() ? new skiff_io_t(services, call_executor(services.io()))
                                      : new skiff_io_t(services, services.io().get_executor());
   boost::system::error_code ec;
   io->socket().assign(asio::generic::stream_protocol(addr.ss_family, 0), fd, ec);
@@ -149,11 +153,12 @@ void io_write(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count, skiff_i
     for (size_t i = 0; i < count; ++i)
       gathered.append(reinterpret_cast<const char*>(pieces[i].ptr), pieces[i].len);
     asio::dispatch(shared->socket.get_executor(), [shared, done, user_data] {
-      shared->tls->stream.async_write_some(
-          asio::buffer(shared->tls->gathered),
-          [shared, done, user_data](const boost::system::error_code& ec, size_t n) {
-            finish(done, user_data, ec, n);
-          });
+      // All of it, record after record, before the transport hears back: one round trip to the
+      // transport per write, not one per 16 KiB record.
+      asio::async_write(shared->tls->stream, asio::buffer(shared->tls->gathered),
+                        [shared, done, user_data](const boost::system::error_code& ec, size_t n) {
+                          finish(done, user_data, ec, n);
+                        });
     });
     return;
   }
