@@ -187,7 +187,11 @@ void ClientCall::established(skiff_io_t* io, int fd) {
   }
   host->io_start_tls(io, SKIFF_TLS_CLIENT, str(peer_app_), str(peer_namespace_),
                      &ClientCall::on_secured, this);
-  if (interrupted_ != SKIFF_OK) host->io_cancel(io);
+  if (interrupted_ != SKIFF_OK) {
+    // Through connecting_: the handshake may have ended, and io be closed, already.
+    std::lock_guard lock(mu_);
+    if (connecting_) host->io_cancel(connecting_);
+  }
 }
 
 void ClientCall::on_secured(void* ud, skiff_status_t status, size_t, skiff_str_t message) {

@@ -26,7 +26,7 @@ void ServerConn::on_secured(void* ud, skiff_status_t status, size_t, skiff_str_t
   if (status != SKIFF_OK) {
     // A plaintext client, another CA's certificate, an expired one: refused before any call.
     if (status != SKIFF_ERR_CANCELLED)
-      self->transport_->log(SKIFF_LOG_INFO, "refused a connection: " + std::string(view(message)));
+      self->transport_->log_handshake_refused(std::string(view(message)));
     return self->close();
   }
   self->peer_identity_ =

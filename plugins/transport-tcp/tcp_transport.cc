@@ -105,6 +105,7 @@ void TcpTransport::sweep() {
   }
   if (auto line = refused_log_.flush(now)) log_refused(*line);
   if (auto line = accept_log_.flush(now)) log_accept_failed(*line);
+  if (auto line = handshake_log_.flush(now)) log_handshake_line(*line);
 }
 
 void TcpTransport::log_refused(const LogThrottle::Line& line) const {
@@ -117,6 +118,17 @@ void TcpTransport::log_accept_failed(const LogThrottle::Line& line) const {
   log(SKIFF_LOG_WARN, "accept on " + listen_address_ + " failed " +
                           (line.count == 1 ? "once" : std::to_string(line.count) + " times") +
                           " since the last such line: " + line.detail);
+}
+
+void TcpTransport::log_handshake_line(const LogThrottle::Line& line) const {
+  log(SKIFF_LOG_INFO, line.count == 1
+                          ? "refused a connection: " + line.detail
+                          : "refused " + std::to_string(line.count) +
+                                " connections since the last such line: " + line.detail);
+}
+
+void TcpTransport::log_handshake_refused(std::string why) {
+  if (auto line = handshake_log_.note(monotonic_ms(), std::move(why))) log_handshake_line(*line);
 }
 
 void TcpTransport::log_accept_failure(std::string why) {

@@ -67,6 +67,9 @@ class TcpTransport {
   const skiff_inbound_handler_t& handler() const { return handler_; }
   NameLookup& names() { return names_; }
   void log(int32_t level, const std::string& message) const;
+  // A TLS handshake that failed (a plaintext client, a foreign certificate): throttled, since
+  // anyone who can reach the port can cause one.
+  void log_handshake_refused(std::string why);
 
  private:
   static void on_acceptable(void* self, skiff_status_t status, size_t, skiff_str_t message);
@@ -76,6 +79,7 @@ class TcpTransport {
   void log_accept_failure(std::string why);
   void log_refused(const LogThrottle::Line& line) const;
   void log_accept_failed(const LogThrottle::Line& line) const;
+  void log_handshake_line(const LogThrottle::Line& line) const;
   void wait_for_connections();
   void finish_shutdown_if_idle(std::unique_lock<std::mutex>& lock);
 
@@ -91,6 +95,7 @@ class TcpTransport {
   static constexpr int64_t kWarnEveryMs = 5000;
   LogThrottle refused_log_{kWarnEveryMs};
   LogThrottle accept_log_{kWarnEveryMs};
+  LogThrottle handshake_log_{kWarnEveryMs};
   NameLookup names_;
 
   struct Idle {

@@ -461,13 +461,14 @@ def test_an_endpoint_header_with_a_line_break_is_a_config_error(cluster):
     assert "X-Token" in out and "control character" in out and "endpoint.toml" in out, out
 
 
-@pytest.mark.parametrize("name", ["dapr-caller-app-id", "Dapr-Caller-App-Id", "dapr-caller-namespace"])
+@pytest.mark.parametrize("name", ["dapr-caller-app-id", "Dapr-Caller-App-Id", "dapr-caller-namespace",
+                                  "dapr_caller_app_id", "Dapr_Caller-Namespace"])
 def test_a_client_cannot_forge_the_caller_identity(recorded, name):
     order, _, app = recorded
     assert requests.post(invoke_url(order, "cart", "who"), data=b"x", headers={name: "admin"},
                          timeout=10).status_code == 200
     (rec,) = app.requests()
-    seen = [(n.lower(), v) for n, v in rec["headers"] if n.lower().startswith("dapr-caller-")]
+    seen = [(n.lower(), v) for n, v in rec["headers"] if n.lower().replace("_", "-").startswith("dapr-caller-")]
     assert sorted(seen) == [("dapr-caller-app-id", "order"), ("dapr-caller-namespace", "default")], seen
 
 

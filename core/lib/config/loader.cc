@@ -371,6 +371,7 @@ Status read_access_control(Settings& settings, toml::node& node) {
       auto s = read_string(v, key);
       if (!s) return s.error();
       acl.trust_domain = *s;
+      settings.explicit_keys.insert_or_assign("access_control.trust_domain", origin(v));
     } else if (k == "policies") {
       auto* arr = v.as_array();
       if (!arr)
@@ -504,6 +505,19 @@ Status validate_settings(const Settings& s) {
   if (s.cert_ttl_ms < 2000) return fail("security.cert_ttl", "must be at least 2s");
   // Policies decide on the caller's verified identity; without mTLS there is none, and a policy
   // that quietly allowed everything (as Dapr's does then) would be worse than none.
+  // mTLS refuses peers of another trust domain: a policy naming one could never apply, and the
+  // calls it was meant for would fall to the default instead.
+  if (!s.access_control.trust_domain.empty() && s.access_control.trust_domain != s.trust_domain)
+    return fail("access_control.trust_domain",
+                "\"" + s.access_control.trust_domain + "\" is not this sidecar's trust domain (\"" +
+                    s.trust_domain + "\", security.trust_domain): no caller could match");
+  for (size_t i = 0; i < s.access_control.policies.size(); ++i) {
+    const auto& td = s.access_control.policies[i].trust_domain;
+    if (!td.empty() && td != s.trust_domain)
+      return fail("access_control.policies[" + std::to_string(i) + "].trust_domain",
+                  "\"" + td + "\" is not this sidecar's trust domain (\"" + s.trust_domain +
+                      "\"): mTLS refuses such callers, so the policy could never apply");
+  }
   if (s.access_control.configured && !s.mtls)
     return fail("access_control",
                 "access-control policies need security.mtls: without it callers cannot be told "
@@ -537,6 +551,9 @@ Result<Settings> load_settings(const std::vector<std::filesystem::path>& files,
   }
   auto st = validate_settings(settings);
   if (!st) return st.error();
+  // Policies that name no trust domain are for callers of this sidecar's own.
+  if (settings.access_control.trust_domain.empty())
+    settings.access_control.trust_domain = settings.trust_domain;
   return settings;
 }
 

@@ -38,7 +38,7 @@ struct AccessControl {
   bool configured = false;
   std::string where;  // file:line of [access_control], for messages
   bool default_allow = true;
-  std::string trust_domain = "public";
+  std::string trust_domain;  // empty: security.trust_domain
   std::vector<AccessPolicy> policies;
 };
 

@@ -83,6 +83,7 @@ AccessDecision decide_access(const AccessControl& acl, const SpiffeId& caller,
   };
   const AccessPolicy* policy = nullptr;
   for (const auto& p : acl.policies) {
+    // load_settings fills acl.trust_domain in from security.trust_domain when it was not given.
     const auto& td = p.trust_domain.empty() ? acl.trust_domain : p.trust_domain;
     if (p.app_id == app && p.app_namespace == caller.app_namespace && td == caller.trust_domain) {
       policy = &p;

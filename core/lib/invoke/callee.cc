@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/beast/core/string.hpp>
+#include <cctype>
 
 #include "common/api_token.hpp"
 #include "invoke/access_control.hpp"
@@ -19,16 +21,35 @@ Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grp
 
 namespace {
 
+// Header names a server may take for the caller's identity: "_" counts as "-", since CGI and
+// WSGI servers read both as one.
+bool names_caller(std::string_view name) {
+  std::string n(name);
+  for (auto& c : n)
+    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n == "dapr-caller-app-id" || n == "dapr-caller-namespace";
+}
+
+// The verb a policy is matched on: the one the app will see. A gRPC app gets POST for any verb
+// that is not one of HTTP's own (AppCallback's verb enum has no other), an HTTP app the verb in
+// upper case as policies write it.
+std::string verb_for_policy(std::string_view verb, bool grpc_app) {
+  std::string v(verb);
+  for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static constexpr std::string_view kStandard[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                   "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  if (grpc_app && std::find(std::begin(kStandard), std::end(kStandard), v) == std::end(kStandard))
+    return "POST";
+  return v;
+}
+
 void take_caller_from_certificate(CallHead& head) {
   // With mTLS the transport verified who calls: that, not the head's claim, is what the app sees
   // as dapr-caller-app-id and dapr-caller-namespace.
   if (head.peer_identity.empty()) return;
   auto id = parse_spiffe_id(head.peer_identity);
   if (!id) return;  // the transport checked it; never reached
-  std::erase_if(head.headers, [](const Header& h) {
-    return boost::beast::iequals(h.name, "dapr-caller-app-id") ||
-           boost::beast::iequals(h.name, "dapr-caller-namespace");
-  });
+  std::erase_if(head.headers, [](const Header& h) { return names_caller(h.name); });
   head.caller_namespace = id->app_namespace;
   head.caller_app_id = id->app_id == kAnonymousApp ? std::string() : id->app_id;
   if (!head.caller_app_id.empty())
@@ -51,6 +72,11 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_await call.fail(SKIFF_ERR_UNAVAILABLE, why);
     co_return;
   }
+  if (settings_.mtls && head.peer_identity.empty()) {
+    // The transport said it does mTLS, yet brought no verified caller: believe no claim.
+    co_await call.fail(SKIFF_ERR_UNAUTHENTICATED, "no verified caller identity on this connection");
+    co_return;
+  }
   take_caller_from_certificate(head);
   if (settings_.access_control.configured) {
     // Decided before anything reaches the app, on who the certificate says calls.
@@ -58,8 +84,8 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     const bool proxied = std::any_of(head.headers.begin(), head.headers.end(),
                                      [](const Header& h) { return h.name == kGrpcProxyHeader; });
     std::string operation = head.method.starts_with('/') ? head.method : "/" + head.method;
-    auto decision = caller ? decide_access(settings_.access_control, *caller, operation,
-                                           proxied ? std::string_view() : head.verb)
+    const std::string verb = proxied ? std::string() : verb_for_policy(head.verb, grpc_app_);
+    auto decision = caller ? decide_access(settings_.access_control, *caller, operation, verb)
                            : AccessDecision{false, "access control needs a verified caller"};
     if (!decision.allowed) {
       spdlog::info("{}", decision.why);

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -42,6 +43,8 @@ struct skiff_io_t {
     explicit Shared(const asio::any_io_executor& executor) : socket(executor) {}
     Socket socket;
     std::unique_ptr<Tls> tls;
+    // Set once tls exists: io_cancel and io_close may run on another thread than io_start_tls.
+    std::atomic<bool> tls_on{false};
     std::string peer_identity;
   };
   skiff_io_t(skiff::HostServices& host, const asio::any_io_executor& executor)
@@ -184,6 +187,7 @@ void io_start_tls(skiff_io_t* io, int32_t role, skiff_str_t peer_app_id, skiff_s
   auto context = tls->context();
   if (!context) return refuse(io, done, user_data, "no workload certificate installed");
   shared->tls = std::make_unique<skiff_io_t::Tls>(shared->socket, std::move(context));
+  shared->tls_on.store(true, std::memory_order_release);
   std::string expected;
   if (role == SKIFF_TLS_CLIENT)
     expected = spiffe_uri(tls->trust_domain(), std::string_view(peer_ns.ptr, peer_ns.len),
@@ -217,7 +221,7 @@ skiff_str_t io_peer_identity(skiff_io_t* io) {
 }
 
 void io_cancel(skiff_io_t* io) {
-  if (auto& shared = io->shared; shared->tls) {
+  if (auto& shared = io->shared; shared->tls_on.load(std::memory_order_acquire)) {
     // On the strand: the TLS operations that may be running use the socket.
     asio::dispatch(shared->socket.get_executor(), [shared] {
       boost::system::error_code ignored;
@@ -230,7 +234,7 @@ void io_cancel(skiff_io_t* io) {
 }
 
 void io_close(skiff_io_t* io) {
-  if (auto shared = io->shared; shared->tls) {
+  if (auto shared = io->shared; shared->tls_on.load(std::memory_order_acquire)) {
     delete io;  // the stream lives on in its outstanding operations until they complete
     asio::dispatch(shared->socket.get_executor(), [shared] {
       boost::system::error_code ignored;

@@ -50,8 +50,18 @@ Result<Clock::time_point> IdentityKeeper::renew() {
   const auto life = cert->not_after - Clock::now();
   thread_local std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> jitter(0.4, 0.6);
+  // Never sooner than a second from now: a certificate cut short by a CA near its own end would
+  // otherwise be renewed in a tight loop.
   const auto renew_at =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(life * jitter(rng));
+      Clock::now() +
+      std::max<Clock::duration>(std::chrono::duration_cast<Clock::duration>(life * jitter(rng)),
+                                std::chrono::seconds(1));
+  if (auto ca_life = certificate_validity(ca->cert_pem);
+      ca_life && ca_life->second - Clock::now() < std::chrono::hours(24 * 30))
+    spdlog::warn(
+        "the CA certificate in {} expires in less than 30 days; put a new root first "
+        "in ca.crt (and its key in ca.key), see docs/security.md",
+        config_.ca_dir.string());
   auto installed = tls_->install(cert->chain_pem, cert->key_pem, ca->cert_pem, identity_,
                                  cert->not_after, renew_at);
   if (!installed) return installed.error();
