@@ -143,6 +143,17 @@ class Cluster:
         p.port = port
         return p
 
+    def recording_app(self, name="app"):
+        """Starts tests/integration/recording_app.py: .port, and .requests(), what it parsed."""
+        port = free_port()
+        log = self.tmp / f"recorded-{name}.jsonl"
+        p = self.start([sys.executable, REPO / "tests" / "integration" / "recording_app.py", "--port", port,
+                        "--log", log], f"recording-app-{name}")
+        wait_until(lambda: port_open(port), what="recording app")
+        p.port = port
+        p.requests = lambda: read_events(log)
+        return p
+
     def grpc_app(self, name, port=None):
         """Starts the Python gRPC echo app; .port, .events() lists what it saw (see echo_server.py) and
         .seen(event, **fields) the events of that kind with those field values."""

@@ -126,17 +126,9 @@ void ClientCall::connect_to(std::vector<SocketAddress> addresses, size_t index,
     }
     if (rc == 0) return established(io, fd);
     std::lock_guard lock(mu_);
-    connecting_ = io;
-    connecting_fd_ = fd;
     connect_addresses_ = std::move(addresses);
     connect_index_ = index;
-    // Started under the lock interrupt() takes: a cancel either finds the wait to cancel or
-    // comes after this block and finds connecting_ set.
-    connect_timer_.start(host, transport_->settings().connect_timeout_ms, [this] {
-      std::lock_guard lock(mu_);
-      connect_timed_out_ = true;
-      if (connecting_) transport_->host()->io_cancel(connecting_);
-    });
+    await_connecting(io, fd);
     host->io_wait(io, SKIFF_IO_WRITABLE, &ClientCall::on_connect, this);
     if (interrupted_ != SKIFF_OK) host->io_cancel(io);
     return;
@@ -144,20 +136,31 @@ void ClientCall::connect_to(std::vector<SocketAddress> addresses, size_t index,
   connected(nullptr, last_error.empty() ? "no address" : last_error);
 }
 
+void ClientCall::await_connecting(skiff_io_t* io, int fd) {
+  connecting_ = io;
+  connecting_fd_ = fd;
+  connect_timed_out_ = false;
+  // Started under the lock interrupt() takes: a cancel either finds the wait to cancel or
+  // comes after this block and finds connecting_ set.
+  connect_timer_.start(transport_->host(), transport_->settings().connect_timeout_ms, [this] {
+    std::lock_guard lock(mu_);
+    connect_timed_out_ = true;
+    if (connecting_) transport_->host()->io_cancel(connecting_);
+  });
+}
+
+ClientCall::Connecting ClientCall::take_connecting() {
+  connect_timer_.stop();
+  std::lock_guard lock(mu_);
+  Connecting c{connecting_, connecting_fd_, connect_timed_out_};
+  connecting_ = nullptr;
+  return c;
+}
+
 void ClientCall::on_connect(void* ud, skiff_status_t status, size_t, skiff_str_t) {
   auto* self = static_cast<ClientCall*>(ud);
-  self->connect_timer_.stop();
   const auto* host = self->transport_->host();
-  skiff_io_t* io;
-  int fd;
-  bool timed_out;
-  {
-    std::lock_guard lock(self->mu_);
-    io = self->connecting_;
-    fd = self->connecting_fd_;
-    timed_out = self->connect_timed_out_;
-    self->connecting_ = nullptr;
-  }
+  auto [io, fd, timed_out] = self->take_connecting();
   int so_error = 0;
   socklen_t len = sizeof so_error;
   if (status == SKIFF_OK && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
@@ -174,16 +177,9 @@ void ClientCall::established(skiff_io_t* io, int fd) {
   const auto* host = transport_->host();
   if (!transport_->tls()) return connected(std::make_unique<Connection>(host, io, fd), "");
   {
-    std::lock_guard lock(mu_);
-    connecting_ = io;
-    connecting_fd_ = fd;
-    connect_timed_out_ = false;
     // The handshake gets connect_timeout too: a peer that accepts and never answers is as dead.
-    connect_timer_.start(host, transport_->settings().connect_timeout_ms, [this] {
-      std::lock_guard lock(mu_);
-      connect_timed_out_ = true;
-      if (connecting_) transport_->host()->io_cancel(connecting_);
-    });
+    std::lock_guard lock(mu_);
+    await_connecting(io, fd);
   }
   host->io_start_tls(io, SKIFF_TLS_CLIENT, str(peer_app_), str(peer_namespace_),
                      &ClientCall::on_secured, this);
@@ -196,18 +192,8 @@ void ClientCall::established(skiff_io_t* io, int fd) {
 
 void ClientCall::on_secured(void* ud, skiff_status_t status, size_t, skiff_str_t message) {
   auto* self = static_cast<ClientCall*>(ud);
-  self->connect_timer_.stop();
   const auto* host = self->transport_->host();
-  skiff_io_t* io;
-  int fd;
-  bool timed_out;
-  {
-    std::lock_guard lock(self->mu_);
-    io = self->connecting_;
-    fd = self->connecting_fd_;
-    timed_out = self->connect_timed_out_;
-    self->connecting_ = nullptr;
-  }
+  auto [io, fd, timed_out] = self->take_connecting();
   if (status == SKIFF_OK) return self->connected(std::make_unique<Connection>(host, io, fd), "");
   host->io_close(io);
   // Nothing was sent: the call is UNAVAILABLE and may go to another instance.

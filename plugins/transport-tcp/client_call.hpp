@@ -41,6 +41,15 @@ class ClientCall final : public ConnectionOwner {
   // (or fails) once connecting ends.
   bool connection_ready(bool for_write);
   void connect_to(std::vector<SocketAddress> addresses, size_t index, std::string last_error);
+  // A socket whose connect or handshake is under way: kept in connecting_ (mu_ held) so that
+  // interrupt() and the connect timer can cancel it; taken back when it completes.
+  struct Connecting {
+    skiff_io_t* io;
+    int fd;
+    bool timed_out;
+  };
+  void await_connecting(skiff_io_t* io, int fd);
+  Connecting take_connecting();
   static void on_connect(void* self, skiff_status_t status, size_t, skiff_str_t message);
   // A TCP connection is up: with mTLS its handshake comes first, checking the peer is the app
   // this call is for.

@@ -1,16 +1,13 @@
 """Access-control policies on the callee, decided on the caller's verified identity (mTLS), over
 HTTP and gRPC proxy mode: allowed, denied, `/*`, `/**`, verbs, namespaces, defaults; the most
 specific operation wins whatever its place in the file; a denied call never reaches the app."""
-import sys
-from pathlib import Path
 
 import grpc
 import pytest
 
 import grpc_protos
-from harness import SKIFFD, free_port, invoke_url, port_open, read_events, requests, wait_until
+from harness import invoke_url, port_open, requests, wait_until
 
-RECORDING_APP = Path(__file__).with_name("recording_app.py")
 
 CART_POLICY = """
 [access_control]
@@ -42,12 +39,9 @@ default_action = "allow"
 
 @pytest.fixture
 def guarded_cart(cluster):
-    port = free_port()
-    log = cluster.tmp / "recorded.jsonl"
-    cluster.start([sys.executable, RECORDING_APP, "--port", port, "--log", log], "recording-app")
-    wait_until(lambda: port_open(port), what="recording app")
-    cluster.sidecar("cart", app_port=port, config=CART_POLICY)
-    return lambda: [r["method"] + " " + r["path"] for r in read_events(log)]
+    app = cluster.recording_app("cart")
+    cluster.sidecar("cart", app_port=app.port, config=CART_POLICY)
+    return lambda: [r["method"] + " " + r["path"] for r in app.requests()]
 
 
 @pytest.mark.parametrize("verb,method,expected", [

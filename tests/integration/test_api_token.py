@@ -1,29 +1,22 @@
 """API tokens as Dapr's: DAPR_API_TOKEN (or api.token) guards a sidecar's HTTP and gRPC APIs, and
 APP_API_TOKEN (or app.token) is what a sidecar shows its app, as `dapr-api-token` both ways."""
-import sys
-from pathlib import Path
 
 import grpc
 import pytest
 
 import grpc_protos
-from harness import invoke_url, port_open, read_events, requests, wait_until
+from harness import invoke_url, port_open, requests, wait_until
 
-RECORDING_APP = Path(__file__).with_name("recording_app.py")
 TOKEN = "s3cr3t-Token_1"
 
 
 @pytest.fixture
 def guarded(cluster):
     """order with DAPR_API_TOKEN; cart, whose app records what it gets, with APP_API_TOKEN."""
-    from harness import free_port
-    port = free_port()
-    log = cluster.tmp / "recorded.jsonl"
-    cluster.start([sys.executable, RECORDING_APP, "--port", port, "--log", log], "recording-app")
-    wait_until(lambda: port_open(port), what="recording app")
-    cart = cluster.sidecar("cart", app_port=port, env=dict(cluster.env, APP_API_TOKEN="for-the-app"))
+    app = cluster.recording_app("cart")
+    cart = cluster.sidecar("cart", app_port=app.port, env=dict(cluster.env, APP_API_TOKEN="for-the-app"))
     order = cluster.sidecar("order", env=dict(cluster.env, DAPR_API_TOKEN=TOKEN))
-    return order, cart, lambda: read_events(log)
+    return order, cart, app.requests
 
 
 def test_http_calls_need_the_token_and_health_does_not(guarded):

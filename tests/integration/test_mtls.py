@@ -5,29 +5,22 @@ import socket
 import ssl
 import stat
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import internal_wire as wire
 import tls_peer
-from harness import invoke_url, port_open, read_events, requests, wait_until
+from harness import invoke_url, requests, wait_until
 
-RECORDING_APP = Path(__file__).with_name("recording_app.py")
 
 
 @pytest.fixture
 def recorded(cluster):
     """order (caller) and cart, whose app records every request it gets; cart's internal port."""
-    from harness import free_port
-    port = free_port()
-    log = cluster.tmp / "recorded.jsonl"
-    cluster.start([sys.executable, RECORDING_APP, "--port", port, "--log", log], "recording-app")
-    wait_until(lambda: port_open(port), what="recording app")
-    cart = cluster.sidecar("cart", app_port=port)
+    app = cluster.recording_app("cart")
+    cart = cluster.sidecar("cart", app_port=app.port)
     order = cluster.sidecar("order")
-    return order, cart, lambda: read_events(log)
+    return order, cart, app.requests
 
 
 def call(sock, caller="order", headers=()):

@@ -54,6 +54,16 @@ bool is_http_target_part(std::string_view s) {
   return true;
 }
 
+bool names_field(std::string_view name, std::string_view lower_name) {
+  if (name.size() != lower_name.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i] == '_' ? '-' : name[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower_name[i]) return false;
+  }
+  return true;
+}
+
 std::optional<uint64_t> parse_content_length(std::string_view s) {
   uint64_t n = 0;
   if (s.empty() || s.front() < '0' || s.front() > '9') return std::nullopt;

@@ -20,6 +20,10 @@ bool is_http_field_value(std::string_view s);
 // (anything else the parser on the other side decides about, as it does for a direct client).
 bool is_http_target_part(std::string_view s);
 
+// Whether a field name is `lower_name` as a server may read it: case aside, and with "_" for
+// "-" (CGI and WSGI servers map both to one variable). Allocates nothing; it runs per header.
+bool names_field(std::string_view name, std::string_view lower_name);
+
 // A Content-Length value: 1*DIGIT that fits 64 bits, or nothing.
 std::optional<uint64_t> parse_content_length(std::string_view s);
 

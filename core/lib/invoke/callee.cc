@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "common/api_token.hpp"
+#include "common/http_syntax.hpp"
 #include "invoke/access_control.hpp"
 #include "invoke/call_head_check.hpp"
 #include "invoke/caller.hpp"
@@ -20,15 +21,6 @@ Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grp
     : settings_(settings), app_(app), grpc_app_(grpc_app) {}
 
 namespace {
-
-// Header names a server may take for the caller's identity: "_" counts as "-", since CGI and
-// WSGI servers read both as one.
-bool names_caller(std::string_view name) {
-  std::string n(name);
-  for (auto& c : n)
-    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return n == "dapr-caller-app-id" || n == "dapr-caller-namespace";
-}
 
 // The verb a policy is matched on: the one the app will see. A gRPC app gets POST for any verb
 // that is not one of HTTP's own (AppCallback's verb enum has no other), an HTTP app the verb in
@@ -49,7 +41,10 @@ void take_caller_from_certificate(CallHead& head) {
   if (head.peer_identity.empty()) return;
   auto id = parse_spiffe_id(head.peer_identity);
   if (!id) return;  // the transport checked it; never reached
-  std::erase_if(head.headers, [](const Header& h) { return names_caller(h.name); });
+  std::erase_if(head.headers, [](const Header& h) {
+    return names_field(h.name, "dapr-caller-app-id") ||
+           names_field(h.name, "dapr-caller-namespace");
+  });
   head.caller_namespace = id->app_namespace;
   head.caller_app_id = id->app_id == kAnonymousApp ? std::string() : id->app_id;
   if (!head.caller_app_id.empty())

@@ -47,13 +47,10 @@ CallHead Caller::base_head(const InvokeTarget& target) const {
 
 void Caller::add_identity_headers(CallHead& head) const {
   // The caller's identity is this sidecar's to say: a client's own copy is dropped, as Dapr does.
-  // "_" counts as "-": CGI and WSGI servers read dapr_caller_app_id as dapr-caller-app-id.
   std::erase_if(head.headers, [](const Header& h) {
-    std::string n = h.name;
-    for (auto& c : n) c = c == '_' ? '-' : c;
-    return boost::beast::iequals(n, "dapr-caller-app-id") ||
-           boost::beast::iequals(n, "dapr-caller-namespace") ||
-           boost::beast::iequals(n, "dapr-callee-app-id");
+    return names_field(h.name, "dapr-caller-app-id") ||
+           names_field(h.name, "dapr-caller-namespace") ||
+           names_field(h.name, "dapr-callee-app-id");
   });
   if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
