@@ -1,5 +1,6 @@
 // skiff: the command-line tool. `skiff invoke` calls an app through the local sidecar,
-// `skiff plugins list` shows what the loader finds, `skiff config check` validates configuration.
+// `skiff plugins list` shows what the loader finds, `skiff config check` validates configuration,
+// `skiff identity` shows the sidecar's workload identity and `skiff ca` runs the CA service.
 #include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ca_commands.hpp"
 #include "config/loader.hpp"
 #include "plugin/catalog.hpp"
 #include "plugin/host_services.hpp"
@@ -96,7 +98,8 @@ int run_identity(int sidecar_port, const std::string& address) {
   const auto& id = body["identity"];
   std::cout << "spiffe id:  " << id.value("spiffeId", "") << "\n"
             << "expires:    " << id.value("expiry", "") << "\n"
-            << "renews:     " << id.value("renewal", "") << "\n";
+            << "renews:     " << id.value("renewal", "when the watched certificate files change")
+            << "\n";
   return 0;
 }
 
@@ -252,7 +255,11 @@ int main(int argc, char** argv) {
   identity->add_option("--sidecar-address", identity_address, "Address of the local sidecar")
       ->capture_default_str();
 
+  skiff_cli::CaCommands ca;
+  skiff_cli::add_ca_commands(app, ca);
+
   CLI11_PARSE(app, argc, argv);
+  if (int code = skiff_cli::run_ca_commands(ca); code >= 0) return code;
   if (identity->parsed()) return run_identity(identity_port, identity_address);
   if (inv->parsed()) return run_invoke(invoke);
   if (list->parsed()) return run_plugins_list(plugin_dirs, plugins_config);

@@ -75,9 +75,10 @@ Response Router::metadata() const {
       std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
       return std::string(buf);
     };
-    body["identity"] = {{"spiffeId", presented.identity},
-                        {"expiry", rfc3339(presented.not_after)},
-                        {"renewal", rfc3339(presented.renew_at)}};
+    body["identity"] = {{"spiffeId", presented.identity}, {"expiry", rfc3339(presented.not_after)}};
+    // Certificates from watched files are renewed by whoever writes them, not by this sidecar.
+    if (presented.renew_at != std::chrono::system_clock::time_point{})
+      body["identity"]["renewal"] = rfc3339(presented.renew_at);
   }
   Response res{http::status::ok, 11};
   res.set(http::field::content_type, "application/json");

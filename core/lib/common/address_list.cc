@@ -33,4 +33,26 @@ Result<std::vector<boost::asio::ip::address>> parse_address_list(std::string_vie
   return out;
 }
 
+Result<HostPort> parse_host_port(std::string_view text) {
+  auto bad = [&](const char* why) {
+    return make_error(SKIFF_ERR_INVALID_ARGUMENT,
+                      "\"" + std::string(text.substr(0, 200)) + "\" is not host:port: " + why);
+  };
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return bad("no port");
+  std::string_view host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return bad("unclosed [");
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return bad("an IPv6 address goes in brackets");
+  }
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos)
+    return bad("the port is not a number");
+  unsigned long n = std::stoul(std::string(port));
+  if (n == 0 || n > 65535) return bad("the port is not in 1-65535");
+  return HostPort{std::string(host), static_cast<uint16_t>(n)};
+}
+
 }  // namespace skiff

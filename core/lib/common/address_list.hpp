@@ -3,6 +3,8 @@
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
+#include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,5 +15,12 @@ namespace skiff {
 // The addresses in order, empty entries skipped; the error names the entry that is not an IP
 // address, or says the list is empty.
 Result<std::vector<boost::asio::ip::address>> parse_address_list(std::string_view list);
+
+struct HostPort {
+  std::string host;  // a name or an address, IPv6 without its brackets
+  uint16_t port = 0;
+};
+// "host:port", "[v6]:port" or "1.2.3.4:port"; the port must be 1-65535.
+Result<HostPort> parse_host_port(std::string_view text);
 
 }  // namespace skiff

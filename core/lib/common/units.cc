@@ -52,6 +52,7 @@ std::optional<uint64_t> parse_duration_ms(std::string_view text) {
   if (unit == "s") return multiply(n, 1000);
   if (unit == "m") return multiply(n, 60 * 1000);
   if (unit == "h") return multiply(n, 3600 * 1000);
+  if (unit == "d") return multiply(n, 24 * 3600 * 1000);
   return std::nullopt;
 }
 

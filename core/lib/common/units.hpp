@@ -10,7 +10,7 @@ namespace skiff {
 
 // Bytes from a size with an optional unit: B, K/KB, Ki/KiB, M/MB, Mi/MiB, G/GB, Gi/GiB.
 std::optional<uint64_t> parse_size(std::string_view text);
-// Milliseconds from a duration: ms, s, m, h, or a bare integer of milliseconds.
+// Milliseconds from a duration: ms, s, m, h, d, or a bare integer of milliseconds.
 std::optional<uint64_t> parse_duration_ms(std::string_view text);
 std::string format_size(uint64_t bytes);
 std::string format_duration_ms(uint64_t ms);

@@ -476,6 +476,50 @@ Status apply_flag_value(Settings& settings, const KeySpec& spec, std::string_vie
   return Ok{};
 }
 
+// One source of certificates, complete: the local CA, the CA service, or watched files.
+static Status validate_identity_source(const Settings& s) {
+  auto fail = [&s](std::string_view key, std::string what) { return bad(s.where(key), what); };
+  const bool service = !s.ca_address.empty() || !s.ca_bundle.empty() || !s.join_token.empty();
+  const bool files = !s.cert_file.empty() || !s.key_file.empty() || !s.bundle_file.empty();
+  const char* first_service = !s.ca_address.empty()  ? "security.ca_address"
+                              : !s.ca_bundle.empty() ? "security.ca_bundle"
+                                                     : "security.join_token";
+  const char* first_file = !s.cert_file.empty()  ? "security.cert_file"
+                           : !s.key_file.empty() ? "security.key_file"
+                                                 : "security.bundle_file";
+  if (service && files)
+    return fail(first_file, std::string("cannot be used with ") + first_service +
+                                ": certificates come from the CA service or from files");
+  if ((service || files) && !s.ca_dir.empty())
+    return fail("security.ca_dir", std::string("is the local CA; ") +
+                                       (service ? first_service : first_file) +
+                                       " chooses another source of certificates");
+  if ((service || files) && !s.mtls)
+    return fail(service ? first_service : first_file, "needs security.mtls = true");
+  if (service) {
+    if (s.ca_address.empty()) return fail("security.ca_address", "is needed with a CA service");
+    if (auto hp = parse_host_port(s.ca_address); !hp)
+      return fail("security.ca_address", hp.error().message);
+    if (s.ca_bundle.empty())
+      return fail(
+          "security.ca_bundle",
+          "is needed with security.ca_address: the roots the CA service proves itself with");
+    if (s.join_token.empty())
+      return fail("security.join_token",
+                  "is needed with security.ca_address (or SKIFF_JOIN_TOKEN): the CA service "
+                  "signs nothing without one");
+  }
+  if (files)
+    for (auto [key, value] : {std::pair{"security.cert_file", &s.cert_file},
+                              {"security.key_file", &s.key_file},
+                              {"security.bundle_file", &s.bundle_file}})
+      if (value->empty())
+        return fail(key,
+                    "is needed with the other certificate files (cert_file, key_file, "
+                    "bundle_file)");
+  return Ok{};
+}
+
 Status validate_settings(const Settings& s) {
   auto fail = [&s](std::string_view key, std::string what) { return bad(s.where(key), what); };
   if (!s.app_id.empty() && !valid_app_id(s.app_id))
@@ -503,6 +547,7 @@ Status validate_settings(const Settings& s) {
                     "\" is not a trust domain (lower-case letters, digits, "
                     "'.', '-' and '_')");
   if (s.cert_ttl_ms < 2000) return fail("security.cert_ttl", "must be at least 2s");
+  if (auto st = validate_identity_source(s); !st) return st;
   // Policies decide on the caller's verified identity; without mTLS there is none, and a policy
   // that quietly allowed everything (as Dapr's does then) would be worse than none.
   // mTLS refuses peers of another trust domain: a policy naming one could never apply, and the
@@ -541,6 +586,7 @@ Result<Settings> load_settings(const std::vector<std::filesystem::path>& files,
   // Dapr's SDKs read the same variables: an app and its sidecar share them by default.
   if (const char* t = std::getenv("DAPR_API_TOKEN"); t && *t) settings.api_token = t;
   if (const char* t = std::getenv("APP_API_TOKEN"); t && *t) settings.app_token = t;
+  if (const char* t = std::getenv("SKIFF_JOIN_TOKEN"); t && *t) settings.join_token = t;
   for (const auto& f : files) {
     auto st = apply_toml_file(settings, f);
     if (!st) return st.error();

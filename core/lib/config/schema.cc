@@ -127,7 +127,26 @@ const std::vector<KeySpec>& specs() {
        "Directory of the local CA that signs the workload certificates (created on first use, "
        "owner-only); empty means `ca` beside the SQLite resolver's file in the state directory."},
       {"security.cert_ttl", KeyKind::kDuration, &S::cert_ttl_ms, "",
-       "Lifetime of a workload certificate; it is renewed at about half of it."},
+       "Lifetime of a workload certificate; it is renewed at about half of it (the CA service "
+       "may cut it shorter)."},
+      {"security.ca_address", KeyKind::kString, &S::ca_address, "",
+       "host:port of the CA service (`skiff ca serve`) that signs this sidecar's certificate "
+       "requests; empty means the local CA. Needs `security.ca_bundle` and a join token."},
+      {"security.ca_bundle", KeyKind::kString, &S::ca_bundle, "",
+       "PEM file of the roots the CA service's certificate must chain to (the CA directory's "
+       "bundle.crt); read again at every renewal."},
+      {"security.join_token", KeyKind::kString, &S::join_token, "",
+       "Join token from `skiff ca token create`, sent with every certificate request; the "
+       "environment variable `SKIFF_JOIN_TOKEN` sets it too."},
+      {"security.cert_file", KeyKind::kString, &S::cert_file, "",
+       "PEM certificate chain (leaf first) written by other infrastructure (cert-manager, SPIRE, "
+       "Vault agent) instead of a CA: watched, and a changed, complete set is loaded. Needs "
+       "`security.key_file` and `security.bundle_file`."},
+      {"security.key_file", KeyKind::kString, &S::key_file, "",
+       "PEM private key of `security.cert_file`'s leaf."},
+      {"security.bundle_file", KeyKind::kString, &S::bundle_file, "",
+       "PEM trust bundle (one or more roots) peers are verified against, with "
+       "`security.cert_file`."},
   };
   return kSpecs;
 }

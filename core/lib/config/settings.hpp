@@ -99,6 +99,11 @@ struct Settings {
   std::string trust_domain = "public";  // Dapr's default trust domain
   std::string ca_dir;                   // empty: default_ca_dir()
   uint64_t cert_ttl_ms = 24ull * 3600 * 1000;
+  // The CA service (`skiff ca serve`) instead of the local CA: its address, the roots its
+  // certificate chains to, and the join token (SKIFF_JOIN_TOKEN).
+  std::string ca_address, ca_bundle, join_token;
+  // Or certificates written by other infrastructure, watched and reloaded.
+  std::string cert_file, key_file, bundle_file;
 
   // Where the values came from, for messages: the files read, in order.
   std::vector<std::string> sources;

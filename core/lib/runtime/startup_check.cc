@@ -6,7 +6,9 @@
 #include "invoke/external.hpp"
 #include "plugin/components.hpp"
 #include "plugin/host_services.hpp"
+#include "security/certificates.hpp"
 #include "security/local_ca.hpp"
+#include "security/spiffe_id.hpp"
 
 namespace skiff {
 
@@ -28,13 +30,49 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
   return ConfiguredComponents{*resolver, *transport, catalog.failures()};
 }
 
+namespace {
+
+// What start-up would refuse of the certificate source, without contacting a CA or making one:
+// watched files must be a complete set for this sidecar, the CA service's bundle readable.
+Status check_identity_source(const Settings& settings) {
+  if (!settings.mtls) return Ok{};
+  if (!settings.ca_bundle.empty())
+    if (auto bundle = read_text_file(settings.ca_bundle); !bundle)
+      return make_error(bundle.error().code,
+                        settings.where("security.ca_bundle") + ": " + bundle.error().message);
+  if (settings.cert_file.empty()) return Ok{};
+  auto config = identity_config(settings);
+  const auto identity = spiffe_uri(config.trust_domain, config.app_namespace,
+                                   config.app_id.empty() ? kAnonymousApp : config.app_id);
+  auto creds = config.source->fetch(identity, config.lifetime);
+  Result<std::string> uri = creds ? verify_chain(creds->chain_pem, creds->bundle_pem)
+                                  : Result<std::string>(creds.error());
+  if (uri && *uri != identity)
+    uri = make_error(SKIFF_ERR_INVALID_ARGUMENT, "the certificate is for " + *uri +
+                                                     ", not for this sidecar (" + identity + ")");
+  if (!uri)
+    return make_error(uri.error().code,
+                      settings.where("security.cert_file") + ": " + uri.error().message);
+  return Ok{};
+}
+
+}  // namespace
+
 IdentityConfig identity_config(const Settings& settings) {
   IdentityConfig c;
   c.trust_domain = settings.trust_domain;
   c.app_namespace = settings.app_namespace;
   c.app_id = settings.app_id;
-  c.ca_dir = settings.ca_dir.empty() ? default_ca_dir() : std::filesystem::path(settings.ca_dir);
   c.lifetime = std::chrono::seconds(settings.cert_ttl_ms / 1000);
+  if (!settings.ca_address.empty())
+    c.source = ca_service_source(settings.ca_address, settings.ca_bundle, settings.join_token,
+                                 settings.trust_domain);
+  else if (!settings.cert_file.empty())
+    c.source = file_source(settings.cert_file, settings.key_file, settings.bundle_file);
+  else
+    c.source = local_ca_source(
+        settings.ca_dir.empty() ? default_ca_dir() : std::filesystem::path(settings.ca_dir),
+        settings.trust_domain);
   return c;
 }
 
@@ -50,6 +88,7 @@ Result<std::vector<std::string>> check_startup(const Settings& settings) {
       return checked.error();
   }
   if (auto external = ExternalCaller::create(io, settings); !external) return external.error();
+  if (auto st = check_identity_source(settings); !st) return st.error();
   if (settings.app_protocol == "grpc" && settings.app_port != 0)
     if (auto module = load_grpc_module(); !module)
       return make_error(module.error().code, "app.protocol = \"grpc\": " + module.error().message);

@@ -1,17 +1,18 @@
-// Keeps this sidecar's workload certificate: issues it from the local CA at start-up and renews
-// it at about half its life (with jitter), on a thread of its own since it reads files. A renewal
-// that fails is retried with backoff while the old certificate stays in use.
+// Keeps this sidecar's workload certificate: gets the first set from its source at start-up, and
+// then renews it at about half its life (with jitter), or, for watched files, installs a set that
+// changed. It runs on a thread of its own since sources read files and wait on the network. A
+// renewal that fails is retried with backoff while the installed certificate stays in use.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "common/result.hpp"
+#include "security/identity_source.hpp"
 #include "security/workload_tls.hpp"
 
 namespace skiff {
@@ -20,13 +21,13 @@ struct IdentityConfig {
   std::string trust_domain;
   std::string app_namespace;
   std::string app_id;  // empty: a sidecar that fronts no app (kAnonymousApp)
-  std::filesystem::path ca_dir;
   std::chrono::seconds lifetime{24 * 3600};
+  std::unique_ptr<IdentitySource> source;
 };
 
 class IdentityKeeper {
  public:
-  // Issues the first certificate (an error stops start-up), then starts the renewal thread.
+  // Installs the first set (an error stops start-up), then starts the renewal thread.
   static Result<std::unique_ptr<IdentityKeeper>> start(IdentityConfig config);
   ~IdentityKeeper();
   IdentityKeeper(const IdentityKeeper&) = delete;
@@ -34,17 +35,20 @@ class IdentityKeeper {
 
   const std::shared_ptr<WorkloadTls>& tls() const { return tls_; }
   const std::string& identity() const { return identity_; }
+  // Sets installed after the first one.
   uint64_t renewals() const;
 
  private:
+  using Clock = std::chrono::system_clock;
   explicit IdentityKeeper(IdentityConfig config);
-  // Issues and installs a certificate; returns when to renew it.
-  Result<std::chrono::system_clock::time_point> renew();
-  void run(std::chrono::system_clock::time_point renew_at);
+  // Fetches a set and installs it when it is new; returns when to look again.
+  Result<Clock::time_point> renew();
+  void run(Clock::time_point renew_at);
 
   const IdentityConfig config_;
   const std::string identity_;
   std::shared_ptr<WorkloadTls> tls_;
+  std::string installed_;  // the installed set's text, so that unchanged files are not reinstalled
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+
+#include "security/identity_source.hpp"
 
 namespace skiff {
 namespace {
@@ -15,14 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr auto kRootLifetime = std::chrono::hours(24 * 365);
-
-Result<std::string> read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return make_error(SKIFF_ERR_NOT_FOUND, "cannot read " + p.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Written to a temporary file with owner-only permissions, then renamed into place.
 Status write_private(const fs::path& p, const std::string& text) {
@@ -62,8 +54,8 @@ Result<CaMaterial> load_or_create_local_ca(const fs::path& dir, std::string_view
   if (lock < 0) return make_error(SKIFF_ERR_INTERNAL, "cannot open " + lock_path.string());
   ::flock(lock, LOCK_EX);
   Result<CaMaterial> out = make_error(SKIFF_ERR_INTERNAL, "");
-  auto cert = read_file(dir / "ca.crt");
-  auto key = read_file(dir / "ca.key");
+  auto cert = read_text_file(dir / "ca.crt");
+  auto key = read_text_file(dir / "ca.key");
   if (cert && key) {
     out = CaMaterial{*cert, *key};
   } else {

@@ -60,14 +60,10 @@ Result<SpiffeId> parse_spiffe_id(std::string_view uri) {
   return id;
 }
 
-Result<std::string> svid_uri(X509* leaf) {
-  if (leaf == nullptr) return make_error(SKIFF_ERR_UNAUTHENTICATED, "no certificate");
-  // An X.509-SVID leaf says CA:FALSE; OpenSSL's X509_check_ca would let CA:TRUE pass when the
-  // key usage lacks keyCertSign.
-  if ((X509_get_extension_flags(leaf) & EXFLAG_CA) != 0 || X509_check_ca(leaf) != 0)
-    return make_error(SKIFF_ERR_UNAUTHENTICATED, "the peer's leaf certificate is a CA");
+Result<std::string> single_uri_san(X509* cert) {
+  if (cert == nullptr) return make_error(SKIFF_ERR_UNAUTHENTICATED, "no certificate");
   auto* names =
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   std::string found;
   int uris = 0;
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
@@ -83,7 +79,18 @@ Result<std::string> svid_uri(X509* leaf) {
     return make_error(
         SKIFF_ERR_UNAUTHENTICATED,
         "an X.509-SVID has exactly one URI SAN; the peer's has " + std::to_string(uris));
-  if (auto id = parse_spiffe_id(found); !id) return id.error();
+  return found;
+}
+
+Result<std::string> svid_uri(X509* leaf) {
+  if (leaf == nullptr) return make_error(SKIFF_ERR_UNAUTHENTICATED, "no certificate");
+  // An X.509-SVID leaf says CA:FALSE; OpenSSL's X509_check_ca would let CA:TRUE pass when the
+  // key usage lacks keyCertSign.
+  if ((X509_get_extension_flags(leaf) & EXFLAG_CA) != 0 || X509_check_ca(leaf) != 0)
+    return make_error(SKIFF_ERR_UNAUTHENTICATED, "the peer's leaf certificate is a CA");
+  auto found = single_uri_san(leaf);
+  if (!found) return found;
+  if (auto id = parse_spiffe_id(*found); !id) return id.error();
   return found;
 }
 

@@ -29,6 +29,15 @@ Result<SpiffeId> parse_spiffe_id(std::string_view uri);
 // A trust domain as SPIFFE allows it: lower-case letters, digits, '.', '-' and '_'.
 bool valid_trust_domain(std::string_view td);
 
+// The URI of a certificate's one URI SAN (an error when it has none or several).
+Result<std::string> single_uri_san(X509* cert);
+
+// The SPIFFE ID of the CA service (`skiff ca serve`): no workload path, so no workload
+// certificate can carry it.
+inline std::string ca_service_uri(std::string_view trust_domain) {
+  return "spiffe://" + std::string(trust_domain) + "/skiff-ca";
+}
+
 // The SPIFFE ID of an X.509-SVID leaf: exactly one URI SAN, a spiffe:// one, and not a CA.
 Result<std::string> svid_uri(X509* leaf);
 

@@ -1,0 +1,236 @@
+#include "ca/ca_server.hpp"
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "ca/ca_directory.hpp"
+#include "security/ca_protocol.hpp"
+#include "security/certificates.hpp"
+#include "security/spiffe_id.hpp"
+
+namespace skiff {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr auto kConnectionTimeout = std::chrono::seconds(10);
+constexpr auto kServerCertLifetime = std::chrono::hours(24);
+
+SignAnswer refuse(unsigned status, std::string_view code, const std::string& message) {
+  nlohmann::json body = {{"errorCode", code}, {"message", message}};
+  return {status, body.dump(), "refused a certificate request: " + message};
+}
+
+}  // namespace
+
+SignAnswer answer_sign_request(const std::filesystem::path& dir, JoinTokenStore& tokens,
+                               std::string_view body, std::chrono::seconds max_cert_ttl) {
+  auto json = nlohmann::json::parse(body, nullptr, false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("token") ||
+      !json["token"].is_string() || !json.contains("csr") || !json["csr"].is_string())
+    return refuse(400, "ERR_MALFORMED_REQUEST", "expected {\"token\": ..., \"csr\": ...}");
+  auto token = tokens.check(json["token"].get<std::string>());
+  if (!token) return refuse(401, "ERR_UNAUTHENTICATED", token.error().message);
+  const std::string csr = json["csr"].get<std::string>();
+  auto uri = requested_uri(csr);
+  if (!uri) return refuse(400, "ERR_MALFORMED_REQUEST", uri.error().message);
+  auto id = parse_spiffe_id(*uri);
+  if (!id) return refuse(400, "ERR_MALFORMED_REQUEST", id.error().message);
+  auto ca = load_ca_directory(dir);
+  if (!ca) {
+    spdlog::error("the CA cannot sign: {}", ca.error().message);
+    return refuse(503, "ERR_CA_UNAVAILABLE", "the CA cannot sign now");
+  }
+  const std::string who = "token " + token->id;
+  if (id->trust_domain != ca->trust_domain)
+    return refuse(403, "ERR_PERMISSION_DENIED",
+                  *uri + " is not of the trust domain " + ca->trust_domain + " (" + who + ")");
+  if (id->app_namespace != token->app_namespace ||
+      (!token->app_id.empty() && id->app_id != token->app_id))
+    return refuse(403, "ERR_PERMISSION_DENIED",
+                  who + " does not cover " + *uri + " (it covers namespace " +
+                      token->app_namespace +
+                      (token->app_id.empty() ? "" : ", app id " + token->app_id) + ")");
+  // A sidecar asks for its configured lifetime; the CA gives at most its own maximum.
+  std::chrono::seconds ttl = max_cert_ttl;
+  if (json.contains("ttl_seconds") && json["ttl_seconds"].is_number_unsigned())
+    ttl = std::chrono::seconds(std::clamp<uint64_t>(json["ttl_seconds"].get<uint64_t>(), 1,
+                                                    static_cast<uint64_t>(max_cert_ttl.count())));
+  auto cert = sign_workload_request(ca->issuer, csr, *uri, ttl);
+  if (!cert) return refuse(400, "ERR_MALFORMED_REQUEST", cert.error().message);
+  nlohmann::json out = {{"chain", cert->chain_pem}, {"bundle", ca->bundle_pem}};
+  return {200, out.dump(),
+          "issued " + *uri + " to " + who + " for " + std::to_string(ttl.count()) + "s"};
+}
+
+struct CaServer::State : std::enable_shared_from_this<State> {
+  State(asio::io_context& io, CaServerOptions o)
+      : io(io), options(std::move(o)), acceptor(io), renew_timer(io), pool(2) {}
+
+  asio::io_context& io;
+  const CaServerOptions options;
+  tcp::acceptor acceptor;
+  asio::steady_timer renew_timer;
+  asio::thread_pool pool;
+  std::unique_ptr<JoinTokenStore> tokens;
+  std::mutex mu;  // guards tls
+  std::shared_ptr<asio::ssl::context> tls;
+  bool stopped = false;
+
+  // The service's own certificate, a leaf of the issuing CA naming ca_service_uri: renewed daily,
+  // and with every renewal a changed issuer is picked up.
+  Status renew_server_certificate() {
+    auto ca = load_ca_directory(options.dir);
+    if (!ca) return ca.error();
+    auto cert = issue_workload_certificate(ca->issuer, ca_service_uri(ca->trust_domain),
+                                           kServerCertLifetime);
+    if (!cert) return cert.error();
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
+    SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
+    boost::system::error_code ec;
+    ctx->use_certificate_chain(asio::buffer(cert->chain_pem), ec);
+    if (!ec) ctx->use_private_key(asio::buffer(cert->key_pem), asio::ssl::context::pem, ec);
+    if (ec) return make_error(SKIFF_ERR_INTERNAL, "the CA's TLS certificate: " + ec.message());
+    std::lock_guard lock(mu);
+    tls = std::move(ctx);
+    return Ok{};
+  }
+
+  void schedule_renewal(std::chrono::seconds after) {
+    renew_timer.expires_after(after);
+    renew_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->stopped) return;
+      asio::post(self->pool, [self] {
+        auto st = self->renew_server_certificate();
+        if (!st)
+          spdlog::error("renewing the CA service's certificate failed: {}", st.error().message);
+        asio::post(self->io, [self, ok = bool(st)] {
+          self->schedule_renewal(ok ? std::chrono::seconds(kServerCertLifetime) / 2
+                                    : std::chrono::seconds(60));
+        });
+      });
+    });
+  }
+
+  void accept() {
+    acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+      if (self->stopped) return;
+      if (!ec) self->serve(std::move(s));
+      self->accept();
+    });
+  }
+
+  struct Connection {
+    Connection(tcp::socket s, asio::ssl::context& ctx) : stream(std::move(s), ctx) {}
+    beast::ssl_stream<beast::tcp_stream> stream;
+    beast::flat_buffer buffer;
+    http::request_parser<http::string_body> parser;
+    http::response<http::string_body> response;
+  };
+
+  void serve(tcp::socket socket) {
+    std::shared_ptr<asio::ssl::context> ctx;
+    {
+      std::lock_guard lock(mu);
+      ctx = tls;
+    }
+    // The context lives as long as the connection that handshook with it.
+    auto c = std::shared_ptr<Connection>(new Connection(std::move(socket), *ctx),
+                                         [ctx](Connection* p) { delete p; });
+    c->parser.header_limit(8 * 1024);
+    c->parser.body_limit(ca_protocol::kMaxRequestBody);
+    beast::get_lowest_layer(c->stream).expires_after(kConnectionTimeout);
+    c->stream.async_handshake(asio::ssl::stream_base::server, [self = shared_from_this(),
+                                                               c](boost::system::error_code ec) {
+      if (ec) return;
+      http::async_read(c->stream, c->buffer, c->parser,
+                       [self, c](boost::system::error_code ec, size_t) {
+                         if (ec == http::error::body_limit)
+                           return self->reply(
+                               c, refuse(413, "ERR_MALFORMED_REQUEST", "the request is too large"));
+                         if (ec) return;
+                         self->dispatch(c);
+                       });
+    });
+  }
+
+  void dispatch(const std::shared_ptr<Connection>& c) {
+    auto& req = c->parser.get();
+    if (req.target() != ca_protocol::kSignPath)
+      return reply(c, refuse(404, "ERR_NOT_FOUND", "no such endpoint"));
+    if (req.method() != http::verb::post)
+      return reply(c, refuse(405, "ERR_MALFORMED_REQUEST", "only POST"));
+    asio::post(pool, [self = shared_from_this(), c] {
+      auto answer = answer_sign_request(self->options.dir, *self->tokens, c->parser.get().body(),
+                                        self->options.max_cert_ttl);
+      asio::post(self->io, [self, c, answer = std::move(answer)]() mutable {
+        self->reply(c, std::move(answer));
+      });
+    });
+  }
+
+  void reply(const std::shared_ptr<Connection>& c, SignAnswer answer) {
+    if (answer.status == 200)
+      spdlog::info("{}", answer.log);
+    else
+      spdlog::warn("{}", answer.log);
+    c->response = http::response<http::string_body>(static_cast<http::status>(answer.status), 11);
+    c->response.set(http::field::content_type, "application/json");
+    c->response.set(http::field::connection, "close");
+    c->response.body() = std::move(answer.body);
+    c->response.prepare_payload();
+    http::async_write(c->stream, c->response, [c](boost::system::error_code ec, size_t) {
+      if (ec) return;
+      c->stream.async_shutdown([c](boost::system::error_code) {});
+    });
+  }
+};
+
+Result<std::unique_ptr<CaServer>> CaServer::start(asio::io_context& io, CaServerOptions options) {
+  auto state = std::make_shared<State>(io, std::move(options));
+  auto tokens = JoinTokenStore::open(state->options.dir / "tokens.db");
+  if (!tokens) return tokens.error();
+  state->tokens = std::move(*tokens);
+  if (auto st = state->renew_server_certificate(); !st) return st.error();
+  boost::system::error_code ec;
+  state->acceptor.open(state->options.listen.protocol(), ec);
+  if (!ec) state->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) state->acceptor.bind(state->options.listen, ec);
+  if (!ec) state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error(SKIFF_ERR_UNAVAILABLE,
+                      "cannot listen on " + state->options.listen.address().to_string() + ":" +
+                          std::to_string(state->options.listen.port()) + ": " + ec.message());
+  state->accept();
+  state->schedule_renewal(std::chrono::seconds(kServerCertLifetime) / 2);
+  return std::unique_ptr<CaServer>(new CaServer(std::move(state)));
+}
+
+CaServer::~CaServer() {
+  state_->stopped = true;
+  boost::system::error_code ec;
+  state_->acceptor.close(ec);
+  state_->renew_timer.cancel();
+  state_->pool.join();
+}
+
+uint16_t CaServer::port() const {
+  boost::system::error_code ec;
+  return state_->acceptor.local_endpoint(ec).port();
+}
+
+}  // namespace skiff
