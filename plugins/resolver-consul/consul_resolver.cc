@@ -114,7 +114,7 @@ class ConsulResolver {
           {"Interval", go_duration(cfg_.check_interval_ms)},
           {"Timeout", go_duration(cfg_.check_timeout_ms)},
           {"DeregisterCriticalServiceAfter", go_duration(cfg_.deregister_critical_after_ms)}}}};
-    registration_ = body.dump();
+    registration_ = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     session_thread_ = std::thread([this, done, ud] { session_loop(done, ud); });
   }
 

@@ -88,6 +88,18 @@ def test_untrustworthy_framing_gets_400_and_nothing_after_it_is_served(recorded,
     assert app.paths() == ["/after"]
 
 
+@pytest.mark.parametrize("target", [b"/v1.0/invoke/%FF/method/x", b"/v1.0/invoke/\xff\xfe/method/x",
+                                    b"/v1.0/invoke/a\xff.b/method/x", b"/v1.0/invoke/cart.%C0%AF/method/x"])
+def test_bytes_that_are_not_utf8_in_an_app_id_get_a_json_400(recorded, target):
+    # The error body quotes the app id: its JSON must be written, not the connection dropped.
+    order, _, app = recorded
+    answer = raw_http(order.http_port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(answer) == 400, answer
+    body = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert body["errorCode"] == "ERR_DIRECT_INVOKE" and body["message"]
+    assert app.paths() == []
+
+
 def test_a_coding_other_than_chunked_gets_501(recorded):
     order, _, app = recorded
     req = (b"POST /v1.0/invoke/cart/method/first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/http_syntax.hpp"
+#include "common/json_text.hpp"
 
 namespace skiff {
 namespace {
@@ -27,7 +28,7 @@ bool named_in_connection(const http::fields& fields, std::string_view name) {
 Response dapr_error(unsigned status, std::string_view code, std::string_view message) {
   Response res{static_cast<http::status>(status), 11};
   res.set(http::field::content_type, "application/json");
-  res.body() = nlohmann::json{{"errorCode", code}, {"message", message}}.dump();
+  res.body() = json_text(nlohmann::json{{"errorCode", code}, {"message", message}});
   res.prepare_payload();
   return res;
 }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/api_token.hpp"
+#include "common/json_text.hpp"
 
 namespace skiff {
 
@@ -82,7 +83,7 @@ Response Router::metadata() const {
   }
   Response res{http::status::ok, 11};
   res.set(http::field::content_type, "application/json");
-  res.body() = body.dump();
+  res.body() = json_text(body);
   return res;
 }
 

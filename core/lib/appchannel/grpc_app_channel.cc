@@ -14,6 +14,7 @@
 
 #include "api/http_types.hpp"
 #include "common/api_token.hpp"
+#include "common/json_text.hpp"
 #include "dapr_api.pb.h"
 #include "grpc/framing.hpp"
 #include "grpc/metadata.hpp"
@@ -132,7 +133,7 @@ asio::awaitable<void> GrpcAppChannel::on_invoke(ServerCall& call, const CallHead
     // A gRPC caller (InvokeService) gets the app's own status back from these.
     out.headers.push_back({"skiff-grpc-status", std::to_string(st.error_code())});
     out.headers.push_back({"skiff-grpc-message", st.error_message()});
-    answer = nlohmann::json{{"code", st.error_code()}, {"message", st.error_message()}}.dump();
+    answer = json_text(nlohmann::json{{"code", st.error_code()}, {"message", st.error_message()}});
   }
   out.headers.push_back({"Content-Length", std::to_string(answer.size())});
   if ((co_await call.write_head(out)).status != SKIFF_OK) co_return;

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "ca/join_tokens.hpp"
+#include "ca/sign_request.hpp"
 #include "common/result.hpp"
 
 namespace skiff {
@@ -23,16 +24,6 @@ struct CaServerOptions {
   boost::asio::ip::tcp::endpoint listen;
   std::chrono::seconds max_cert_ttl{24 * 3600};  // a request for longer gets this
 };
-
-// What one sign request is answered: an HTTP status and a JSON body. The whole decision, apart from
-// the network, so that tests can drive it directly.
-struct SignAnswer {
-  unsigned status = 200;
-  std::string body;
-  std::string log;  // a line for the CA's log: what was issued to whom, or why not
-};
-SignAnswer answer_sign_request(const std::filesystem::path& dir, JoinTokenStore& tokens,
-                               std::string_view body, std::chrono::seconds max_cert_ttl);
 
 class CaServer {
  public:

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/address_list.hpp"
+#include "common/json_text.hpp"
 #include "security/ca_protocol.hpp"
 #include "security/certificates.hpp"
 #include "security/identity_source.hpp"
@@ -41,7 +42,7 @@ class CaServiceSource : public IdentitySource {
     if (!request) return request.error();
     nlohmann::json body = {
         {"token", token_}, {"csr", request->csr_pem}, {"ttl_seconds", lifetime.count()}};
-    auto answer = post(body.dump());
+    auto answer = post(json_text(body));
     if (!answer) return answer.error();
     auto json = nlohmann::json::parse(*answer, nullptr, false);
     if (json.is_discarded() || !json.is_object() || !json.contains("chain") ||
