@@ -18,6 +18,11 @@ packages=(
   etcd-server etcd-client dnsmasq-base avahi-daemon avahi-utils dbus
 )
 
+# Node.js and npm for the test with Dapr's JavaScript SDK (from the npm registry): Debian's, unless
+# the machine already has a Node.js of its own (whose package may carry npm itself).
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+
 # Extra packages a caller needs (scripts/bench.sh adds nginx-light).
 packages+=("$@")
 
