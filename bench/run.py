@@ -6,6 +6,8 @@
   skiff-plain  the same with security.mtls = false
   nginx        loadgen -> nginx A -> nginx B -> app   (keep-alive upstreams: the plain-proxy
                                                      baseline with the same number of hops)
+  nginx-tls    the same with TLS 1.3 between the two nginx, client certificates both ways
+               (the anchor for skiff's mTLS)
   grpc-direct  gRPC loadgen -> gRPC echo app
   skiff-grpc   gRPC loadgen -> skiffd A (gRPC API, proxy mode) -> skiffd B -> gRPC echo app
 
@@ -13,7 +15,7 @@ Scenarios: (a) open loop at 1000 requests/s, 1 KiB POST bodies, 16 connections (
 Dapr's published sidecar numbers); (b) closed loop, maximum throughput; (c) 64 KiB and 1 MiB
 bodies, closed loop (HTTP only); (d) idle. Per topology and scenario: throughput, latency percentiles,
 latency added over direct, CPU time per request of each proxy process (user+sys from /proc) and
-its peak and steady RSS. Printed as a table and written as JSON.
+its peak and steady RSS; for skiff with mTLS, the TLS handshakes of both sidecars per call. Printed as a table and written as JSON.
 
 Usage: bench/run.py [--quick] [--build DIR] [--out FILE]   (scripts/bench.sh builds and calls it)
 """
@@ -141,6 +143,21 @@ class Topology:
         self.procs, self.proxies = [], []
         self.port, self.path, self.headers = None, "/echo", []
         self.grpc = False  # driven by skiff-grpc-loadgen; only the 1 KiB scenarios
+        self.metadata_ports = []  # skiffd HTTP ports whose metadata counts TLS handshakes
+
+    def handshakes(self):
+        """Verified TLS handshakes of the sidecars so far (None without mTLS)."""
+        total = None
+        for port in self.metadata_ports:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET /v1.0/metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while chunk := s.recv(65536):
+                    answer += chunk
+            identity = json.loads(answer.partition(b"\r\n\r\n")[2]).get("identity")
+            if identity:
+                total = (total or 0) + identity["tlsHandshakes"]
+        return total
 
     def start(self, args, log, env=None):
         p = subprocess.Popen([str(a) for a in args], stdout=open(self.tmp / log, "w"),
@@ -182,6 +199,7 @@ def start_skiff(tmp, build, app_port, name="skiff", extra=()):
     wait_port(ports[3])
     t.proxies = [Proxy("skiffd A", a), Proxy("skiffd B", b)]
     t.port, t.path = ports[3], "/v1.0/invoke/echo/method/echo"
+    t.metadata_ports = [ports[0], ports[3]]
     return t
 
 
@@ -225,6 +243,7 @@ def start_skiff_grpc(tmp, build, app_port):
     wait_port(ports[5])
     t.proxies = [Proxy("skiffd A", a), Proxy("skiffd B", b)]
     t.port, t.headers = ports[5], ["dapr-app-id: echo"]
+    t.metadata_ports = [ports[0], ports[3]]
     return t
 
 
@@ -273,6 +292,83 @@ def start_nginx(tmp, build, app_port):
     return t
 
 
+NGINX_TLS_CLIENT = """
+  upstream next {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass https://next;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_ssl_protocols TLSv1.3;
+      proxy_ssl_certificate {certs}/a.crt;
+      proxy_ssl_certificate_key {certs}/a.key;
+      proxy_ssl_trusted_certificate {certs}/ca.crt;
+      proxy_ssl_verify on;
+      proxy_ssl_name b.bench;
+      proxy_ssl_session_reuse on;
+    }}
+  }}
+}}
+"""
+
+NGINX_TLS_SERVER = """
+  upstream next {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_protocols TLSv1.3;
+    ssl_certificate {certs}/b.crt;
+    ssl_certificate_key {certs}/b.key;
+    ssl_client_certificate {certs}/ca.crt;
+    ssl_verify_client on;
+    location / {{
+      proxy_pass http://next;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+
+def tls_certificates(d):
+    """A CA and P-256 certificates for nginx A (client) and B (server), as skiff's are made."""
+    d.mkdir()
+
+    def openssl(*args):
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, cwd=d)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            "ca.key", "-subj", "/CN=bench CA", "-days", "2", "-out", "ca.crt",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    for name in ("a", "b"):
+        (d / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}.bench\n"
+                                       "extendedKeyUsage=serverAuth,clientAuth\n")
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                f"{name}.key", "-subj", f"/CN={name}.bench", "-out", f"{name}.csr")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt")
+    return d
+
+
+def start_nginx_tls(tmp, build, app_port):
+    """nginx A -> (TLS 1.3, client certificates, keep-alive) -> nginx B -> app."""
+    t = Topology("nginx-tls", tmp, build, app_port)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    certs = tls_certificates(tmp / "nginx-tls-certs")
+    b_port, a_port = free_port(), free_port()
+    head = NGINX_CONF[:NGINX_CONF.index("  upstream next")]
+    for name, port, upstream, tail in (("b", b_port, app_port, NGINX_TLS_SERVER),
+                                       ("a", a_port, b_port, NGINX_TLS_CLIENT)):
+        d = tmp / f"nginx-tls-{name}"
+        d.mkdir()
+        (d / "nginx.conf").write_text((head + tail).format(dir=d, port=port, upstream=upstream, certs=certs))
+        p = t.start([nginx, "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log"], f"nginx-tls-{name}.log")
+        wait_port(port)
+        t.proxies.insert(0, Proxy(f"nginx {name.upper()}", p))
+    t.port = a_port
+    return t
+
+
 def loadgen(build, topo, seconds, warmup, connections, body, rate=0):
     if topo.grpc:
         args = [build / "bench/skiff-grpc-loadgen", "--target", f"127.0.0.1:{topo.port}"]
@@ -290,9 +386,14 @@ def loadgen(build, topo, seconds, warmup, connections, body, rate=0):
 
 
 def measure(build, topo, scenario):
+    handshakes_before = topo.handshakes()
     cpu_before = {p.name: cpu_seconds(p.pids()) for p in topo.proxies}
     with Sampler(topo.proxies) as rss:
         result = loadgen(build, topo, **scenario["load"])
+    if handshakes_before is not None:
+        # Over warm-up and measurement alike: a handshake per call would show as about 2 (one per
+        # sidecar) here; pooled connections make it a handful in all.
+        result["tls_handshakes"] = topo.handshakes() - handshakes_before
     steady = {p.name: rss_bytes(p.pids()) for p in topo.proxies}
     cpu = {p.name: cpu_seconds(p.pids()) - cpu_before[p.name] for p in topo.proxies}
     # CPU over warm-up and measurement, divided by the requests of both (rate x time, or measured).
@@ -349,6 +450,8 @@ def print_table(results):
                 added = "/".join(f"{(lat[k] - d[k]) / 1000:.2f}" for k in ("p50", "p90", "p99"))
             proxies = "; ".join(f"{n}: {p['cpu_us_per_request']}, {p['peak_rss_mib']}/{p['steady_rss_mib']}"
                                 for n, p in r.get("proxies", {}).items())
+            if "tls_handshakes" in r:
+                proxies += f"; {r['tls_handshakes']} TLS handshakes"
             print(row([sc["name"], topo, f"{r['throughput_rps']:.0f}", *(f"{lat[k] / 1000:.2f}" for k in
                        ("p50", "p90", "p99", "p999", "max")), added, proxies], widths))
     print()
@@ -361,7 +464,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs: the whole suite in under 3 minutes")
     ap.add_argument("--build", default=os.environ.get("SKIFF_BUILD_DIR", REPO / "build"), type=Path)
     ap.add_argument("--out", type=Path, help="JSON file (default bench/results/<date>.json)")
-    ap.add_argument("--topologies", default="direct,skiff,skiff-plain,nginx,grpc-direct,skiff-grpc")
+    ap.add_argument("--topologies", default="direct,skiff,skiff-plain,nginx,nginx-tls,grpc-direct,skiff-grpc")
     args = ap.parse_args()
     build = args.build.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
@@ -369,7 +472,7 @@ def main():
                             str(free_port_app := free_port()), "--name", "echo"],
                            stdout=open(tmp / "app.log", "w"), stderr=subprocess.STDOUT)
     starters = {"direct": start_direct, "skiff": start_skiff, "skiff-plain": start_skiff_plain, "nginx": start_nginx,
-                "grpc-direct": start_grpc_direct, "skiff-grpc": start_skiff_grpc}
+                "nginx-tls": start_nginx_tls, "grpc-direct": start_grpc_direct, "skiff-grpc": start_skiff_grpc}
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "quick": args.quick, "scenarios": [], "idle_rss_mib": {}}
     try:

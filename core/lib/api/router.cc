@@ -76,7 +76,9 @@ Response Router::metadata() const {
       std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
       return std::string(buf);
     };
-    body["identity"] = {{"spiffeId", presented.identity}, {"expiry", rfc3339(presented.not_after)}};
+    body["identity"] = {{"spiffeId", presented.identity},
+                        {"expiry", rfc3339(presented.not_after)},
+                        {"tlsHandshakes", info_.workload_tls->handshakes()}};
     // Certificates from watched files are renewed by whoever writes them, not by this sidecar.
     if (presented.renew_at != std::chrono::system_clock::time_point{})
       body["identity"]["renewal"] = rfc3339(presented.renew_at);

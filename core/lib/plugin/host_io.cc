@@ -1,5 +1,7 @@
 #include "plugin/host_io.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -7,9 +9,9 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -27,27 +29,95 @@ using Socket = asio::generic::stream_protocol::socket;
 // The ABI's opaque socket handle: an Asio socket on the host's io_context. Asio's socket
 // operations send with MSG_NOSIGNAL, so a peer that went away never raises SIGPIPE.
 //
-// After io_start_tls the socket carries TLS. An SSL stream is one state machine for both
-// directions, so its operations run on the socket's executor (a strand with several loop threads;
-// io_read and io_write dispatch to it from wherever they are called), and they hold the stream
-// (and so the socket) alive until they complete: io_close may come while they are outstanding.
+namespace {
+
+// OpenSSL's own socket BIO sends without MSG_NOSIGNAL: a peer gone away would raise SIGPIPE and
+// end the process. This one does what it does with that flag, and nothing else.
+int nosignal_write(BIO* b, const char* data, int len) {
+  BIO_clear_retry_flags(b);
+  ssize_t n = ::send(static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b))), data,
+                     static_cast<size_t>(len), MSG_NOSIGNAL);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_write(b);
+  return static_cast<int>(n);
+}
+
+int nosignal_read(BIO* b, char* out, int len) {
+  BIO_clear_retry_flags(b);
+  ssize_t n = ::recv(static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b))), out,
+                     static_cast<size_t>(len), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(b);
+  return static_cast<int>(n);
+}
+
+long nosignal_ctrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered here
+}
+
+// A BIO over a socket descriptor the host owns (and closes); null when OpenSSL has no memory.
+BIO* socket_bio(int fd) {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "skiff socket");
+    BIO_meth_set_write(m, nosignal_write);
+    BIO_meth_set_read(m, nosignal_read);
+    BIO_meth_set_ctrl(m, nosignal_ctrl);
+    BIO_meth_set_create(m, [](BIO* b) {
+      BIO_set_init(b, 1);
+      return 1;
+    });
+    return m;
+  }();
+  BIO* bio = BIO_new(method);
+  if (bio) BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  return bio;
+}
+
+}  // namespace
+
+// After io_start_tls the socket carries TLS: OpenSSL reads and writes the descriptor itself
+// (a socket BIO, read-ahead on), and the host waits for readiness when it asks, as nginx does.
+// That spares the two copies and the engine of a memory-BIO stream: a record goes from the kernel
+// into OpenSSL's buffer and is decrypted straight into the transport's. An SSL object is one state
+// machine for both directions, so every TLS step runs on the socket's executor (a strand with
+// several loop threads), and the steps hold the shared state alive until they complete: io_close
+// may come while they are outstanding, and marks the state closed so that no step touches the
+// descriptor after it (its number may already belong to another socket).
 struct skiff_io_t {
   struct Tls {
-    Tls(Socket& socket, std::shared_ptr<asio::ssl::context> ctx)
-        : context(std::move(ctx)), stream(socket, *context) {}
-    std::shared_ptr<asio::ssl::context> context;  // the set it started with, kept over rotations
-    asio::ssl::stream<Socket&> stream;
-    std::string gathered;  // the pieces of one io_write, joined: TLS writes one buffer at a time
+    Tls(std::shared_ptr<boost::asio::ssl::context> ctx, int fd)
+        : context(std::move(ctx)), ssl(SSL_new(context->native_handle())) {
+      if (!ssl) return;
+      BIO* bio = socket_bio(fd);
+      if (!bio) {
+        SSL_free(ssl);
+        ssl = nullptr;
+        return;
+      }
+      SSL_set_bio(ssl, bio, bio);  // one reference, owned by ssl
+      // Whole records per recv, not a header and then a body.
+      SSL_set_read_ahead(ssl, 1);
+      SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+      // A peer that closes without close_notify ends the stream, as a plaintext one would; the
+      // transport's framing tells a complete message from a cut one.
+      SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    }
+    ~Tls() { SSL_free(ssl); }
+    Tls(const Tls&) = delete;
+    Tls& operator=(const Tls&) = delete;
+    std::shared_ptr<boost::asio::ssl::context> context;  // the set it started with
+    SSL* ssl;
+    std::string gathered;  // the pieces of one io_write, joined: records as full as they fit
+    size_t written = 0;    // how much of `gathered` is out
   };
   struct Shared {
-    explicit Shared(const asio::any_io_executor& executor) : socket(executor) {}
+    explicit Shared(const boost::asio::any_io_executor& executor) : socket(executor) {}
     Socket socket;
     std::unique_ptr<Tls> tls;
     // Set once tls exists: io_cancel and io_close may run on another thread than io_start_tls.
     std::atomic<bool> tls_on{false};
+    bool closed = false;  // on the executor only: io_close ran
     std::string peer_identity;
   };
-  skiff_io_t(skiff::HostServices& host, const asio::any_io_executor& executor)
+  skiff_io_t(skiff::HostServices& host, const boost::asio::any_io_executor& executor)
       : host(host), shared(std::make_shared<Shared>(executor)) {}
   skiff::HostServices& host;
   std::shared_ptr<Shared> shared;
@@ -123,16 +193,111 @@ void refuse(skiff_io_t* io, skiff_io_done_fn done, void* user_data, const char* 
   });
 }
 
+using SharedPtr = std::shared_ptr<skiff_io_t::Shared>;
+
+void tls_cancelled(skiff_io_done_fn done, void* user_data) {
+  done(user_data, SKIFF_ERR_CANCELLED, 0, skiff_str_t{"cancelled", 9});
+}
+
+// Why an SSL call failed, for the transport; empties this thread's error queue, which must be
+// empty before the next SSL call.
+std::string tls_failure(const char* what, int ssl_error) {
+  unsigned long e = ERR_get_error();
+  std::string why = what;
+  if (e != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    why.append(": ").append(buf);
+  } else if (ssl_error == SSL_ERROR_SYSCALL) {
+    why.append(": ").append(std::strerror(errno));
+  }
+  ERR_clear_error();
+  return why;
+}
+
+// Waits until the socket can do what OpenSSL asked for, then runs `again` (on the executor),
+// or completes with the wait's error (cancelled, closed).
+template <typename Again>
+void tls_wait(const SharedPtr& shared, int ssl_error, skiff_io_done_fn done, void* user_data,
+              Again again) {
+  auto wait = ssl_error == SSL_ERROR_WANT_WRITE ? asio::socket_base::wait_write
+                                                : asio::socket_base::wait_read;
+  shared->socket.async_wait(wait, [shared, done, user_data, again = std::move(again)](
+                                      const boost::system::error_code& ec) mutable {
+    if (ec || shared->closed)
+      return finish(done, user_data,
+                    ec ? ec : boost::system::error_code(asio::error::operation_aborted), 0);
+    again();
+  });
+}
+
+void tls_read(const SharedPtr& shared, void* buf, size_t cap, skiff_io_done_fn done,
+              void* user_data) {
+  if (shared->closed) return tls_cancelled(done, user_data);
+  SSL* ssl = shared->tls->ssl;
+  size_t n = 0;
+  int r = SSL_read_ex(ssl, buf, cap, &n);
+  if (r == 1) return done(user_data, SKIFF_OK, n, skiff_str_t{"", 0});
+  int e = SSL_get_error(ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+    return tls_wait(shared, e, done, user_data, [shared, buf, cap, done, user_data] {
+      tls_read(shared, buf, cap, done, user_data);
+    });
+  if (e == SSL_ERROR_ZERO_RETURN) {  // close_notify, or the end of the stream without it
+    ERR_clear_error();
+    return done(user_data, SKIFF_OK, 0, skiff_str_t{"", 0});
+  }
+  std::string why = tls_failure("TLS read failed", e);
+  done(user_data, SKIFF_ERR_UNAVAILABLE, 0, skiff_str_t{why.data(), why.size()});
+}
+
+// All of `gathered`, record after record, before the transport hears back: one completion per
+// write, not one per 16 KiB record.
+void tls_write(const SharedPtr& shared, skiff_io_done_fn done, void* user_data) {
+  if (shared->closed) return tls_cancelled(done, user_data);
+  auto& tls = *shared->tls;
+  while (tls.written < tls.gathered.size()) {
+    size_t n = 0;
+    int r = SSL_write_ex(tls.ssl, tls.gathered.data() + tls.written,
+                         tls.gathered.size() - tls.written, &n);
+    if (r == 1) {
+      tls.written += n;
+      continue;
+    }
+    int e = SSL_get_error(tls.ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+      return tls_wait(shared, e, done, user_data,
+                      [shared, done, user_data] { tls_write(shared, done, user_data); });
+    std::string why = tls_failure("TLS write failed", e);
+    return done(user_data, SKIFF_ERR_UNAVAILABLE, tls.written, skiff_str_t{why.data(), why.size()});
+  }
+  done(user_data, SKIFF_OK, tls.written, skiff_str_t{"", 0});
+}
+
+template <typename Verified>
+void tls_handshake(const SharedPtr& shared, skiff_io_done_fn done, void* user_data,
+                   Verified verified) {
+  if (shared->closed) return tls_cancelled(done, user_data);
+  SSL* ssl = shared->tls->ssl;
+  int r = SSL_do_handshake(ssl);
+  if (r == 1) return verified();
+  int e = SSL_get_error(ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+    return tls_wait(shared, e, done, user_data, [shared, done, user_data, verified]() mutable {
+      tls_handshake(shared, done, user_data, std::move(verified));
+    });
+  std::string why = tls_failure("TLS handshake failed", e);
+  done(user_data, SKIFF_ERR_UNAUTHENTICATED, 0, skiff_str_t{why.data(), why.size()});
+}
+
 void io_read(skiff_io_t* io, void* buf, size_t cap, skiff_io_done_fn done, void* user_data) {
   // A zero-byte read would complete with 0 bytes, which means end of stream.
   if (cap == 0) return refuse(io, done, user_data, "io_read needs room for at least one byte");
   if (auto& shared = io->shared; shared->tls) {
-    asio::dispatch(shared->socket.get_executor(), [shared, buf, cap, done, user_data] {
-      shared->tls->stream.async_read_some(
-          asio::buffer(buf, cap),
-          [shared, done, user_data](const boost::system::error_code& ec, size_t n) {
-            finish(done, user_data, ec, n);
-          });
+    // Posted, not run here: OpenSSL may hold a whole record already, and the completion must not
+    // run inside io_read.
+    asio::post(shared->socket.get_executor(), [shared, buf, cap, done, user_data] {
+      tls_read(shared, buf, cap, done, user_data);
     });
     return;
   }
@@ -151,18 +316,13 @@ void io_write(skiff_io_t* io, const skiff_bytes_t* pieces, size_t count, skiff_i
   if (total == 0) return refuse(io, done, user_data, "io_write needs at least one byte");
   if (auto& shared = io->shared; shared->tls) {
     // One buffer, so that the pieces of a gathered write go out in as few records as they fit.
-    auto& gathered = shared->tls->gathered;
-    gathered.clear();
+    auto& tls = *shared->tls;
+    tls.gathered.clear();
+    tls.written = 0;
     for (size_t i = 0; i < count; ++i)
-      gathered.append(reinterpret_cast<const char*>(pieces[i].ptr), pieces[i].len);
-    asio::dispatch(shared->socket.get_executor(), [shared, done, user_data] {
-      // All of it, record after record, before the transport hears back: one round trip to the
-      // transport per write, not one per 16 KiB record.
-      asio::async_write(shared->tls->stream, asio::buffer(shared->tls->gathered),
-                        [shared, done, user_data](const boost::system::error_code& ec, size_t n) {
-                          finish(done, user_data, ec, n);
-                        });
-    });
+      tls.gathered.append(reinterpret_cast<const char*>(pieces[i].ptr), pieces[i].len);
+    asio::post(shared->socket.get_executor(),
+               [shared, done, user_data] { tls_write(shared, done, user_data); });
     return;
   }
   Pieces p;
@@ -186,32 +346,31 @@ void io_start_tls(skiff_io_t* io, int32_t role, skiff_str_t peer_app_id, skiff_s
   if (shared->tls) return refuse(io, done, user_data, "TLS already started on this socket");
   auto context = tls->context();
   if (!context) return refuse(io, done, user_data, "no workload certificate installed");
-  shared->tls = std::make_unique<skiff_io_t::Tls>(shared->socket, std::move(context));
+  auto fresh =
+      std::make_unique<skiff_io_t::Tls>(std::move(context), shared->socket.native_handle());
+  if (!fresh->ssl) return refuse(io, done, user_data, "cannot start TLS: out of memory");
+  if (role == SKIFF_TLS_CLIENT)
+    SSL_set_connect_state(fresh->ssl);
+  else
+    SSL_set_accept_state(fresh->ssl);
+  shared->tls = std::move(fresh);
   shared->tls_on.store(true, std::memory_order_release);
   std::string expected;
   if (role == SKIFF_TLS_CLIENT)
     expected = spiffe_uri(tls->trust_domain(), std::string_view(peer_ns.ptr, peer_ns.len),
                           std::string_view(peer_app_id.ptr, peer_app_id.len));
-  auto type =
-      role == SKIFF_TLS_CLIENT ? asio::ssl::stream_base::client : asio::ssl::stream_base::server;
-  asio::dispatch(shared->socket.get_executor(), [shared, tls, type, expected = std::move(expected),
-                                                 done, user_data]() mutable {
-    shared->tls->stream.async_handshake(type, [shared, tls, expected = std::move(expected), done,
-                                               user_data](const boost::system::error_code& ec) {
-      if (ec) {
-        if (ec == asio::error::operation_aborted)
-          return done(user_data, SKIFF_ERR_CANCELLED, 0, skiff_str_t{"cancelled", 9});
-        std::string why = "TLS handshake failed: " + ec.message();
-        return done(user_data, SKIFF_ERR_UNAUTHENTICATED, 0, skiff_str_t{why.data(), why.size()});
-      }
-      auto peer = tls->verify_peer(shared->tls->stream.native_handle(), expected);
-      if (!peer) {
-        const auto& why = peer.error().message;
-        return done(user_data, peer.error().code, 0, skiff_str_t{why.data(), why.size()});
-      }
-      shared->peer_identity = std::move(*peer);
-      done(user_data, SKIFF_OK, 0, skiff_str_t{"", 0});
-    });
+  auto verified = [shared, tls, expected = std::move(expected), done, user_data] {
+    auto peer = tls->verify_peer(shared->tls->ssl, expected);
+    if (!peer) {
+      const auto& why = peer.error().message;
+      return done(user_data, peer.error().code, 0, skiff_str_t{why.data(), why.size()});
+    }
+    shared->peer_identity = std::move(*peer);
+    tls->count_handshake();
+    done(user_data, SKIFF_OK, 0, skiff_str_t{"", 0});
+  };
+  asio::post(shared->socket.get_executor(), [shared, done, user_data, verified]() mutable {
+    tls_handshake(shared, done, user_data, std::move(verified));
   });
 }
 
@@ -235,8 +394,9 @@ void io_cancel(skiff_io_t* io) {
 
 void io_close(skiff_io_t* io) {
   if (auto shared = io->shared; shared->tls_on.load(std::memory_order_acquire)) {
-    delete io;  // the stream lives on in its outstanding operations until they complete
+    delete io;  // the TLS state lives on in its outstanding steps until they complete
     asio::dispatch(shared->socket.get_executor(), [shared] {
+      shared->closed = true;
       boost::system::error_code ignored;
       shared->socket.close(ignored);
     });

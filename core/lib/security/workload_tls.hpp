@@ -5,6 +5,7 @@
 
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <memory>
@@ -39,11 +40,17 @@ class WorkloadTls {
   };
   Presented presented() const;
 
+  // Handshakes completed and verified, both roles: pooled connections make this grow with
+  // connections, never with calls (metadata shows it; the benchmark counts it per call).
+  void count_handshake() { handshakes_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t handshakes() const { return handshakes_.load(std::memory_order_relaxed); }
+
  private:
   const std::string trust_domain_;
   mutable std::mutex mu_;  // guards the two below; taken per handshake and per rotation only
   std::shared_ptr<boost::asio::ssl::context> context_;
   Presented presented_;
+  std::atomic<uint64_t> handshakes_{0};
 };
 
 }  // namespace skiff
