@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the benchmark: direct, skiff and nginx-chain topologies on loopback, in one run, and prints
+# Runs the benchmark: direct, skiff (with and without mTLS) and nginx-chain (with and without TLS)
+# topologies on loopback, in one run, and prints
 # the table (JSON in bench/results/). Installs nginx (nginx-light) if missing, as a program the
 # benchmark starts itself, never as a service. `scripts/bench.sh --quick` finishes in under 3
 # minutes; other options go to bench/run.py (see bench/run.py --help).
