@@ -62,6 +62,9 @@ int run_init(const CaCommands& ca) {
 int run_token_create(const CaCommands& ca) {
   std::chrono::seconds ttl{};
   if (!duration("--ttl", ca.token_ttl, ttl)) return 2;
+  // 0 means "until revoked": a lifetime under a second must not round down to it.
+  if (ttl.count() == 0 && skiff::parse_duration_ms(ca.token_ttl).value_or(0) != 0)
+    return fail("--ttl: at least 1s, or 0 for a token that works until it is revoked");
   // Only names a SPIFFE ID can carry, so that a token never covers what no sidecar can be.
   auto probe = skiff::parse_spiffe_id(skiff::spiffe_uri(
       "probe", ca.token_namespace, ca.token_app_id.empty() ? "probe" : ca.token_app_id));

@@ -98,9 +98,9 @@ def ca(cluster):
     return service
 
 
-def csr(tmp, name, uris):
+def csr(tmp, name, uris, curve="prime256v1"):
     key, req = tmp / f"{name}.key", tmp / f"{name}.csr"
-    tls_peer.openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+    tls_peer.openssl("ecparam", "-name", curve, "-genkey", "-noout", "-out", key)
     tls_peer.openssl("req", "-new", "-key", key, "-subj", f"/CN={name}", "-out", req,
                      "-addext", "subjectAltName=" + ",".join(f"URI:{u}" for u in uris))
     return req.read_text()
@@ -113,6 +113,10 @@ def test_init_keeps_keys_owner_only_and_refuses_to_replace_a_ca(cluster):
         path = service.dir / name
         if path.exists():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    # A token lifetime under a second would round to "never expires": refused.
+    short = skiff("ca", "token", "create", "--dir", service.dir, "--namespace", "prod", "--ttl", "500ms",
+                  check=False)
+    assert short.returncode != 0 and "at least 1s" in short.stderr
     again = skiff("ca", "init", "--dir", service.dir, "--trust-domain", TD, check=False)
     assert again.returncode != 0 and "already holds a CA" in again.stderr
     # The issuing CA chains to the root, as `openssl verify` sees it.
@@ -174,6 +178,10 @@ def test_the_ca_refuses_what_it_must_not_sign(cluster, ca):
     assert status == 401
     status, body = ca.post({"token": token, "csr": "-----BEGIN CERTIFICATE REQUEST-----\nnope\n"})
     assert status == 400
+    # Another 256-bit curve is not P-256.
+    status, body = ca.post({"token": token, "csr": csr(cluster.tmp, "k1", [f"spiffe://{TD}/ns/prod/a"],
+                                                     curve="secp256k1")})
+    assert status == 400 and "P-256" in body["message"]
     status, body = ca.post(b"{not json")
     assert status == 400 and body["errorCode"] == "ERR_MALFORMED_REQUEST"
     status, _ = ca.post({"token": token}, path="/v1/other")

@@ -29,6 +29,12 @@ using tcp = asio::ip::tcp;
 
 constexpr auto kConnectionTimeout = std::chrono::seconds(10);
 constexpr auto kServerCertLifetime = std::chrono::hours(24);
+// Renewed hourly (sooner when the issuer cuts it short): a new issuing CA is presented within the
+// hour, before sidecars whose bundle dropped the old root refuse the service.
+constexpr auto kServerCertRenewal = std::chrono::hours(1);
+// Connections at once; more are closed at accept. Each holds a descriptor for at most
+// kConnectionTimeout, so a client that opens many cannot starve the service of descriptors.
+constexpr int kMaxConnections = 256;
 
 SignAnswer refuse(unsigned status, std::string_view code, const std::string& message) {
   nlohmann::json body = {{"errorCode", code}, {"message", message}};
@@ -50,6 +56,9 @@ struct CaServer::State : std::enable_shared_from_this<State> {
   std::mutex mu;  // guards tls
   std::shared_ptr<asio::ssl::context> tls;
   bool stopped = false;
+  int connections = 0;  // on the io_context only
+  asio::steady_timer accept_pause{io};
+  std::chrono::system_clock::time_point server_cert_end{};
 
   // The service's own certificate, a leaf of the issuing CA naming ca_service_uri: renewed daily,
   // and with every renewal a changed issuer is picked up.
@@ -59,6 +68,7 @@ struct CaServer::State : std::enable_shared_from_this<State> {
     auto cert = issue_workload_certificate(ca->issuer, ca_service_uri(ca->trust_domain),
                                            kServerCertLifetime);
     if (!cert) return cert.error();
+    server_cert_end = cert->not_after;
     auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
     SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
@@ -71,6 +81,14 @@ struct CaServer::State : std::enable_shared_from_this<State> {
     return Ok{};
   }
 
+  std::chrono::seconds next_renewal() const {
+    auto half = std::chrono::duration_cast<std::chrono::seconds>(server_cert_end -
+                                                                 std::chrono::system_clock::now()) /
+                2;
+    return std::clamp<std::chrono::seconds>(half, std::chrono::seconds(1),
+                                            std::chrono::seconds(kServerCertRenewal));
+  }
+
   void schedule_renewal(std::chrono::seconds after) {
     renew_timer.expires_after(after);
     renew_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -80,8 +98,7 @@ struct CaServer::State : std::enable_shared_from_this<State> {
         if (!st)
           spdlog::error("renewing the CA service's certificate failed: {}", st.error().message);
         asio::post(self->io, [self, ok = bool(st)] {
-          self->schedule_renewal(ok ? std::chrono::seconds(kServerCertLifetime) / 2
-                                    : std::chrono::seconds(60));
+          self->schedule_renewal(ok ? self->next_renewal() : std::chrono::seconds(60));
         });
       });
     });
@@ -90,7 +107,22 @@ struct CaServer::State : std::enable_shared_from_this<State> {
   void accept() {
     acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
       if (self->stopped) return;
-      if (!ec) self->serve(std::move(s));
+      if (ec) {
+        // Out of descriptors, say: the listener stays readable, so accepting again at once would
+        // spin. Pause, then go on.
+        spdlog::warn("accepting a connection failed: {}", ec.message());
+        self->accept_pause.expires_after(std::chrono::milliseconds(200));
+        self->accept_pause.async_wait([self](boost::system::error_code) {
+          if (!self->stopped) self->accept();
+        });
+        return;
+      }
+      if (self->connections >= kMaxConnections) {
+        boost::system::error_code ignored;
+        s.close(ignored);
+      } else {
+        self->serve(std::move(s));
+      }
       self->accept();
     });
   }
@@ -110,8 +142,13 @@ struct CaServer::State : std::enable_shared_from_this<State> {
       ctx = tls;
     }
     // The context lives as long as the connection that handshook with it.
+    ++connections;
     auto c = std::shared_ptr<Connection>(new Connection(std::move(socket), *ctx),
-                                         [ctx](Connection* p) { delete p; });
+                                         [ctx, self = shared_from_this()](Connection* p) {
+                                           delete p;
+                                           // The last handler of a connection runs on io.
+                                           --self->connections;
+                                         });
     c->parser.header_limit(8 * 1024);
     c->parser.body_limit(ca_protocol::kMaxRequestBody);
     beast::get_lowest_layer(c->stream).expires_after(kConnectionTimeout);
@@ -177,7 +214,7 @@ Result<std::unique_ptr<CaServer>> CaServer::start(asio::io_context& io, CaServer
                       "cannot listen on " + state->options.listen.address().to_string() + ":" +
                           std::to_string(state->options.listen.port()) + ": " + ec.message());
   state->accept();
-  state->schedule_renewal(std::chrono::seconds(kServerCertLifetime) / 2);
+  state->schedule_renewal(state->next_renewal());
   return std::unique_ptr<CaServer>(new CaServer(std::move(state)));
 }
 
@@ -186,6 +223,7 @@ CaServer::~CaServer() {
   boost::system::error_code ec;
   state_->acceptor.close(ec);
   state_->renew_timer.cancel();
+  state_->accept_pause.cancel();
   state_->pool.join();
 }
 

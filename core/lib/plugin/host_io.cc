@@ -46,10 +46,14 @@ int nosignal_read(BIO* b, char* out, int len) {
   ssize_t n = ::recv(static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b))), out,
                      static_cast<size_t>(len), 0);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(b);
+  // The end of the stream, for BIO_eof: what lets SSL_OP_IGNORE_UNEXPECTED_EOF see a peer that
+  // closed without close_notify as an end, not as an error.
+  if (n == 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF);
   return static_cast<int>(n);
 }
 
-long nosignal_ctrl(BIO*, int cmd, long, void*) {
+long nosignal_ctrl(BIO* b, int cmd, long, void*) {
+  if (cmd == BIO_CTRL_EOF) return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
   return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered here
 }
 
@@ -107,6 +111,7 @@ struct skiff_io_t {
     SSL* ssl;
     std::string gathered;  // the pieces of one io_write, joined: records as full as they fit
     size_t written = 0;    // how much of `gathered` is out
+    bool broken = false;   // a write was cancelled with a record half sent
   };
   struct Shared {
     explicit Shared(const boost::asio::any_io_executor& executor) : socket(executor) {}
@@ -199,6 +204,12 @@ void tls_cancelled(skiff_io_done_fn done, void* user_data) {
   done(user_data, SKIFF_ERR_CANCELLED, 0, skiff_str_t{"cancelled", 9});
 }
 
+void tls_broken(skiff_io_done_fn done, void* user_data) {
+  static constexpr std::string_view kWhy =
+      "a TLS write was cancelled halfway; the stream is unusable";
+  done(user_data, SKIFF_ERR_UNAVAILABLE, 0, skiff_str_t{kWhy.data(), kWhy.size()});
+}
+
 // Why an SSL call failed, for the transport; empties this thread's error queue, which must be
 // empty before the next SSL call.
 std::string tls_failure(const char* what, int ssl_error) {
@@ -219,11 +230,14 @@ std::string tls_failure(const char* what, int ssl_error) {
 // or completes with the wait's error (cancelled, closed).
 template <typename Again>
 void tls_wait(const SharedPtr& shared, int ssl_error, skiff_io_done_fn done, void* user_data,
-              Again again) {
+              Again again, bool writing = false) {
   auto wait = ssl_error == SSL_ERROR_WANT_WRITE ? asio::socket_base::wait_write
                                                 : asio::socket_base::wait_read;
-  shared->socket.async_wait(wait, [shared, done, user_data, again = std::move(again)](
-                                      const boost::system::error_code& ec) mutable {
+  shared->socket.async_wait(wait, [shared, done, user_data, again = std::move(again),
+                                   writing](const boost::system::error_code& ec) mutable {
+    // A write stopped in the middle leaves a record half sent inside OpenSSL: the stream can
+    // carry nothing sound after it.
+    if ((ec || shared->closed) && writing) shared->tls->broken = true;
     if (ec || shared->closed)
       return finish(done, user_data,
                     ec ? ec : boost::system::error_code(asio::error::operation_aborted), 0);
@@ -235,7 +249,10 @@ void tls_read(const SharedPtr& shared, void* buf, size_t cap, skiff_io_done_fn d
               void* user_data) {
   if (shared->closed) return tls_cancelled(done, user_data);
   SSL* ssl = shared->tls->ssl;
+  if (shared->tls->broken) return tls_broken(done, user_data);
   size_t n = 0;
+  // SSL_get_error reads this thread's error queue: whatever other code left there must go first.
+  ERR_clear_error();
   int r = SSL_read_ex(ssl, buf, cap, &n);
   if (r == 1) return done(user_data, SKIFF_OK, n, skiff_str_t{"", 0});
   int e = SSL_get_error(ssl, r);
@@ -256,8 +273,10 @@ void tls_read(const SharedPtr& shared, void* buf, size_t cap, skiff_io_done_fn d
 void tls_write(const SharedPtr& shared, skiff_io_done_fn done, void* user_data) {
   if (shared->closed) return tls_cancelled(done, user_data);
   auto& tls = *shared->tls;
+  if (tls.broken) return tls_broken(done, user_data);
   while (tls.written < tls.gathered.size()) {
     size_t n = 0;
+    ERR_clear_error();
     int r = SSL_write_ex(tls.ssl, tls.gathered.data() + tls.written,
                          tls.gathered.size() - tls.written, &n);
     if (r == 1) {
@@ -266,8 +285,10 @@ void tls_write(const SharedPtr& shared, skiff_io_done_fn done, void* user_data) 
     }
     int e = SSL_get_error(tls.ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-      return tls_wait(shared, e, done, user_data,
-                      [shared, done, user_data] { tls_write(shared, done, user_data); });
+      return tls_wait(
+          shared, e, done, user_data,
+          [shared, done, user_data] { tls_write(shared, done, user_data); },
+          /*writing=*/true);
     std::string why = tls_failure("TLS write failed", e);
     return done(user_data, SKIFF_ERR_UNAVAILABLE, tls.written, skiff_str_t{why.data(), why.size()});
   }
@@ -279,6 +300,7 @@ void tls_handshake(const SharedPtr& shared, skiff_io_done_fn done, void* user_da
                    Verified verified) {
   if (shared->closed) return tls_cancelled(done, user_data);
   SSL* ssl = shared->tls->ssl;
+  ERR_clear_error();
   int r = SSL_do_handshake(ssl);
   if (r == 1) return verified();
   int e = SSL_get_error(ssl, r);
@@ -381,8 +403,9 @@ skiff_str_t io_peer_identity(skiff_io_t* io) {
 
 void io_cancel(skiff_io_t* io) {
   if (auto& shared = io->shared; shared->tls_on.load(std::memory_order_acquire)) {
-    // On the strand: the TLS operations that may be running use the socket.
-    asio::dispatch(shared->socket.get_executor(), [shared] {
+    // Posted behind the TLS steps already posted (they run first and start their waits), so that
+    // it cancels them too; on the strand, since the steps use the socket.
+    asio::post(shared->socket.get_executor(), [shared] {
       boost::system::error_code ignored;
       shared->socket.cancel(ignored);
     });

@@ -89,9 +89,10 @@ Owned<X509> new_certificate(EVP_PKEY* key, const std::string& common_name, long 
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("skiff"), -1, -1, 0);
+  // A common name holds 64 characters at most; the name that counts is the URI SAN.
+  const std::string cn = common_name.substr(0, 64);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
-                             0);
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   if (!X509_set_pubkey(cert.get(), key)) return nullptr;
   return cert;
 }
@@ -239,9 +240,9 @@ Result<WorkloadRequest> make_workload_request(std::string_view spiffe_uri) {
       !X509_REQ_set_pubkey(req.get(), key.get()))
     return openssl_error("cannot make a certificate request");
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  X509_NAME_add_entry_by_txt(
-      name, "CN", MBSTRING_UTF8,
-      reinterpret_cast<const unsigned char*>(std::string(spiffe_uri).c_str()), -1, -1, 0);
+  const std::string cn(spiffe_uri.substr(0, 64));  // a common name holds 64 characters at most
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   const std::string san = "URI:" + std::string(spiffe_uri);
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str());
@@ -289,8 +290,14 @@ Result<WorkloadCertificate> sign_workload_request(const CaMaterial& ca, std::str
   if (!req) return req.error();
   EVP_PKEY* key = X509_REQ_get0_pubkey(req->get());
   // The SVID rules ask for the key type we make ourselves; anything else is refused, not signed.
-  if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 256)
+  char group[32] = "";
+  size_t group_len = 0;
+  if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+      EVP_PKEY_get_group_name(key, group, sizeof group, &group_len) != 1 ||
+      std::string_view(group, group_len) != "prime256v1") {
+    ERR_clear_error();
     return make_error(SKIFF_ERR_INVALID_ARGUMENT, "the request's key is not an ECDSA P-256 key");
+  }
   return sign_svid(ca, key, spiffe_uri, lifetime);
 }
 
@@ -314,6 +321,11 @@ Result<std::string> verify_chain(std::string_view chain_pem, std::string_view bu
   if (!ok)
     return make_error(SKIFF_ERR_INVALID_ARGUMENT,
                       "the certificate does not verify against the trust bundle: " + why);
+  // Every sidecar is a TLS client and a server: an SVID that is not both would fail handshakes.
+  const uint32_t usage = X509_get_extended_key_usage(chain[0].get());
+  if ((usage & XKU_SSL_SERVER) == 0 || (usage & XKU_SSL_CLIENT) == 0)
+    return make_error(SKIFF_ERR_INVALID_ARGUMENT,
+                      "the certificate is not for both TLS server and client authentication");
   return svid_uri(chain[0].get());
 }
 

@@ -136,7 +136,9 @@ typedef struct skiff_host_api_t {
    * SKIFF_ERR_UNAVAILABLE (another app answers at this address; try another instance). A server
    * accepts any peer of the trust domain. Other failures: SKIFF_ERR_UNAUTHENTICATED, with why.
    * After success io_read and io_write carry plaintext through TLS. Completes like io_read; size
-   * is 0. With mTLS off it completes with SKIFF_OK and the socket stays plaintext. */
+   * is 0. With mTLS off it completes with SKIFF_OK and the socket stays plaintext. A TLS write
+   * cancelled halfway leaves part of a record unsent: later reads and writes on that socket fail
+   * with SKIFF_ERR_UNAVAILABLE, so close it. */
   void (*io_start_tls)(skiff_io_t* io, int32_t role, skiff_str_t peer_app_id,
                        skiff_str_t peer_namespace, skiff_io_done_fn done, void* user_data);
   /* The peer's verified SPIFFE ID once io_start_tls succeeded, else empty; borrowed until

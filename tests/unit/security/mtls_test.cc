@@ -174,6 +174,38 @@ TEST_F(HostTls, BothEndsLearnTheVerifiedPeerAndDataFlows) {
   EXPECT_EQ(std::string(buf, read.size), "hello world");
 }
 
+TEST_F(HostTls, APeerThatClosesWithoutCloseNotifyEndsTheStreamAndACancelledReadLeavesItUsable) {
+  give_identity(*client_, "spiffe://public/ns/default/order", ca_);
+  give_identity(*server_, "spiffe://public/ns/default/cart", ca_);
+  open_both();
+  handshake("cart");
+  ASSERT_EQ(server_done_.status, SKIFF_OK) << server_done_.message;
+  char buf[64];
+  // Nothing to read: a cancel completes the read as cancelled, and the socket reads on after it.
+  Done cancelled;
+  server_->api()->io_read(server_io_, buf, sizeof buf, &Done::fn, &cancelled);
+  server_->api()->io_cancel(server_io_);
+  for (int i = 0; i < 400 && cancelled.calls == 0; ++i) run_a_little();
+  EXPECT_EQ(cancelled.status, SKIFF_ERR_CANCELLED);
+  std::string a = "after";
+  skiff_bytes_t piece{reinterpret_cast<const uint8_t*>(a.data()), a.size()};
+  Done wrote, read;
+  client_->api()->io_write(client_io_, &piece, 1, &Done::fn, &wrote);
+  server_->api()->io_read(server_io_, buf, sizeof buf, &Done::fn, &read);
+  for (int i = 0; i < 400 && (wrote.calls == 0 || read.calls == 0); ++i) run_a_little();
+  ASSERT_EQ(read.status, SKIFF_OK) << read.message;
+  EXPECT_EQ(std::string(buf, read.size), "after");
+  // The client goes away as skiffd's sidecars do, without close_notify: the end of the stream,
+  // not an error.
+  client_->api()->io_close(client_io_);
+  client_io_ = nullptr;
+  Done ended;
+  server_->api()->io_read(server_io_, buf, sizeof buf, &Done::fn, &ended);
+  for (int i = 0; i < 400 && ended.calls == 0; ++i) run_a_little();
+  EXPECT_EQ(ended.status, SKIFF_OK) << ended.message;
+  EXPECT_EQ(ended.size, 0u);
+}
+
 TEST_F(HostTls, AClientRefusesACalleeThatIsAnotherApp) {
   give_identity(*client_, "spiffe://public/ns/default/order", ca_);
   give_identity(*server_, "spiffe://public/ns/default/pay", ca_);
