@@ -1,9 +1,7 @@
 #include "ca/ca_directory.hpp"
 
-#include <fcntl.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "security/identity_source.hpp"
 #include "security/spiffe_id.hpp"
@@ -13,19 +11,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Written owner-only to a temporary file and renamed into place; never over an existing file.
+// As write_private_file, but never over an existing file: init must not replace a CA.
 Status write_new(const fs::path& p, const std::string& text) {
   if (fs::exists(p)) return make_error(SKIFF_ERR_ALREADY_EXISTS, p.string() + " exists");
-  fs::path tmp = p;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(SKIFF_ERR_INTERNAL, "cannot write " + tmp.string());
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0)
-    return make_error(SKIFF_ERR_INTERNAL, "cannot write " + p.string());
-  return Ok{};
+  return write_private_file(p, text);
 }
 
 // The trust domain an issuing CA is for: its URI SAN spiffe://<trust domain>.

@@ -46,4 +46,8 @@ std::unique_ptr<IdentitySource> ca_service_source(std::string address,
 // The text of a file, or an error naming it.
 Result<std::string> read_text_file(const std::filesystem::path& path);
 
+// Writes `text` owner-only (0600) to a temporary file and renames it into place: a reader sees
+// the old file or the new one, never half of it.
+Status write_private_file(const std::filesystem::path& path, const std::string& text);
+
 }  // namespace skiff

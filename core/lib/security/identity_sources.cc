@@ -1,5 +1,7 @@
 // The local-CA and file sources; the CA service's client is in ca_client.cc.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -72,6 +74,20 @@ Result<std::string> read_text_file(const fs::path& path) {
   s << in.rdbuf();
   if (in.bad()) return make_error(SKIFF_ERR_INTERNAL, "cannot read " + path.string());
   return s.str();
+}
+
+// Written to a temporary file with owner-only permissions, then renamed into place.
+Status write_private_file(const fs::path& p, const std::string& text) {
+  fs::path tmp = p;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(SKIFF_ERR_INTERNAL, "cannot write " + tmp.string());
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0)
+    return make_error(SKIFF_ERR_INTERNAL, "cannot write " + p.string());
+  return Ok{};
 }
 
 std::unique_ptr<IdentitySource> local_ca_source(fs::path ca_dir, std::string trust_domain) {

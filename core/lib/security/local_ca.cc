@@ -16,20 +16,6 @@ namespace fs = std::filesystem;
 
 constexpr auto kRootLifetime = std::chrono::hours(24 * 365);
 
-// Written to a temporary file with owner-only permissions, then renamed into place.
-Status write_private(const fs::path& p, const std::string& text) {
-  fs::path tmp = p;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(SKIFF_ERR_INTERNAL, "cannot write " + tmp.string());
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0)
-    return make_error(SKIFF_ERR_INTERNAL, "cannot write " + p.string());
-  return Ok{};
-}
-
 }  // namespace
 
 fs::path default_ca_dir() {
@@ -61,8 +47,8 @@ Result<CaMaterial> load_or_create_local_ca(const fs::path& dir, std::string_view
   } else {
     auto made = make_root_ca(trust_domain, kRootLifetime);
     if (made) {
-      auto st = write_private(dir / "ca.key", made->key_pem);
-      if (st) st = write_private(dir / "ca.crt", made->cert_pem);
+      auto st = write_private_file(dir / "ca.key", made->key_pem);
+      if (st) st = write_private_file(dir / "ca.crt", made->cert_pem);
       out = st ? Result<CaMaterial>(std::move(*made)) : Result<CaMaterial>(st.error());
     } else {
       out = made.error();
