@@ -1,7 +1,13 @@
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 import harness
-from harness import Cluster
+from harness import BUILD, Cluster
+
+SDK_JS = Path(__file__).parent / "integration" / "sdk_js"
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +34,25 @@ def order_cart(cluster):
     cart = cluster.sidecar("cart", app_port=cart_app.port)
     order = cluster.sidecar("order")
     return order, cart
+
+
+@pytest.fixture(scope="session")
+def sdk_dir():
+    """Dapr's JavaScript SDK (and with it grpc-js) installed with `npm ci` into the build tree, once
+    per lockfile, beside the test scripts in integration/sdk_js."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.fail("node and npm are needed (scripts/install-deps.sh installs them)")
+    d = BUILD / "sdk-js"
+    d.mkdir(exist_ok=True)
+    lock = (SDK_JS / "package-lock.json").read_text()
+    stamp = d / ".installed-lock"
+    if not stamp.exists() or stamp.read_text() != lock or not (d / "node_modules" / "@dapr" / "dapr").exists():
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(SDK_JS / name, d / name)
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=d,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        stamp.write_text(lock)
+    for script in SDK_JS.glob("*.mjs"):
+        shutil.copy(script, d / script.name)
+    return d

@@ -4,6 +4,7 @@
 #include <grpc/support/log.h>
 
 #include <atomic>
+#include <cstdlib>
 
 #include "client_call.hpp"
 #include "server_call.hpp"
@@ -60,7 +61,8 @@ skiff_status_t GrpcTransport::listen(std::string_view address, uint16_t port,
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   int selected = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(host + ":" + std::to_string(port),
+                           tls_ ? tls_->server_credentials() : grpc::InsecureServerCredentials(),
                            &selected);
   builder.RegisterService(&service_);
   // Two sidecars must never share a port silently.
@@ -90,9 +92,16 @@ void GrpcTransport::shutdown(skiff_done_fn done, void* user_data) {
   });
 }
 
-pb::Invocation::Stub* GrpcTransport::stub_for(const std::string& address) {
+pb::Invocation::Stub* GrpcTransport::stub_for(const std::string& address,
+                                              const skiff_call_head_t& head) {
+  std::string key = address;
+  if (tls_)
+    key.append(1, '\0')
+        .append(view(head.target_namespace))
+        .append(1, '\0')
+        .append(view(head.target_app_id));
   std::lock_guard lock(channels_mu_);
-  auto& stub = stubs_[address];
+  auto& stub = stubs_[key];
   if (!stub) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);
@@ -107,7 +116,10 @@ pb::Invocation::Stub* GrpcTransport::stub_for(const std::string& address) {
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     // A peer nobody calls any more (it went away) stops costing reconnect attempts.
     args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, 60000);
-    auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    auto credentials =
+        tls_ ? tls_->channel_credentials(view(head.target_app_id), view(head.target_namespace))
+             : grpc::InsecureChannelCredentials();
+    auto channel = grpc::CreateCustomChannel(address, credentials, args);
     stub = pb::Invocation::NewStub(channel);
   }
   return stub.get();
@@ -130,8 +142,29 @@ skiff_status_t GrpcTransport::call_start(std::string_view address, const skiff_c
   fill_headers(head->headers, head->header_count, h.mutable_headers());
   h.set_timeout_ms(head->timeout_ms);
   auto* c = new ClientCall(std::string(address), std::move(h));
-  c->start(stub_for(std::string(address)));
+  c->start(stub_for(std::string(address), *head));
   *call = reinterpret_cast<skiff_client_call_t*>(c);
+  return SKIFF_OK;
+}
+
+skiff_status_t GrpcTransport::set_credentials(const skiff_tls_credentials_t* credentials,
+                                              skiff_errbuf_t err) {
+  if (credentials == nullptr) {
+    if (!tls_) return SKIFF_OK;
+    skiff_errbuf_set(err, "mTLS cannot be turned off while running");
+    return SKIFF_ERR_FAILED_PRECONDITION;
+  }
+  if (!tls_ && server_) {
+    skiff_errbuf_set(err, "mTLS must be turned on before listen");
+    return SKIFF_ERR_FAILED_PRECONDITION;
+  }
+  auto fresh = tls_ ? nullptr : std::make_unique<TlsCredentials>(host_);
+  auto why = (tls_ ? *tls_ : *fresh).install(*credentials);
+  if (!why.empty()) {
+    skiff_errbuf_set(err, why.c_str());
+    return SKIFF_ERR_INVALID_ARGUMENT;
+  }
+  if (fresh) tls_ = std::move(fresh);
   return SKIFF_OK;
 }
 
@@ -145,6 +178,16 @@ std::atomic<const skiff_host_api_t*> g_log_host{nullptr};
 void forward_grpc_log(gpr_log_func_args* args) {
   if (const auto* host = g_log_host.load())
     host->log(host->host, SKIFF_LOG_DEBUG, str("grpc"), str(args->message));
+}
+
+// mTLS between sidecars is TLS 1.3 only, and gRPC 1.51 has no setting for the lowest version. It
+// does take the TLS 1.2 cipher list from GRPC_SSL_CIPHER_SUITES, read once when the first TLS
+// credentials are made: leaving only suites that need an RSA key makes every TLS 1.2 handshake
+// fail for lack of a cipher, since workload keys are ECDSA P-256, while TLS 1.3 keeps its own
+// suites. Set here, on the control thread at start-up, before gRPC starts a thread of its own;
+// a value the user set is left alone (and may let TLS 1.2 through).
+void refuse_tls12() {
+  setenv("GRPC_SSL_CIPHER_SUITES", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384", 0);
 }
 
 // The configuration as create() takes it; throws std::invalid_argument naming the key.
@@ -176,6 +219,7 @@ skiff_status_t create(const skiff_host_api_t* host, const skiff_config_t* config
     // Debian builds Abseil with its debug-mode deadlock detector on, which gRPC's mutexes then
     // pay for on every lock (a graph lookup per acquisition); it is a development aid only.
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+    refuse_tls12();
     *instance = new GrpcTransport(host, s);
     return SKIFF_OK;
   });
@@ -190,11 +234,11 @@ skiff_status_t check_config(const skiff_host_api_t* host, const skiff_config_t* 
   });
 }
 
-skiff_status_t set_credentials(void*, const skiff_tls_credentials_t* credentials,
+skiff_status_t set_credentials(void* instance, const skiff_tls_credentials_t* credentials,
                                skiff_errbuf_t err) {
-  if (credentials == nullptr) return SKIFF_OK;  // plaintext is what this version speaks
-  skiff_errbuf_set(err, "transport-grpc does not support TLS in this version");
-  return SKIFF_ERR_UNIMPLEMENTED;
+  return sdk::guard(err, [&] {
+    return static_cast<GrpcTransport*>(instance)->set_credentials(credentials, err);
+  });
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "invocation.grpc.pb.h"
 #include "skiff/plugin.hpp"
+#include "tls.hpp"
 
 namespace skiff::grpc_transport {
 
@@ -47,20 +48,26 @@ class GrpcTransport {
   void shutdown(skiff_done_fn done, void* user_data);
   skiff_status_t call_start(std::string_view address, const skiff_call_head_t* head,
                             skiff_client_call_t** call, skiff_errbuf_t err);
+  // mTLS: the first set turns it on (before listen and any call); later sets rotate.
+  skiff_status_t set_credentials(const skiff_tls_credentials_t* credentials, skiff_errbuf_t err);
+  bool tls_on() const { return tls_ != nullptr; }
 
   const skiff_inbound_handler_t& handler() const { return handler_; }
   void log(int32_t level, const std::string& message) const;
 
  private:
-  pb::Invocation::Stub* stub_for(const std::string& address);
+  pb::Invocation::Stub* stub_for(const std::string& address, const skiff_call_head_t& head);
 
   const skiff_host_api_t* host_;
   Settings settings_;
   Service service_{this};
   std::unique_ptr<grpc::Server> server_;
   skiff_inbound_handler_t handler_{};
+  std::unique_ptr<TlsCredentials> tls_;  // set once, before listen and the first call
   std::thread shutdown_thread_;
   std::mutex channels_mu_;  // held only to find or create a peer's channel
+  // By address, and with mTLS also by the app the channel verified: a channel's handshakes
+  // accept one SPIFFE ID only.
   std::unordered_map<std::string, std::unique_ptr<pb::Invocation::Stub>> stubs_;
 };
 

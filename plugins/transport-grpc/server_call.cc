@@ -34,7 +34,8 @@ void ServerCall::OnReadDone(bool ok) {
     end_of_body_ = in_.end_of_body();
     const auto& h = in_.call_head();
     auto headers = header_views(h.headers());
-    std::string peer;  // plaintext: no verified identity
+    // The caller's SPIFFE ID from its certificate; plaintext carries none.
+    std::string peer = transport_->tls_on() ? peer_identity(*context_) : std::string();
     skiff_call_head_t head{sizeof(skiff_call_head_t),
                            str(h.target_app_id()),
                            str(h.target_namespace()),

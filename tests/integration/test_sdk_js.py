@@ -3,36 +3,11 @@ as an app would use it against skiffd: over HTTP and gRPC, with DAPR_API_TOKEN s
 by itself; a wrong token is refused, and the app behind the callee gets its own APP_API_TOKEN."""
 import json
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from harness import BUILD
-
-HERE = Path(__file__).parent / "sdk_js"
 TOKEN = "js-sdk-token"
-
-
-@pytest.fixture(scope="module")
-def sdk_dir():
-    """The SDK installed with `npm ci` into the build tree, once per lockfile."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.fail("node and npm are needed (scripts/install-deps.sh installs them)")
-    d = BUILD / "sdk-js"
-    d.mkdir(exist_ok=True)
-    lock = (HERE / "package-lock.json").read_text()
-    stamp = d / ".installed-lock"
-    if not stamp.exists() or stamp.read_text() != lock or not (d / "node_modules" / "@dapr" / "dapr").exists():
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(HERE / name, d / name)
-        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=d,
-                           capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr[-2000:]
-        stamp.write_text(lock)
-    shutil.copy(HERE / "invoke.mjs", d / "invoke.mjs")
-    return d
 
 
 def run_sdk(sdk_dir, sidecar, protocol, token):

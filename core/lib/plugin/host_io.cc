@@ -1,9 +1,11 @@
 #include "plugin/host_io.hpp"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -401,6 +403,32 @@ skiff_str_t io_peer_identity(skiff_io_t* io) {
   return skiff_str_t{id.data(), id.size()};
 }
 
+skiff_status_t tls_check_peer(void* host, skiff_str_t leaf_pem, skiff_str_t peer_app_id,
+                              skiff_str_t peer_ns, skiff_errbuf_t out) {
+  const auto& tls = static_cast<HostServices*>(host)->workload_tls();
+  if (!tls) {
+    skiff_errbuf_set(out, "mTLS is off (security.mtls = false)");
+    return SKIFF_ERR_FAILED_PRECONDITION;
+  }
+  const int size = static_cast<int>(std::min<size_t>(leaf_pem.len, 1 << 20));
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(leaf_pem.ptr, size), &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> leaf(
+      bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr, &X509_free);
+  ERR_clear_error();
+  std::string expected;
+  if (peer_app_id.len != 0)
+    expected = spiffe_uri(tls->trust_domain(), std::string_view(peer_ns.ptr, peer_ns.len),
+                          std::string_view(peer_app_id.ptr, peer_app_id.len));
+  auto peer = tls->check_leaf(leaf.get(), expected);
+  if (!peer) {
+    skiff_errbuf_set(out, peer.error().message.c_str());
+    return peer.error().code;
+  }
+  tls->count_handshake();
+  skiff_errbuf_set(out, peer->c_str());
+  return SKIFF_OK;
+}
+
 void io_cancel(skiff_io_t* io) {
   if (auto& shared = io->shared; shared->tls_on.load(std::memory_order_acquire)) {
     // Posted behind the TLS steps already posted (they run first and start their waits), so that
@@ -441,6 +469,7 @@ void fill_io_functions(skiff_host_api_t& api) {
   api.io_close = io_close;
   api.io_start_tls = io_start_tls;
   api.io_peer_identity = io_peer_identity;
+  api.tls_check_peer = tls_check_peer;
 }
 
 }  // namespace skiff

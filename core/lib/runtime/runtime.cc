@@ -78,21 +78,26 @@ int run_sidecar(const Settings& settings) {
   // handshake, and the host owns the certificate and its rotation.
   std::unique_ptr<IdentityKeeper> identity;
   if (settings.mtls) {
-    auto started = IdentityKeeper::start(identity_config(settings));
+    auto config = identity_config(settings);
+    // Every set the keeper installs, the first included, also goes to the transport: one that
+    // runs TLS in its own stack (ABI 1.3) needs the PEMs; one that uses the host's sockets takes
+    // this as the switch that turns TLS on.
+    config.on_installed = [&transport, &settings](const Credentials& set) -> Status {
+      skiff_tls_credentials_t credentials{sizeof(skiff_tls_credentials_t), str(set.chain_pem),
+                                          str(set.key_pem), str(set.bundle_pem),
+                                          str(settings.trust_domain)};
+      return (*transport)->set_credentials(&credentials);
+    };
+    auto started = IdentityKeeper::start(std::move(config));
     if (!started) {
-      spdlog::critical("security.mtls: cannot issue this sidecar's workload certificate: {}",
-                       started.error().message);
+      spdlog::critical(
+          "security.mtls: cannot issue this sidecar's workload certificate or hand it to the "
+          "transport: {}; set security.mtls = false to run without mTLS",
+          started.error().message);
       return 1;
     }
     identity = std::move(*started);
     host.set_workload_tls(identity->tls());
-    skiff_tls_credentials_t credentials{sizeof(skiff_tls_credentials_t), str(""), str(""), str(""),
-                                        str(settings.trust_domain)};
-    if (auto st = (*transport)->set_credentials(&credentials); !st) {
-      spdlog::critical("security.mtls: {}; set security.mtls = false to run without mTLS",
-                       st.error().message);
-      return 1;
-    }
     spdlog::info("mTLS on: this sidecar is {}", identity->identity());
   } else {
     spdlog::warn(

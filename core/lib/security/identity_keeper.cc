@@ -78,7 +78,15 @@ Result<IdentityKeeper::Clock::time_point> IdentityKeeper::renew() {
   auto installed = tls_->install(creds->chain_pem, creds->key_pem, creds->bundle_pem, identity_,
                                  not_after, source.watched() ? Clock::time_point{} : renew_at);
   if (!installed) return installed.error();
+  const bool first = installed_.empty();
   installed_ = std::move(text);
+  if (config_.on_installed) {
+    if (auto handed = config_.on_installed(*creds); !handed) {
+      if (first) return handed.error();
+      spdlog::warn("{}: the transport keeps its previous certificate: {}", identity_,
+                   handed.error().message);
+    }
+  }
   return renew_at;
 }
 

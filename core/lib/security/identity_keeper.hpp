@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,10 @@ struct IdentityConfig {
   std::string app_id;  // empty: a sidecar that fronts no app (kAnonymousApp)
   std::chrono::seconds lifetime{24 * 3600};
   std::unique_ptr<IdentitySource> source;
+  // Called on the keeper's thread after every set is installed (the first from start(), which
+  // fails when it does): hands the set to a transport that runs TLS itself (ABI 1.3). A later
+  // failure is logged; the transport keeps the set it had.
+  std::function<Status(const Credentials&)> on_installed;
 };
 
 class IdentityKeeper {

@@ -53,10 +53,14 @@ WorkloadTls::Presented WorkloadTls::presented() const {
 
 Result<std::string> WorkloadTls::verify_peer(SSL* ssl, std::string_view expected) const {
   // The chain was verified against the bundle during the handshake (verify_peer); what is left
-  // is what SPIFFE adds: the leaf's one URI SAN, in our trust domain, and the peer we meant.
+  // is what SPIFFE adds.
   if (SSL_get_verify_result(ssl) != X509_V_OK)
     return make_error(SKIFF_ERR_UNAUTHENTICATED, "the peer's certificate did not verify");
-  X509* leaf = SSL_get0_peer_certificate(ssl);
+  return check_leaf(SSL_get0_peer_certificate(ssl), expected);
+}
+
+Result<std::string> WorkloadTls::check_leaf(X509* leaf, std::string_view expected) const {
+  // The leaf's one URI SAN, in our trust domain, and the peer we meant.
   auto uri = svid_uri(leaf);
   if (!uri) return uri.error();
   auto id = parse_spiffe_id(*uri);

@@ -33,6 +33,8 @@ class WorkloadTls {
   // The peer's SPIFFE ID once a handshake verified its chain: an X.509-SVID of this trust domain,
   // and equal to `expected` when that is not empty.
   Result<std::string> verify_peer(SSL* ssl, std::string_view expected) const;
+  // The same checks for a leaf whose chain another TLS stack verified against the bundle.
+  Result<std::string> check_leaf(X509* leaf, std::string_view expected) const;
 
   struct Presented {
     std::string identity;

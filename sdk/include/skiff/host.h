@@ -144,6 +144,21 @@ typedef struct skiff_host_api_t {
   /* The peer's verified SPIFFE ID once io_start_tls succeeded, else empty; borrowed until
    * io_close. */
   skiff_str_t (*io_peer_identity)(skiff_io_t* io);
+
+  /* ---- ABI 1.3: mutual TLS in a transport's own TLS stack ----
+   * For a transport that cannot serve its sockets through the host (gRPC owns its sockets): the
+   * host hands it the PEM credentials through set_credentials, again on every rotation, and the
+   * transport's TLS stack verifies a peer's chain against the trust bundle, requires a client
+   * certificate on its server side and offers TLS 1.3. What is left is this call. */
+
+  /* Checks a peer's leaf certificate (PEM, borrowed for the call), whose chain the transport
+   * verified, as io_start_tls does: an X.509-SVID of this sidecar's trust domain and, when
+   * peer_app_id is not empty, that app's in peer_namespace. SKIFF_OK writes the peer's SPIFFE ID
+   * into `out`; else out holds why: SKIFF_ERR_UNAVAILABLE when another app answered (try another
+   * instance), SKIFF_ERR_UNAUTHENTICATED otherwise, SKIFF_ERR_FAILED_PRECONDITION with mTLS off.
+   * Thread-safe; it does not block. */
+  skiff_status_t (*tls_check_peer)(void* host, skiff_str_t leaf_pem, skiff_str_t peer_app_id,
+                                   skiff_str_t peer_namespace, skiff_errbuf_t out);
 } skiff_host_api_t;
 
 #ifdef __cplusplus

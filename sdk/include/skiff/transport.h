@@ -9,9 +9,10 @@
  * previous one completed, and the transport delivers a chunk only when a read asks for it.
  *
  * Threading contract:
- * - create(), destroy(), set_credentials(), listen() and shutdown() are called from the host's
- *   control thread. set_credentials() may be called again at any time to rotate credentials; calls
- *   already running keep the credentials they started with.
+ * - create(), destroy(), listen() and shutdown() are called from the host's control thread;
+ *   set_credentials() from the control thread or the host's identity thread, never two at once.
+ *   It is called before listen() and again on every rotation; calls already running keep the
+ *   credentials they started with.
  * - Call functions (call_* and server_*) may be called from any host thread; calls on different
  *   call objects run concurrently; on one call object the host never runs two reads or two writes
  *   at once, but a read and a write may overlap.
@@ -55,7 +56,8 @@ typedef struct skiff_response_head_t {
   size_t header_count;
 } skiff_response_head_t;
 
-/* TLS credentials in PEM. Views borrowed for the call; the transport copies them. */
+/* TLS credentials in PEM. Views borrowed for the call; the transport copies them. Hosts before
+ * ABI 1.3 pass the trust domain only (the PEM fields empty): TLS runs through io_start_tls. */
 typedef struct skiff_tls_credentials_t {
   uint32_t struct_size;
   skiff_str_t cert_chain_pem;   /* this sidecar's certificate chain, leaf first */
@@ -95,7 +97,8 @@ typedef struct skiff_transport_vtable_v1_t {
   void (*destroy)(void* instance);
 
   /* Installs (or rotates) TLS credentials for both listening and calling. NULL: plaintext.
-   * SKIFF_ERR_UNIMPLEMENTED when the transport has no TLS. */
+   * SKIFF_ERR_UNIMPLEMENTED when the transport has no TLS. A failed rotation leaves the previous
+   * credentials in use. */
   skiff_status_t (*set_credentials)(void* instance, const skiff_tls_credentials_t* credentials,
                                     skiff_errbuf_t err);
 

@@ -243,5 +243,44 @@ TEST_F(HostTls, WithoutCredentialsTheSocketStaysPlaintext) {
   EXPECT_EQ(peer_of(client_, client_io_), "");
 }
 
+// ABI 1.3: the check a transport with its own TLS stack asks for, on PEM it hands over.
+TEST_F(HostTls, CheckPeerAcceptsAnSvidOfTheTrustDomainAndRefusesAnythingElse) {
+  auto check = [&](std::string_view pem, std::string_view app, std::string* out) {
+    char buf[512] = "";
+    auto st =
+        server_->api()->tls_check_peer(server_->api()->host, {pem.data(), pem.size()},
+                                       {app.data(), app.size()}, {"default", 7}, {buf, sizeof buf});
+    *out = buf;
+    return st;
+  };
+  std::string out;
+  auto cart = issue_workload_certificate(ca_, "spiffe://public/ns/default/cart", 1h);
+  ASSERT_TRUE(cart.ok());
+  EXPECT_EQ(check(cart->chain_pem, "", &out), SKIFF_ERR_FAILED_PRECONDITION) << "mTLS is off";
+
+  give_identity(*server_, "spiffe://public/ns/default/order", ca_);
+  EXPECT_EQ(check(cart->chain_pem, "", &out), SKIFF_OK) << out;
+  EXPECT_EQ(out, "spiffe://public/ns/default/cart");
+  EXPECT_EQ(check(cart->chain_pem, "cart", &out), SKIFF_OK) << out;
+  EXPECT_EQ(check(cart->chain_pem, "pay", &out), SKIFF_ERR_UNAVAILABLE);
+  EXPECT_NE(out.find("not spiffe://public/ns/default/pay"), std::string::npos) << out;
+
+  auto evil = issue_workload_certificate(ca_, "spiffe://evil/ns/default/cart", 1h);
+  ASSERT_TRUE(evil.ok());
+  EXPECT_EQ(check(evil->chain_pem, "", &out), SKIFF_ERR_UNAUTHENTICATED);
+  EXPECT_NE(out.find("not of the trust domain public"), std::string::npos) << out;
+  // The CA's own certificate is no leaf.
+  EXPECT_EQ(check(ca_.cert_pem, "", &out), SKIFF_ERR_UNAUTHENTICATED);
+
+  // Malformed input: nothing, garbage, a cut-off PEM, a key instead of a certificate.
+  const std::string& pem = cart->chain_pem;
+  for (std::string bad :
+       {std::string(), std::string("not a certificate"), pem.substr(0, pem.size() / 2),
+        std::string(pem.size() * 2, '\0'), cart->key_pem}) {
+    EXPECT_EQ(check(bad, "", &out), SKIFF_ERR_UNAUTHENTICATED) << bad.substr(0, 40);
+    EXPECT_FALSE(out.empty());
+  }
+}
+
 }  // namespace
 }  // namespace skiff
