@@ -34,10 +34,12 @@ def load(order, rate=RATE, seconds=SECONDS):
                             text=True)
 
 
-def finished(p, seconds=SECONDS):
+def finished(p, sidecars, seconds=SECONDS):
     out, err = p.communicate(timeout=seconds + 60)
     result = json.loads(out)
-    assert result["errors"] == 0 and result["non_2xx"] == 0, (result, err)
+    # On failure, what the sidecars said besides their renewals tells why.
+    said = [line for s in sidecars for line in s.output().splitlines() if " renewed" not in line]
+    assert result["errors"] == 0 and result["non_2xx"] == 0, (result, err, said[-40:])
     assert result["requests"] >= 0.95 * RATE * seconds, result
     return result
 
@@ -49,7 +51,7 @@ def renewals(sidecar):
 def test_many_rotations_of_both_sidecars_under_load_fail_no_call(rotating):
     order, cart = rotating
     before = {s: renewals(s) for s in rotating}
-    result = finished(load(order))
+    result = finished(load(order), rotating)
     rotated = {s: renewals(s) - before[s] for s in rotating}
     print(f"\nrotation under load: {result['requests']} calls at {RATE}/s, 0 failed; "
           f"renewals: order {rotated[order]}, cart {rotated[cart]}; p99 {result['latency_us']['p99']} us")
@@ -96,7 +98,7 @@ def test_a_root_rotated_with_overlap_under_load_fails_no_call(cluster, rotating)
     renewed_twice()
     replace(ca_crt, new_crt)
     renewed_twice()
-    result = finished(p)
+    result = finished(p, (order, cart))
     print(f"\nroot rotation under load: {result['requests']} calls at {RATE}/s, 0 failed")
     # cart now presents a certificate of the new root alone, and a sidecar started now joins.
     trust = cluster.tmp / "only-new-root.crt"

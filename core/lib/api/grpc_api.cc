@@ -220,7 +220,7 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   // A gRPC callee app gets the Any whole (between sidecars only; HTTP apps never see it).
   if (!msg.data().type_url().empty())
     head.headers.push_back({"skiff-any-type", msg.data().type_url()});
-  caller_.add_identity_headers(head);
+  caller_.add_caller_headers(head);
   head.timeout_ms = timeout_ms_of(ctx);
 
   const std::string& body = msg.data().value();
@@ -306,7 +306,7 @@ asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarg
   head.verb = "POST";
   head.headers = headers_from_metadata(ctx.client_metadata());
   std::erase_if(head.headers, [](const Header& h) { return h.name == "dapr-callee-app-id"; });
-  caller_.add_identity_headers(head);
+  caller_.add_caller_headers(head);
   head.headers.push_back({std::string(kGrpcProxyHeader), "1"});
   head.timeout_ms = timeout_ms_of(ctx);
 

@@ -41,6 +41,9 @@ std::string expectation(const KeySpec& spec) {
     case KeyKind::kInt:
       return "expected an integer from " + std::to_string(spec.min) + " to " +
              std::to_string(spec.max);
+    case KeyKind::kFloat:
+      return "expected a number from " + std::to_string(spec.min) + " to " +
+             std::to_string(spec.max);
     case KeyKind::kBool:
       return "expected true or false";
     case KeyKind::kSize:
@@ -85,6 +88,15 @@ std::optional<std::string> apply_text(Settings& settings, const KeySpec& spec,
       if (ec != std::errc() || end != text.data() + text.size() || n < spec.min || n > spec.max)
         return expectation(spec) + ", got \"" + std::string(text) + "\"";
       store(settings, spec, n);
+      return std::nullopt;
+    }
+    case KeyKind::kFloat: {
+      double x = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
+      if (ec != std::errc() || end != text.data() + text.size() || !(x >= spec.min) ||
+          !(x <= spec.max))
+        return expectation(spec) + ", got \"" + std::string(text) + "\"";
+      store(settings, spec, x);
       return std::nullopt;
     }
     case KeyKind::kBool:
@@ -146,6 +158,15 @@ std::optional<std::string> apply_node(Settings& settings, const KeySpec& spec, t
       int64_t n = node.as_integer()->get();
       if (n < spec.min || n > spec.max) return expectation(spec) + ", got " + std::to_string(n);
       store(settings, spec, n);
+      return std::nullopt;
+    }
+    case KeyKind::kFloat: {
+      if (!node.is_number()) return expectation(spec);
+      double x = node.is_integer() ? static_cast<double>(node.as_integer()->get())
+                                   : node.as_floating_point()->get();
+      // NaN fails both comparisons.
+      if (!(x >= spec.min) || !(x <= spec.max)) return expectation(spec);
+      store(settings, spec, x);
       return std::nullopt;
     }
     case KeyKind::kBool:

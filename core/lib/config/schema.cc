@@ -90,6 +90,13 @@ const std::vector<KeySpec>& specs() {
        0, 100},
       {"invoke.retry_backoff", KeyKind::kDuration, &S::retry_backoff_ms, "",
        "Pause before retrying the same instance (no pause when another instance is tried)."},
+      {"tracing.sampling_rate", KeyKind::kFloat, &S::tracing_sampling_rate, "",
+       "Share of new traces marked sampled in the W3C traceparent a caller's sidecar creates when "
+       "the app sent none (or an invalid one): 1 marks all, 0 none. A trace that arrives with a "
+       "traceparent keeps the caller's decision. Dapr's configuration defaults to 0.0001 (its "
+       "`dapr init` writes 1); 1 keeps callee apps that sample by their parent recording as they "
+       "would without a sidecar.",
+       0, 1},
       {"runtime.threads", KeyKind::kInt, &S::threads, "",
        "Event-loop threads; 0 means one per CPU core. One thread carries about 10k calls/s and "
        "wakes no other thread per call; add threads only for more traffic than that.",
@@ -175,6 +182,8 @@ std::string_view kind_name(KeyKind kind) {
       return "string (one of)";
     case KeyKind::kInt:
       return "integer";
+    case KeyKind::kFloat:
+      return "number";
     case KeyKind::kBool:
       return "boolean";
     case KeyKind::kSize:
@@ -201,6 +210,10 @@ std::string default_text(const KeySpec& spec) {
           return v ? "true" : "false";
         } else if constexpr (std::is_same_v<V, int64_t>) {
           return std::to_string(v);
+        } else if constexpr (std::is_same_v<V, double>) {
+          std::ostringstream text;
+          text << v;
+          return text.str();
         } else if constexpr (std::is_same_v<V, uint64_t>) {
           return spec.kind == KeyKind::kSize ? quote(format_size(v)) : quote(format_duration_ms(v));
         } else if constexpr (std::is_same_v<V, std::vector<std::string>>) {
@@ -220,7 +233,7 @@ std::string render_configuration_reference() {
     if (s.kind == KeyKind::kEnum) {
       type = "string: ";
       for (size_t i = 0; i < s.choices.size(); ++i) type += (i ? ", " : "") + quote(s.choices[i]);
-    } else if (s.kind == KeyKind::kInt) {
+    } else if (s.kind == KeyKind::kInt || s.kind == KeyKind::kFloat) {
       type += " " + std::to_string(s.min) + "–" + std::to_string(s.max);
     }
     out << "| `" << s.key << "` | " << type << " | `" << default_text(s) << "` | "

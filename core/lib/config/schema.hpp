@@ -13,11 +13,21 @@
 
 namespace skiff {
 
-enum class KeyKind { kString, kEnum, kInt, kBool, kSize, kDuration, kStringList, kPluginTable };
+enum class KeyKind {
+  kString,
+  kEnum,
+  kInt,
+  kFloat,
+  kBool,
+  kSize,
+  kDuration,
+  kStringList,
+  kPluginTable
+};
 
-using SettingsField = std::variant<std::string Settings::*, int64_t Settings::*, bool Settings::*,
-                                   uint64_t Settings::*, std::vector<std::string> Settings::*,
-                                   toml::table Settings::*>;
+using SettingsField = std::variant<std::string Settings::*, int64_t Settings::*, double Settings::*,
+                                   bool Settings::*, uint64_t Settings::*,
+                                   std::vector<std::string> Settings::*, toml::table Settings::*>;
 
 struct KeySpec {
   std::string_view key;  // dotted TOML path, e.g. "app.port"
@@ -25,7 +35,7 @@ struct KeySpec {
   SettingsField field;
   std::string_view flag;  // daemon flag (daprd's name where daprd has the setting), or empty
   std::string_view doc;
-  int64_t min = 0;  // kInt: inclusive range
+  int64_t min = 0;  // kInt and kFloat: inclusive range
   int64_t max = 0;
   std::vector<std::string_view> choices = {};  // kEnum
 };

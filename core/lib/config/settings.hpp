@@ -77,6 +77,9 @@ struct Settings {
   int64_t unavailable_retries = 3;
   uint64_t retry_backoff_ms = 200;
 
+  // [tracing]: W3C trace context.
+  double tracing_sampling_rate = 1.0;
+
   // [runtime], [log], [plugins]
   int64_t threads = 1;  // see the schema: one loop thread unless the traffic needs more
   std::string log_level = "info";

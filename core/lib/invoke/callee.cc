@@ -11,6 +11,7 @@
 #include "invoke/access_control.hpp"
 #include "invoke/call_head_check.hpp"
 #include "invoke/caller.hpp"
+#include "invoke/trace_headers.hpp"
 #include "security/spiffe_id.hpp"
 
 namespace skiff {
@@ -99,6 +100,7 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
       co_await call.fail(checked.error().code, checked.error().message);
       co_return;
     }
+    add_grpc_trace_bin(head.headers);
     co_await grpc_app_->serve(call, head);
     co_return;
   }

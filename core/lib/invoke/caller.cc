@@ -45,7 +45,7 @@ CallHead Caller::base_head(const InvokeTarget& target) const {
   return head;
 }
 
-void Caller::add_identity_headers(CallHead& head) const {
+TraceParent Caller::add_caller_headers(CallHead& head) const {
   // The caller's identity is this sidecar's to say: a client's own copy is dropped, as Dapr does.
   std::erase_if(head.headers, [](const Header& h) {
     return names_field(h.name, "dapr-caller-app-id") ||
@@ -55,6 +55,7 @@ void Caller::add_identity_headers(CallHead& head) const {
   if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
   head.headers.push_back({"dapr-callee-app-id", head.target_app_id});
+  return carry_trace_context(head.headers, settings_.tracing_sampling_rate);
 }
 
 CallHead Caller::make_head(const InvokeTarget& target, const http::request_header<>& req,
@@ -73,7 +74,7 @@ CallHead Caller::make_head(const InvokeTarget& target, const http::request_heade
     head.headers.push_back({"X-Forwarded-Host", std::string(host)});
     head.headers.push_back({"Forwarded", "for=" + client_address + ";host=" + std::string(host)});
   }
-  add_identity_headers(head);
+  add_caller_headers(head);
   // A streamed body keeps its announced length, so the callee's app sees the same framing.
   if (auto len = req.find(http::field::content_length); len != req.end())
     head.headers.push_back({"Content-Length", std::string(len->value())});
@@ -94,6 +95,11 @@ asio::awaitable<void> Caller::invoke(const InvokeTarget& target, HttpExchange& e
   auto& call = opened->call;
   ResponseHead& rh = opened->head;
   encode_binary_values(rh.headers);  // a gRPC app's binary metadata, for an HTTP caller
+  // The trace the call joined goes back to the calling app, as Dapr's sidecar answers.
+  std::erase_if(rh.headers,
+                [](const Header& h) { return names_field(h.name, kTraceParentHeader); });
+  for (const auto& h : head.headers)
+    if (h.name == kTraceParentHeader) rh.headers.push_back(h);
   const auto length = content_length_of(rh.headers);
 
   for (bool started = false;;) {

@@ -14,6 +14,7 @@
 #include "config/settings.hpp"
 #include "invoke/body_source.hpp"
 #include "invoke/target.hpp"
+#include "invoke/trace_headers.hpp"
 #include "plugin/components.hpp"
 
 namespace skiff {
@@ -47,8 +48,10 @@ class Caller {
                      const std::string& client_address) const;
   // The head every call starts from: target, this sidecar as the caller, method and query.
   CallHead base_head(const InvokeTarget& target) const;
-  // dapr-caller-app-id, dapr-caller-namespace and dapr-callee-app-id, as Dapr adds them.
-  void add_identity_headers(CallHead& head) const;
+  // The headers a caller's sidecar owns: dapr-caller-app-id, dapr-caller-namespace and
+  // dapr-callee-app-id, as Dapr adds them, and the W3C trace context (trace_headers.hpp).
+  // Returns the traceparent the call carries.
+  TraceParent add_caller_headers(CallHead& head) const;
   // Dapr's error body for a failed invocation.
   Response failure(const InvokeTarget& target, const Error& error) const;
 

@@ -142,7 +142,8 @@ namespace {
 template <typename Stream>
 asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
                                     const std::string& label, const std::string& target,
-                                    HttpExchange& exchange, uint64_t timeout_ms) {
+                                    HttpExchange& exchange, uint64_t timeout_ms,
+                                    double sampling_rate) {
   auto& lowest = beast::get_lowest_layer(stream);
   auto arm = [&] {
     if (timeout_ms)
@@ -153,7 +154,10 @@ asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   const auto& in = exchange.header();
   http::request<http::buffer_body> req{in.method(), target, 11};
   if (in.method() == http::verb::unknown) req.method_string(in.method_string());
-  for (const auto& h : forwardable_request_headers(in)) {
+  // An endpoint outside the mesh joins the calling app's trace too, as it does through Dapr.
+  auto forwarded = forwardable_request_headers(in);
+  const auto trace = carry_trace_context(forwarded, sampling_rate);
+  for (const auto& h : forwarded) {
     bool overridden = std::any_of(ep.headers.begin(), ep.headers.end(),
                                   [&](const Header& e) { return beast::iequals(e.name, h.name); });
     if (!overridden) req.insert(h.name, h.value);
@@ -232,6 +236,8 @@ asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   }
   auto reusable = [&] { return parser.is_done() && head.keep_alive() && buffer.size() == 0; };
   std::vector<Header> headers = end_to_end_headers(head);
+  std::erase_if(headers, [](const Header& h) { return names_field(h.name, kTraceParentHeader); });
+  headers.push_back({std::string(kTraceParentHeader), trace.header()});
   std::optional<uint64_t> length;
   if (auto len = head.find(http::field::content_length); len != head.end())
     length = parse_content_length(len->value());
@@ -314,12 +320,14 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
   // A pooled keep-alive connection first.
   if (!ep.tls) {
     if (auto s = pools_->take(pools_->plain, key)) {
-      if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms))
+      if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms,
+                                 settings_.tracing_sampling_rate))
         pools_->give(pools_->plain, key, std::move(s));
       co_return;
     }
   } else if (auto s = pools_->take(pools_->tls, key)) {
-    if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms))
+    if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms,
+                               settings_.tracing_sampling_rate))
       pools_->give(pools_->tls, key, std::move(s));
     co_return;
   }
@@ -348,7 +356,8 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
   else
     tcp_stream->expires_never();
   if (!ep.tls) {
-    if (co_await exchange_with(*tcp_stream, ep, label, target, exchange, timeout_ms))
+    if (co_await exchange_with(*tcp_stream, ep, label, target, exchange, timeout_ms,
+                               settings_.tracing_sampling_rate))
       pools_->give(pools_->plain, key, std::move(tcp_stream));
     co_return;
   }
@@ -370,7 +379,8 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     co_await exchange.send(res);
     co_return;
   }
-  if (co_await exchange_with(*tls, ep, label, target, exchange, timeout_ms))
+  if (co_await exchange_with(*tls, ep, label, target, exchange, timeout_ms,
+                             settings_.tracing_sampling_rate))
     pools_->give(pools_->tls, key, std::move(tls));
 }
 

@@ -72,6 +72,25 @@ TEST(ConfigLoader, WrongTypeIsRejected) {
   EXPECT_NE(st.error().message.find("expected an integer"), std::string::npos);
 }
 
+TEST(ConfigLoader, ANumberKeyTakesIntegersAndFloatsInItsRangeOnly) {
+  for (auto [text, rate] : {std::pair{"0", 0.0}, {"1", 1.0}, {"0.25", 0.25}, {"1e-4", 1e-4}}) {
+    Settings s;
+    auto st =
+        apply_toml_text(s, std::string("[tracing]\nsampling_rate = ") + text + "\n", "t.toml");
+    ASSERT_TRUE(st.ok()) << text << ": " << st.error().message;
+    EXPECT_DOUBLE_EQ(s.tracing_sampling_rate, rate) << text;
+  }
+  EXPECT_DOUBLE_EQ(Settings{}.tracing_sampling_rate, 1.0);
+  for (const char* bad : {"1.5", "-0.1", "nan", "inf", "\"0.5\"", "true"}) {
+    Settings s;
+    auto st = apply_toml_text(s, std::string("[tracing]\nsampling_rate = ") + bad + "\n", "t.toml");
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.error().message.find("t.toml:2:"), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("expected a number from 0 to 1"), std::string::npos)
+        << st.error().message;
+  }
+}
+
 TEST(ConfigLoader, OutOfRangeIsRejected) {
   Settings s;
   auto st = apply_toml_text(s, "[api]\nhttp_port = 70000\n", "skiff.toml");

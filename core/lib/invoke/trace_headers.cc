@@ -1,0 +1,55 @@
+#include "invoke/trace_headers.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "common/http_syntax.hpp"
+
+namespace skiff {
+
+TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_rate) {
+  int traceparents = 0;
+  std::optional<TraceParent> from_app;
+  std::string tracestate;
+  bool has_tracestate = false;
+  for (const auto& h : headers) {
+    if (names_field(h.name, kTraceParentHeader)) {
+      ++traceparents;
+      from_app = parse_traceparent(h.value);
+    } else if (names_field(h.name, kTraceStateHeader)) {
+      // Split across several fields, it is one list (RFC 9110 5.3).
+      if (has_tracestate) tracestate += ',';
+      tracestate += h.value;
+      has_tracestate = true;
+    }
+  }
+  // Two traceparents cannot both be the parent: neither is.
+  if (traceparents > 1) from_app.reset();
+  std::erase_if(headers, [](const Header& h) {
+    return names_field(h.name, kTraceParentHeader) || names_field(h.name, kTraceStateHeader) ||
+           names_field(h.name, kGrpcTraceBinHeader);
+  });
+  // A tracestate belongs to its traceparent: without a valid one it is dropped (W3C 3.3).
+  std::optional<std::string> state;
+  if (from_app && has_tracestate) state = normalize_tracestate(tracestate);
+  TraceParent carried;
+  if (from_app) {
+    carried = *from_app;
+  } else {
+    carried = TraceIds::new_trace(false);
+    carried.sampled = sample_trace_id(carried.trace_id, sampling_rate);
+  }
+  headers.push_back({std::string(kTraceParentHeader), carried.header()});
+  if (state && !state->empty()) headers.push_back({std::string(kTraceStateHeader), *state});
+  return carried;
+}
+
+void add_grpc_trace_bin(std::vector<Header>& headers) {
+  std::optional<TraceParent> parent;
+  for (const auto& h : headers)
+    if (h.name == kTraceParentHeader) parent = parse_traceparent(h.value);
+  std::erase_if(headers, [](const Header& h) { return h.name == kGrpcTraceBinHeader; });
+  if (parent) headers.push_back({std::string(kGrpcTraceBinHeader), grpc_trace_bin(*parent)});
+}
+
+}  // namespace skiff

@@ -1,0 +1,31 @@
+// The W3C trace context a call carries from the calling app to the callee app (and back, in the
+// HTTP answer), as Dapr's sidecars carry it: the app's traceparent and tracestate when they are
+// valid, a new trace when they are absent or invalid, and grpc-trace-bin beside traceparent for
+// gRPC apps. (A gRPC client's own grpc-trace-bin never reaches skiff: gRPC 1.51's server consumes
+// it.) Spans of the sidecars' own are not made yet, so a valid traceparent goes
+// on as the app sent it (normalized): the callee app's span is the calling app's span's child.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/trace_context.hpp"
+#include "plugin/bridge.hpp"
+
+namespace skiff {
+
+inline constexpr std::string_view kTraceParentHeader = "traceparent";
+inline constexpr std::string_view kTraceStateHeader = "tracestate";
+inline constexpr std::string_view kGrpcTraceBinHeader = "grpc-trace-bin";
+
+// Caller side: leaves exactly one traceparent in `headers` (the app's, or a new trace whose sampled
+// flag follows `sampling_rate`), a tracestate only beside the app's own valid traceparent, and no
+// grpc-trace-bin (the callee's sidecar writes one from the traceparent for a gRPC app). Returns the
+// traceparent the call carries.
+TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_rate);
+
+// Callee side, toward a gRPC app: grpc-trace-bin beside the traceparent, for apps whose gRPC
+// tracing reads that one.
+void add_grpc_trace_bin(std::vector<Header>& headers);
+
+}  // namespace skiff
