@@ -139,3 +139,20 @@ def test_a_grpc_callers_traceparent_reaches_http_and_grpc_apps(cluster):
     first, second = grpc_app.seen("invoke")
     assert first["metadata"]["traceparent"] == VALID
     assert TRACEPARENT.match(second["metadata"]["traceparent"])
+
+
+def test_an_endpoint_without_a_sidecar_joins_the_trace_too(cluster):
+    """A full URL as the app id ([[http_endpoints]] take the same path): the endpoint gets the
+    calling app's traceparent, and the answer carries it back."""
+    from urllib.parse import quote
+    app = cluster.recording_app("outside")
+    order = cluster.sidecar("order")
+    url = invoke_url(order, quote(f"http://127.0.0.1:{app.port}", safe=""), "hello")
+    r = requests.post(url, data=b"hi", headers={"traceparent": VALID, "tracestate": "rojo=1"}, timeout=10)
+    assert r.status_code == 200, r.text
+    headers = seen_headers(app.requests)
+    assert values(headers, "traceparent") == [VALID] and values(headers, "tracestate") == ["rojo=1"]
+    assert r.headers["traceparent"] == VALID
+    r = requests.post(url, data=b"hi", timeout=10)
+    [started] = values(seen_headers(app.requests), "traceparent")
+    assert TRACEPARENT.match(started) and r.headers["traceparent"] == started
