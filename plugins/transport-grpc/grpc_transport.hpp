@@ -60,10 +60,12 @@ class GrpcTransport {
 
   const skiff_host_api_t* host_;
   Settings settings_;
+  // Before server_ and stubs_, so that it outlives them: gRPC's file watcher reads its files
+  // for as long as a server or channel holds the credentials.
+  std::unique_ptr<TlsCredentials> tls_;  // set once, before listen and the first call
   Service service_{this};
   std::unique_ptr<grpc::Server> server_;
   skiff_inbound_handler_t handler_{};
-  std::unique_ptr<TlsCredentials> tls_;  // set once, before listen and the first call
   std::thread shutdown_thread_;
   std::mutex channels_mu_;  // held only to find or create a peer's channel
   // By address, and with mTLS also by the app the channel verified: a channel's handshakes

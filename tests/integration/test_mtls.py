@@ -155,31 +155,11 @@ def test_certificates_rotate_under_load_without_a_failed_call(cluster):
     """Certificates of 3 s, renewed every 1.2-1.8 s, for 10 s of calls from 4 clients. The caller
     keeps no idle connections, so every call makes a new connection and handshake with whatever
     certificates both sidecars have at that moment."""
-    import threading
-    import time
     short = '[security]\ncert_ttl = "3s"\n'
     cart_app = cluster.app("cart")
     cart = cluster.sidecar("cart", app_port=cart_app.port, config=short)
     order = cluster.sidecar("order", config=short + "[transport.config]\nmax_idle_connections = 0\n")
-    counts = {"ok": 0, "failed": []}
-    lock = threading.Lock()
-    until = time.monotonic() + 10
-
-    def client():
-        with requests.Session() as s:
-            while time.monotonic() < until:
-                r = s.post(invoke_url(order, "cart", "echo"), data=b"rotating", timeout=10)
-                with lock:
-                    if r.status_code == 200 and r.text == "rotating":
-                        counts["ok"] += 1
-                    else:
-                        counts["failed"].append(r.text)
-
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    counts = tls_peer.echo_calls_for(order, 10)
     rotations = {p: p.output().count("workload certificate of") for p in (cart, order)}
     print(f"\n[rotation] {counts['ok']} calls, {len(counts['failed'])} failed; renewals: "
           f"cart {rotations[cart]}, order {rotations[order]}")

@@ -5,8 +5,6 @@ and what TLS stacks no one here wrote (grpc-js, openssl, Python's ssl) see there
 import json
 import sqlite3
 import subprocess
-import threading
-import time
 
 import grpc
 import pytest
@@ -143,25 +141,7 @@ def test_certificates_rotate_under_load_without_a_failed_call(cluster, tmp_path)
     ca = tls_peer.local_ca(cluster)
     probe = tls_peer.issue(tmp_path, "probe", [tls_peer.spiffe("probe")], ca)
     first = served_certificate(cart.internal_port, probe, ca[0])
-    counts = {"ok": 0, "failed": []}
-    lock = threading.Lock()
-    until = time.monotonic() + 10
-
-    def client():
-        with requests.Session() as s:
-            while time.monotonic() < until:
-                r = s.post(invoke_url(order, "cart", "echo"), data=b"rotating", timeout=10)
-                with lock:
-                    if r.status_code == 200 and r.text == "rotating":
-                        counts["ok"] += 1
-                    else:
-                        counts["failed"].append(r.text)
-
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    counts = tls_peer.echo_calls_for(order, 10)
     rotations = {p: p.output().count("workload certificate of") for p in (cart, order)}
     print(f"\n[grpc rotation] {counts['ok']} calls, {len(counts['failed'])} failed; renewals: "
           f"cart {rotations[cart]}, order {rotations[order]}")

@@ -81,3 +81,31 @@ def server_context(ca_dir, tmp, app):
     crt, key = identity(ca_dir, tmp, app)
     ctx.load_cert_chain(str(crt), str(key))
     return ctx
+
+
+def echo_calls_for(sidecar, seconds, clients=4, body=b"rotating"):
+    """Calls app cart's /echo through `sidecar` from `clients` threads for `seconds`, as the
+    rotation tests do: {"ok": answers that echoed body, "failed": the texts of the others}."""
+    import threading
+    import time
+    from harness import invoke_url, requests
+    counts = {"ok": 0, "failed": []}
+    lock = threading.Lock()
+    until = time.monotonic() + seconds
+
+    def client():
+        with requests.Session() as s:
+            while time.monotonic() < until:
+                r = s.post(invoke_url(sidecar, "cart", "echo"), data=body, timeout=10)
+                with lock:
+                    if r.status_code == 200 and r.content == body:
+                        counts["ok"] += 1
+                    else:
+                        counts["failed"].append(r.text)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return counts
