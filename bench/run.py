@@ -3,6 +3,7 @@
 
   direct       loadgen -> app
   skiff        loadgen -> skiffd A (HTTP API) -> skiffd B (internal transport, mTLS) -> app
+  skiff-nometrics  the same with --enable-metrics=false (what counting the calls costs)
   skiff-plain  the same with security.mtls = false
   nginx        loadgen -> nginx A -> nginx B -> app   (keep-alive upstreams: the plain-proxy
                                                      baseline with the same number of hops)
@@ -184,23 +185,34 @@ def start_direct(tmp, build, app_port):
 
 
 def start_skiff(tmp, build, app_port, name="skiff", extra=()):
-    """skiffd as installed: mTLS between the two sidecars (the default)."""
+    """skiffd as installed: mTLS between the two sidecars and metrics on (the defaults), each
+    sidecar serving its metrics on a port of its own."""
     t = Topology(name, tmp, build, app_port)
     env = dict(os.environ, XDG_STATE_HOME=str(tmp / f"{name}-state"),
-               SKIFF_PLUGIN_PATH=f"{build}/plugins/resolver-sqlite:{build}/plugins/transport-grpc:{build}/plugins/transport-tcp")
+               SKIFF_PLUGIN_PATH=f"{build}/plugins/resolver-sqlite:{build}/plugins/transport-grpc:{build}/plugins/transport-tcp:"
+                                 f"{build}/plugins/observer-prometheus")
     skiffd = build / "core/skiffd/skiffd"
-    ports = [free_port() for _ in range(6)]
+    ports = [free_port() for _ in range(8)]
+    def metrics(port):
+        return [] if "--enable-metrics=false" in extra else ["--metrics-port", port]
+
     b = t.start([skiffd, "--app-id", "echo", "--app-port", app_port, "--dapr-http-port", ports[0],
                  "--dapr-internal-grpc-port", ports[1], "--dapr-grpc-port", ports[2], "--log-level", "warn",
-                 *extra], f"{name}-b.log", env)
+                 *metrics(ports[6]), *extra], f"{name}-b.log", env)
     a = t.start([skiffd, "--app-id", "loadgen", "--dapr-http-port", ports[3], "--dapr-internal-grpc-port",
-                 ports[4], "--dapr-grpc-port", ports[5], "--log-level", "warn", *extra], f"{name}-a.log", env)
+                 ports[4], "--dapr-grpc-port", ports[5], "--log-level", "warn", *metrics(ports[7]), *extra],
+                f"{name}-a.log", env)
     wait_port(ports[0])
     wait_port(ports[3])
     t.proxies = [Proxy("skiffd A", a), Proxy("skiffd B", b)]
     t.port, t.path = ports[3], "/v1.0/invoke/echo/method/echo"
     t.metadata_ports = [ports[0], ports[3]]
     return t
+
+
+def start_skiff_nometrics(tmp, build, app_port):
+    """The same chain with --enable-metrics=false: what metrics cost."""
+    return start_skiff(tmp, build, app_port, "skiff-nometrics", ["--enable-metrics=false"])
 
 
 def start_skiff_plain(tmp, build, app_port):
@@ -464,14 +476,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs: the whole suite in under 3 minutes")
     ap.add_argument("--build", default=os.environ.get("SKIFF_BUILD_DIR", REPO / "build"), type=Path)
     ap.add_argument("--out", type=Path, help="JSON file (default bench/results/<date>.json)")
-    ap.add_argument("--topologies", default="direct,skiff,skiff-plain,nginx,nginx-tls,grpc-direct,skiff-grpc")
+    ap.add_argument("--topologies", default="direct,skiff,skiff-nometrics,skiff-plain,nginx,nginx-tls,grpc-direct,skiff-grpc")
     args = ap.parse_args()
     build = args.build.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
     app = subprocess.Popen([str(build / "examples/apps/sample-app/skiff-sample-app"), "--port",
                             str(free_port_app := free_port()), "--name", "echo"],
                            stdout=open(tmp / "app.log", "w"), stderr=subprocess.STDOUT)
-    starters = {"direct": start_direct, "skiff": start_skiff, "skiff-plain": start_skiff_plain, "nginx": start_nginx,
+    starters = {"direct": start_direct, "skiff": start_skiff, "skiff-nometrics": start_skiff_nometrics,
+                "skiff-plain": start_skiff_plain, "nginx": start_nginx,
                 "nginx-tls": start_nginx_tls, "grpc-direct": start_grpc_direct, "skiff-grpc": start_skiff_grpc}
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "quick": args.quick, "scenarios": [], "idle_rss_mib": {}}

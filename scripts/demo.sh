@@ -13,7 +13,7 @@ meson compile -C "$build" >/dev/null
 
 work=$(mktemp -d)
 export XDG_STATE_HOME="$work/state"  # a private SQLite name-resolution file for the demo
-export SKIFF_PLUGIN_PATH="$build/plugins/resolver-sqlite:$build/plugins/transport-grpc:$build/plugins/transport-tcp"
+export SKIFF_PLUGIN_PATH="$build/plugins/resolver-sqlite:$build/plugins/transport-grpc:$build/plugins/transport-tcp:$build/plugins/observer-prometheus"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -47,9 +47,11 @@ start cart-app "$app" --name cart --port 8081
 wait_for cart-app "listening"
 start order-app "$app" --name order --port 8080 --sidecar-port 3500
 wait_for order-app "listening"
-start cart-sidecar "$skiffd" --app-id cart --app-port 8081 --dapr-http-port 3501 --dapr-internal-grpc-port 50012
+start cart-sidecar "$skiffd" --app-id cart --app-port 8081 --dapr-http-port 3501 --dapr-internal-grpc-port 50012 \
+  --metrics-port 9091
 wait_for cart-sidecar "skiffd ready"
-start order-sidecar "$skiffd" --app-id order --app-port 8080 --dapr-http-port 3500 --dapr-internal-grpc-port 50002
+start order-sidecar "$skiffd" --app-id order --app-port 8080 --dapr-http-port 3500 --dapr-internal-grpc-port 50002 \
+  --metrics-port 9090
 wait_for order-sidecar "skiffd ready"
 
 echo "order (app :8080, sidecar :3500) and cart (app :8081, sidecar :3501) are running."
@@ -70,5 +72,9 @@ echo "The order app itself calls cart through its sidecar (app -> skiffd :3500 -
 echo "\$ curl -X POST http://127.0.0.1:8080/call/cart/cart/checkout -d '{\"order\":17}'"
 curl -sS -X POST http://127.0.0.1:8080/call/cart/cart/checkout -H 'Content-Type: application/json' -d '{"order":17}'
 echo
+echo
+echo "Both sidecars counted the calls under Dapr's metric names (Prometheus format, cart's on :9091):"
+echo "\$ curl -s http://127.0.0.1:9091/metrics | grep '^dapr_runtime_service_invocation_req_recv_total'"
+curl -sS http://127.0.0.1:9091/metrics | grep '^dapr_runtime_service_invocation_req_recv_total' || true
 echo
 echo "demo finished; stopping the apps and sidecars."

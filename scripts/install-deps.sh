@@ -16,6 +16,8 @@ packages=(
   # real backing servers for the resolver tests (started by the tests themselves, never as
   # system services: see the policy-rc.d guard below)
   etcd-server etcd-client dnsmasq-base avahi-daemon avahi-utils dbus
+  # a real Prometheus server and promtool for the metrics tests
+  prometheus
 )
 
 # Node.js and npm for the test with Dapr's JavaScript SDK (from the npm registry): Debian's, unless

@@ -20,7 +20,7 @@ SAMPLE_APP = BUILD / "examples" / "apps" / "sample-app" / "skiff-sample-app"
 # Every plugin folder of the build tree (one folder per plugin, e.g. plugins/resolver-etcd).
 PLUGIN_PATH = ":".join(str(BUILD / "plugins" / d) for d in
                        ("resolver-sqlite", "resolver-mdns", "resolver-kubernetes", "resolver-consul",
-                        "resolver-etcd", "transport-grpc", "transport-tcp"))
+                        "resolver-etcd", "transport-grpc", "transport-tcp", "observer-prometheus"))
 BROKEN_PLUGINS = BUILD / "tests" / "abi"
 # The Python gRPC app (Echo for proxy mode, AppCallback/OnInvoke) of the gRPC tests.
 ECHO_SERVER = REPO / "tests" / "integration" / "grpc_apps" / "echo_server.py"
@@ -175,12 +175,18 @@ class Cluster:
         return p
 
     def sidecar(self, app_id=None, app_port=None, http_port=None, internal_port=None, extra=(), config=None,
-                wait_ready=True, env=None, grpc_port=None, app_protocol=None):
+                wait_ready=True, env=None, grpc_port=None, app_protocol=None, metrics_port=None):
         http_port = http_port or free_port()
         internal_port = internal_port or free_port()
         grpc_port = grpc_port or free_port()
         args = [SKIFFD, "--dapr-http-port", http_port, "--dapr-internal-grpc-port", internal_port,
                 "--dapr-grpc-port", grpc_port]
+        # A port of its own for the metrics, never 9090: a Prometheus or another service of the
+        # machine may hold that. metrics_port=False leaves the flag out (the default applies).
+        if metrics_port is not False and not any(str(a).startswith(("--metrics-port", "--enable-metrics"))
+                                                 for a in extra):
+            metrics_port = metrics_port or free_port()
+            args += ["--metrics-port", metrics_port]
         if app_id:
             args += ["--app-id", app_id]
         if app_port:
@@ -194,6 +200,7 @@ class Cluster:
         args += list(extra)
         p = self.start(args, f"skiffd-{app_id or 'caller'}-{http_port}", env)
         p.http_port, p.internal_port, p.grpc_port = http_port, internal_port, grpc_port
+        p.metrics_port = metrics_port or None
         p.cluster = self
         p.url = f"http://127.0.0.1:{http_port}"
         if wait_ready:
@@ -220,10 +227,11 @@ class Cluster:
             assert (cli.returncode == 0) == (r.returncode == 0), (r.stderr, cli.stderr)
         return r
 
-    def refused(self, app_id=None, config=None, extra=(), env=None, exit_code=1):
+    def refused(self, app_id=None, config=None, extra=(), env=None, exit_code=1, metrics_port=None):
         """A sidecar that must refuse to start: checks that it exits with `exit_code`, and that check
         mode refuses the same arguments. Returns (skiffd's output, check mode's stderr)."""
-        p = self.sidecar(app_id, config=config, extra=extra, env=env, wait_ready=False)
+        p = self.sidecar(app_id, config=config, extra=extra, env=env, wait_ready=False,
+                         metrics_port=metrics_port)
         assert p.proc.wait(timeout=10) == exit_code, p.output()
         args = list(extra) + (["--app-id", app_id] if app_id else [])
         checked = self.check_config(config, args, env)

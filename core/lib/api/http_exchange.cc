@@ -81,6 +81,7 @@ asio::awaitable<bool> HttpExchange::send(Response& res) {
   res.keep_alive(keep_alive_ && request_done());
   // 1xx, 204 and 304 answers carry no body and no Content-Length (RFC 9110 8.6).
   unsigned code = res.result_int();
+  status_sent_ = code;
   if (code / 100 == 1 || code == 204 || code == 304)
     res.erase(http::field::content_length);
   else if (res.find(http::field::content_length) == res.end())
@@ -132,6 +133,7 @@ asio::awaitable<bool> HttpExchange::start_response(unsigned status,
     co_return true;
   }
   auto& res = response_.emplace(static_cast<http::status>(status), header().version());
+  status_sent_ = status;
   copy_end_to_end_headers(headers, res.base());
   keep_alive_ = keep_alive_ && request_done();
   declared_length_ = length;

@@ -53,6 +53,8 @@ class HttpExchange final : public BodySource {
   bool reusable() const;
   // The request was read to its end.
   bool request_done() const;
+  // The status of the answer that went out (or started to), 0 before one did.
+  unsigned status_sent() const { return status_sent_; }
 
  private:
   boost::asio::awaitable<bool> start_response(unsigned status, const std::vector<Header>& headers,
@@ -71,6 +73,7 @@ class HttpExchange final : public BodySource {
   bool request_failed_ = false;
   bool response_done_ = false;
   bool keep_alive_ = true;
+  unsigned status_sent_ = 0;
   std::optional<uint64_t> declared_length_;  // of a streamed answer
   uint64_t body_written_ = 0;
   std::optional<http::response<http::buffer_body>> response_;

@@ -41,7 +41,36 @@ Response target_error(const Error& e) {
   return dapr_error(status, "ERR_DIRECT_INVOKE", e.message);
 }
 
+// The path label of a request: its route's template, so that the paths callers choose (app
+// methods, unknown routes) never become label values.
+std::string_view route_label(std::string_view path, const http::request_header<>& req) {
+  for (std::string_view fixed : {"/v1.0/healthz", "/v1.0/healthz/outbound", "/v1.0/metadata"})
+    if (path == fixed) return fixed;  // the literal: the request may change while it is used
+  if (path.starts_with(kInvokePrefix)) return "/v1.0/invoke/{id}/method/{method}";
+  if (req.find("dapr-app-id") != req.end()) return "/{method}";
+  return "{other}";
+}
+
+// HTTP's own methods keep their names; any other token counts as _OTHER (as OpenTelemetry's
+// conventions do), for the same reason.
+std::string_view method_label(const http::request_header<>& req) {
+  return req.method() == http::verb::unknown ? std::string_view("_OTHER") : req.method_string();
+}
+
 }  // namespace
+
+asio::awaitable<void> Router::handle(HttpExchange& exchange) {
+  if (!metrics_) co_return co_await route(exchange);
+  const auto started = ServiceMetrics::Clock::now();
+  auto& req = exchange.header();
+  // Copied: routing edits the request's headers.
+  const std::string method(method_label(req));
+  std::string_view target = req.target();
+  const std::string_view path_label = route_label(target.substr(0, target.find('?')), req);
+  metrics_->http_request_started(method, path_label);
+  co_await route(exchange);
+  metrics_->http_request_done(method, path_label, exchange.status_sent(), started);
+}
 
 Router::Router(const Settings& settings, Caller& caller, ExternalCaller& external,
                const SidecarInfo& info)
@@ -89,7 +118,7 @@ Response Router::metadata() const {
   return res;
 }
 
-asio::awaitable<void> Router::handle(HttpExchange& exchange) {
+asio::awaitable<void> Router::route(HttpExchange& exchange) {
   auto& req = exchange.header();
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));

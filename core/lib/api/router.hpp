@@ -11,6 +11,7 @@
 #include "config/settings.hpp"
 #include "invoke/caller.hpp"
 #include "invoke/external.hpp"
+#include "telemetry/service_metrics.hpp"
 
 namespace skiff {
 
@@ -19,9 +20,13 @@ class Router {
   Router(const Settings& settings, Caller& caller, ExternalCaller& external,
          const SidecarInfo& info);
   boost::asio::awaitable<void> handle(HttpExchange& exchange);
+  // Counts requests under Dapr's HTTP server metrics; null: metrics off.
+  void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
 
  private:
+  boost::asio::awaitable<void> route(HttpExchange& exchange);
   Response metadata() const;
+  ServiceMetrics* metrics_ = nullptr;
   const Settings& settings_;
   Caller& caller_;
   ExternalCaller& external_;

@@ -34,8 +34,6 @@ void ConfigFlags::add_to(CLI::App& app) {
                                              "--sentry-address",
                                              "--mode",
                                              "--enable-mtls",
-                                             "--enable-metrics",
-                                             "--metrics-port",
                                              "--enable-profiling",
                                              "--profile-port",
                                              "--app-max-concurrency",

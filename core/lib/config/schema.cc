@@ -97,6 +97,18 @@ const std::vector<KeySpec>& specs() {
        "`dapr init` writes 1); 1 keeps callee apps that sample by their parent recording as they "
        "would without a sidecar.",
        0, 1},
+      {"metrics.enabled", KeyKind::kBool, &S::metrics_enabled, "--enable-metrics",
+       "Keep Dapr's service-invocation and HTTP metrics and serve them in Prometheus's text "
+       "format at `http://<metrics.address>:<metrics.port>/metrics` (the observer-prometheus "
+       "plugin). See docs/observability.md."},
+      {"metrics.port", KeyKind::kInt, &S::metrics_port, "--metrics-port",
+       "Port of the Prometheus exposition. When it is left at its default and that port is taken "
+       "(another sidecar on this machine), metrics are kept but not served, with a warning; a "
+       "port given explicitly that cannot be bound stops start-up.",
+       1, 65535},
+      {"metrics.address", KeyKind::kString, &S::metrics_address, "--metrics-listen-address",
+       "Address the Prometheus exposition listens on: loopback by default, so that only this "
+       "machine reads it; `0.0.0.0` or `::` for a Prometheus elsewhere."},
       {"runtime.threads", KeyKind::kInt, &S::threads, "",
        "Event-loop threads; 0 means one per CPU core. One thread carries about 10k calls/s and "
        "wakes no other thread per call; add threads only for more traffic than that.",

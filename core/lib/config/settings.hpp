@@ -80,6 +80,11 @@ struct Settings {
   // [tracing]: W3C trace context.
   double tracing_sampling_rate = 1.0;
 
+  // [metrics]: counters and histograms, served in Prometheus's format by observer-prometheus.
+  bool metrics_enabled = true;
+  int64_t metrics_port = 9090;
+  std::string metrics_address = "127.0.0.1";
+
   // [runtime], [log], [plugins]
   int64_t threads = 1;  // see the schema: one loop thread unless the traffic needs more
   std::string log_level = "info";

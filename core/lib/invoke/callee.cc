@@ -74,6 +74,22 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_return;
   }
   take_caller_from_certificate(head);
+  if (!metrics_) {
+    co_await serve_verified(call, head);
+    co_return;
+  }
+  metrics_->request_received(head.caller_app_id);
+  co_await serve_verified(call, head);
+  // The status the caller's app will see: the app's, or the one skiff maps a failure to. A call
+  // whose caller went away before anything was answered has none.
+  const auto& outcome = call.outcome();
+  if (outcome.http_status)
+    metrics_->response_sent(head.caller_app_id, outcome.http_status);
+  else if (outcome.failure != SKIFF_OK)
+    metrics_->response_sent(head.caller_app_id, static_cast<int>(http_status_for(outcome.failure)));
+}
+
+asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
   if (settings_.access_control.configured) {
     // Decided before anything reaches the app, on who the certificate says calls.
     auto caller = parse_spiffe_id(head.peer_identity);

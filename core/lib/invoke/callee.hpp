@@ -8,6 +8,7 @@
 #include "appchannel/http_app_channel.hpp"
 #include "config/settings.hpp"
 #include "plugin/components.hpp"
+#include "telemetry/service_metrics.hpp"
 
 namespace skiff {
 
@@ -16,11 +17,15 @@ class Callee {
   // `grpc_app` is set when the app speaks gRPC (app.protocol = "grpc").
   Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grpc_app);
   boost::asio::awaitable<void> serve(ServerCall call, CallHead head);
+  // Counts calls under Dapr's metric names; null: metrics off.
+  void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
 
  private:
+  boost::asio::awaitable<void> serve_verified(ServerCall& call, CallHead& head);
   const Settings& settings_;
   HttpAppChannel& app_;
   GrpcAppClient* grpc_app_;
+  ServiceMetrics* metrics_ = nullptr;
 };
 
 }  // namespace skiff

@@ -138,6 +138,21 @@ asio::awaitable<Result<std::vector<std::string>>> Caller::addresses_of(const Inv
 asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
                                                      const CallHead& head, const std::string* body,
                                                      BodySource* stream) {
+  if (!metrics_) co_return co_await open_uncounted(target, head, body, stream);
+  const auto started = ServiceMetrics::Clock::now();
+  metrics_->request_sent(target.app_id, false);
+  auto opened = co_await open_uncounted(target, head, body, stream);
+  if (opened)
+    metrics_->response_received(target.app_id, opened->head.http_status, false, started);
+  else
+    metrics_->call_failed(target.app_id, opened.error().code);
+  co_return opened;
+}
+
+asio::awaitable<Result<Caller::Opened>> Caller::open_uncounted(const InvokeTarget& target,
+                                                               const CallHead& head,
+                                                               const std::string* body,
+                                                               BodySource* stream) {
   if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked)
     co_return checked.error();
   auto resolved = co_await addresses_of(target);
@@ -167,6 +182,16 @@ asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
 
 asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
                                                     const CallHead& head) {
+  // A streamed call's answer is relayed by its owner: only the start and a failure to start
+  // are counted here, as Dapr counts proxied streams.
+  if (metrics_) metrics_->request_sent(target.app_id, true);
+  auto started = co_await connect_uncounted(target, head);
+  if (!started && metrics_) metrics_->call_failed(target.app_id, started.error().code);
+  co_return started;
+}
+
+asio::awaitable<Result<ClientCall>> Caller::connect_uncounted(const InvokeTarget& target,
+                                                              const CallHead& head) {
   if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked)
     co_return checked.error();
   auto resolved = co_await addresses_of(target);

@@ -16,6 +16,7 @@
 #include "invoke/target.hpp"
 #include "invoke/trace_headers.hpp"
 #include "plugin/components.hpp"
+#include "telemetry/service_metrics.hpp"
 
 namespace skiff {
 
@@ -65,7 +66,16 @@ class Caller {
   };
   InFlight track() { return InFlight(in_flight_); }
 
+  // Counts calls under Dapr's metric names; null: metrics off.
+  void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
+
  private:
+  boost::asio::awaitable<Result<Opened>> open_uncounted(const InvokeTarget& target,
+                                                        const CallHead& head,
+                                                        const std::string* body,
+                                                        BodySource* stream);
+  boost::asio::awaitable<Result<ClientCall>> connect_uncounted(const InvokeTarget& target,
+                                                               const CallHead& head);
   struct Attempt {
     bool delivered = false;  // false: the peer could not be reached, retrying is safe
     Result<Opened> result;
@@ -79,6 +89,7 @@ class Caller {
   std::shared_ptr<ResolverInstance> resolver_;
   std::shared_ptr<TransportInstance> transport_;
   std::atomic<int> in_flight_{0};
+  ServiceMetrics* metrics_ = nullptr;
 };
 
 // Marks a call head as a proxied gRPC call (its body is framed gRPC messages); only sidecars

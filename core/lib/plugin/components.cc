@@ -89,6 +89,23 @@ Status check_component_config(const LoadedComponent& component, const skiff_host
   return Ok{};
 }
 
+// ---- observer ----
+
+Result<std::unique_ptr<ObserverInstance>> ObserverInstance::create(const LoadedComponent& component,
+                                                                   const skiff_host_api_t* host,
+                                                                   const toml::table& config,
+                                                                   std::string config_prefix) {
+  std::unique_ptr<ObserverInstance> o(
+      new ObserverInstance(component, config, std::move(config_prefix)));
+  auto st = o->ComponentInstance::create(host, o->vt()->create);
+  if (!st) return st.error();
+  return o;
+}
+
+ObserverInstance::~ObserverInstance() {
+  if (instance_) vt()->destroy(instance_);
+}
+
 // ---- resolver ----
 
 Result<std::shared_ptr<ResolverInstance>> ResolverInstance::create(const LoadedComponent& component,
@@ -221,7 +238,7 @@ void ClientCall::cancel() {
 ServerCall::ServerCall(std::shared_ptr<TransportInstance> transport, skiff_server_call_t* call)
     : transport_(std::move(transport)), call_(call) {}
 ServerCall::ServerCall(ServerCall&& o) noexcept
-    : transport_(std::move(o.transport_)), call_(o.call_) {
+    : transport_(std::move(o.transport_)), call_(o.call_), outcome_(o.outcome_) {
   o.call_ = nullptr;
 }
 ServerCall::~ServerCall() {
@@ -235,6 +252,7 @@ boost::asio::awaitable<ReadResult> ServerCall::read() {
 }
 
 boost::asio::awaitable<DoneResult> ServerCall::write_head(const ResponseHead& head) {
+  outcome_.http_status = head.http_status;
   return await_completion<DoneResult>([this, &head](Completion<DoneResult>* c) {
     auto views = header_views(head.headers);
     skiff_response_head_t h{sizeof(skiff_response_head_t), head.http_status, views.data(),
@@ -252,6 +270,7 @@ boost::asio::awaitable<DoneResult> ServerCall::write(std::string_view chunk, boo
 
 boost::asio::awaitable<DoneResult> ServerCall::fail(skiff_status_t status,
                                                     const std::string& message) {
+  outcome_.failure = status;
   return await_completion<DoneResult>([this, status, &message](Completion<DoneResult>* c) {
     transport_->vt()->server_fail(call_, status, str(message), complete_done, c);
   });

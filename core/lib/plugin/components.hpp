@@ -78,6 +78,23 @@ class ResolverInstance : public ComponentInstance {
   }
 };
 
+// An observer (ABI kind SKIFF_KIND_OBSERVER): created and destroyed on the control thread.
+class ObserverInstance : public ComponentInstance {
+ public:
+  // `config_prefix` names its table in messages ("metrics" for the Prometheus exposition).
+  static Result<std::unique_ptr<ObserverInstance>> create(const LoadedComponent& component,
+                                                          const skiff_host_api_t* host,
+                                                          const toml::table& config,
+                                                          std::string config_prefix);
+  ~ObserverInstance();
+
+ private:
+  using ComponentInstance::ComponentInstance;
+  const skiff_observer_vtable_v1_t* vt() const {
+    return static_cast<const skiff_observer_vtable_v1_t*>(component_.vtable);
+  }
+};
+
 class TransportInstance;
 
 // One outgoing call. Released when destroyed; the owner awaits every operation it starts.
@@ -115,9 +132,18 @@ class ServerCall {
   // Asio 1.74's initiation coroutine.
   boost::asio::awaitable<DoneResult> fail(skiff_status_t status, const std::string& message);
 
+  // How the call was answered, for metrics and logs: the response head's status, or the failure
+  // given to fail(); both 0 while neither happened.
+  struct Outcome {
+    int http_status = 0;
+    skiff_status_t failure = SKIFF_OK;
+  };
+  const Outcome& outcome() const { return outcome_; }
+
  private:
   std::shared_ptr<TransportInstance> transport_;
   skiff_server_call_t* call_;
+  Outcome outcome_;
 };
 
 // Reads a call's body (ClientCall or ServerCall) to its end; an error carries the read's status.

@@ -158,6 +158,7 @@ HostServices::HostServices(boost::asio::io_context& io) : io_(io) {
   api_.post = &HostServices::post;
   api_.timer_start = &HostServices::timer_start;
   api_.timer_cancel = &HostServices::timer_cancel;
+  api_.collect_metrics = &HostServices::collect_metrics;
   fill_config_accessors(api_);
   fill_io_functions(api_);
 }
@@ -195,6 +196,16 @@ skiff_timer_id_t HostServices::timer_start(void* host, uint64_t delay_ms, skiff_
     fn(ud);
   });
   return id;
+}
+
+void HostServices::collect_metrics(void* host, skiff_metrics_fn fn, void* user_data) {
+  auto* self = static_cast<HostServices*>(host);
+  if (!self->metrics_) {
+    fn(user_data, nullptr, 0);
+    return;
+  }
+  self->metrics_->collect(
+      [&](const skiff_metric_t* const* metrics, size_t count) { fn(user_data, metrics, count); });
 }
 
 int32_t HostServices::timer_cancel(void* host, skiff_timer_id_t id) {

@@ -13,6 +13,7 @@
 
 #include "security/workload_tls.hpp"
 #include "skiff/skiff.h"
+#include "telemetry/metrics.hpp"
 
 // The opaque configuration handle of the ABI: a component's table and its dotted key prefix.
 struct skiff_config_t {
@@ -35,15 +36,20 @@ class HostServices {
   void set_workload_tls(std::shared_ptr<WorkloadTls> tls) { tls_ = std::move(tls); }
   const std::shared_ptr<WorkloadTls>& workload_tls() const { return tls_; }
 
+  // The metrics collect_metrics reads; set before any observer is created (null: none kept).
+  void set_metrics(const MetricRegistry* metrics) { metrics_ = metrics; }
+
  private:
   static void log(void* host, int32_t level, skiff_str_t component, skiff_str_t message);
   static void post(void* host, skiff_task_fn fn, void* user_data);
   static skiff_timer_id_t timer_start(void* host, uint64_t delay_ms, skiff_task_fn fn, void* ud);
   static int32_t timer_cancel(void* host, skiff_timer_id_t id);
+  static void collect_metrics(void* host, skiff_metrics_fn fn, void* user_data);
 
   boost::asio::io_context& io_;
   skiff_host_api_t api_{};
   std::shared_ptr<WorkloadTls> tls_;
+  const MetricRegistry* metrics_ = nullptr;
   std::mutex timers_mu_;  // plugin timers are rare (heartbeats), never on the request path
   uint64_t next_timer_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<boost::asio::steady_timer>> timers_;

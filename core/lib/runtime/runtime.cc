@@ -24,6 +24,7 @@
 #include "plugin/host_services.hpp"
 #include "runtime/startup_check.hpp"
 #include "security/identity_keeper.hpp"
+#include "telemetry/service_metrics.hpp"
 
 namespace skiff {
 
@@ -52,6 +53,13 @@ int run_sidecar(const Settings& settings) {
   asio::io_context io(static_cast<int>(threads));
   set_single_loop_thread(threads == 1);
   HostServices host(io);
+  // Declared before everything that records into it, so that it outlives them.
+  MetricRegistry metric_registry;
+  std::unique_ptr<ServiceMetrics> service_metrics;
+  if (settings.metrics_enabled) {
+    service_metrics = std::make_unique<ServiceMetrics>(metric_registry, settings.app_id);
+    host.set_metrics(&metric_registry);
+  }
 
   auto components = find_configured_components(settings, host.api());
   if (!components) {
@@ -133,6 +141,19 @@ int run_sidecar(const Settings& settings) {
   Callee callee(settings, app_channel, grpc_app_channel.get());
   Caller caller(settings, *resolver, *transport);
   Router router(settings, caller, **external, info);
+  if (service_metrics) {
+    callee.set_metrics(service_metrics.get());
+    caller.set_metrics(service_metrics.get());
+    router.set_metrics(service_metrics.get());
+    metric_registry.add_reader("skiff_invocations_in_flight",
+                               "Invocations from this sidecar's app that have not finished.",
+                               SKIFF_METRIC_GAUGE, [&caller] { return caller.in_flight(); });
+    if (identity)
+      metric_registry.add_reader(
+          "skiff_tls_handshakes_total", "TLS handshakes of this sidecar's transport, both sides.",
+          SKIFF_METRIC_COUNTER,
+          [tls = identity->tls()] { return static_cast<double>(tls->handshakes()); });
+  }
   HttpServer http_server(io, settings, router);
   auto grpc_api = std::make_unique<GrpcListener>(io, settings, caller, info);
 
@@ -173,6 +194,28 @@ int run_sidecar(const Settings& settings) {
   if (!grpc_port) {
     spdlog::critical("{}", grpc_port.error().message);
     return 1;
+  }
+
+  // The exposition last of the listeners, once the readers it calls exist; destroyed (its worker
+  // stopped) before them.
+  const toml::table exporter_config = metrics_exporter_config(settings);
+  std::unique_ptr<ObserverInstance> metrics_exporter;
+  if (components->metrics_exporter) {
+    auto created = ObserverInstance::create(*components->metrics_exporter, host.api(),
+                                            exporter_config, "metrics");
+    if (created) {
+      metrics_exporter = std::move(*created);
+    } else if (settings.is_explicit("metrics.port") || settings.is_explicit("metrics.address")) {
+      spdlog::critical("{}", created.error().message);
+      return 1;
+    } else {
+      // As with the internal port: several sidecars on one machine, the first one serves.
+      spdlog::warn("metrics are kept but not served: {}; set metrics.port",
+                   created.error().message);
+    }
+  } else if (settings.metrics_enabled) {
+    spdlog::warn(
+        "metrics are kept but not served: the observer-prometheus plugin is not installed");
   }
 
   int exit_code = 0;

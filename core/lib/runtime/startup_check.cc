@@ -14,9 +14,12 @@ namespace skiff {
 
 Result<ConfiguredComponents> find_configured_components(const Settings& settings,
                                                         const skiff_host_api_t* host) {
-  auto catalog = PluginCatalog::load_wanted(plugin_search_path(settings.plugin_paths), host,
-                                            {{SKIFF_KIND_RESOLVER, settings.resolver_type},
-                                             {SKIFF_KIND_TRANSPORT, settings.transport_type}});
+  std::vector<PluginCatalog::Wanted> wanted = {{SKIFF_KIND_RESOLVER, settings.resolver_type},
+                                               {SKIFF_KIND_TRANSPORT, settings.transport_type}};
+  if (settings.metrics_enabled)
+    wanted.push_back({SKIFF_KIND_OBSERVER, std::string(kMetricsExporterType)});
+  auto catalog =
+      PluginCatalog::load_wanted(plugin_search_path(settings.plugin_paths), host, wanted);
   const auto* resolver = catalog.find(SKIFF_KIND_RESOLVER, settings.resolver_type);
   if (!resolver)
     return make_error(SKIFF_ERR_NOT_FOUND,
@@ -27,7 +30,24 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
     return make_error(SKIFF_ERR_NOT_FOUND,
                       settings.where("transport.type") + ": " +
                           catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
-  return ConfiguredComponents{*resolver, *transport, catalog.failures()};
+  ConfiguredComponents found{*resolver, *transport, std::nullopt, catalog.failures()};
+  if (settings.metrics_enabled) {
+    if (const auto* exporter = catalog.find(SKIFF_KIND_OBSERVER, kMetricsExporterType))
+      found.metrics_exporter = *exporter;
+    else if (settings.is_explicit("metrics.enabled") || settings.is_explicit("metrics.port"))
+      // Asked for by name: a sidecar without the exposition would leave the operator's scrape
+      // failing with no reason at the sidecar.
+      return make_error(SKIFF_ERR_NOT_FOUND,
+                        settings.where(settings.is_explicit("metrics.port") ? "metrics.port"
+                                                                            : "metrics.enabled") +
+                            ": metrics are served by the observer-prometheus plugin: " +
+                            catalog.describe_missing(SKIFF_KIND_OBSERVER, kMetricsExporterType));
+  }
+  return found;
+}
+
+toml::table metrics_exporter_config(const Settings& settings) {
+  return toml::table{{"address", settings.metrics_address}, {"port", settings.metrics_port}};
 }
 
 namespace {
@@ -87,6 +107,11 @@ Result<std::vector<std::string>> check_startup(const Settings& settings) {
     if (auto checked = check_component_config(*c, host.api(), config); !checked)
       return checked.error();
   }
+  if (components->metrics_exporter)
+    if (auto checked = check_component_config(*components->metrics_exporter, host.api(),
+                                              metrics_exporter_config(settings));
+        !checked)
+      return checked.error();
   if (auto external = ExternalCaller::create(io, settings); !external) return external.error();
   if (auto st = check_identity_source(settings); !st) return st.error();
   if (settings.app_protocol == "grpc" && settings.app_port != 0)

@@ -3,6 +3,7 @@
 // exactly the configurations start-up accepts.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,15 +15,23 @@
 namespace skiff {
 
 // The resolver and transport the configuration names, found on the plugin path.
+// The observer component that serves metrics (plugin observer-prometheus).
+inline constexpr std::string_view kMetricsExporterType = "prometheus";
+
 struct ConfiguredComponents {
   LoadedComponent resolver;
   LoadedComponent transport;
+  // The observer that serves metrics (type "prometheus"), when metrics are on and it is installed.
+  std::optional<LoadedComponent> metrics_exporter;
   // Plugins the loader refused on the way (the components above were found regardless).
   std::vector<LoadFailure> refused;
 };
 // An unknown type is an error naming where resolver.type / transport.type was set.
 Result<ConfiguredComponents> find_configured_components(const Settings& settings,
                                                         const skiff_host_api_t* host);
+
+// The table the metrics exporter is created with: metrics.address and metrics.port.
+toml::table metrics_exporter_config(const Settings& settings);
 
 // This sidecar's identity and where its certificates come from, as [security] says.
 IdentityConfig identity_config(const Settings& settings);

@@ -50,6 +50,12 @@ enum { SKIFF_TLS_CLIENT = 1, SKIFF_TLS_SERVER = 2 };
 typedef void (*skiff_io_done_fn)(void* user_data, skiff_status_t status, size_t size,
                                  skiff_str_t message);
 
+/* ABI 1.4: receives one snapshot of the host's metrics (skiff_metric_t is in skiff/observer.h):
+ * `count` pointers, everything borrowed for the call. */
+struct skiff_metric_t;
+typedef void (*skiff_metrics_fn)(void* user_data, const struct skiff_metric_t* const* metrics,
+                                 size_t count);
+
 /* Paths: dotted keys with array indices, relative to the component's table, e.g. "apps.cart[0]".
  * An empty path means the table itself. All functions below are thread-safe. */
 typedef struct skiff_host_api_t {
@@ -159,6 +165,17 @@ typedef struct skiff_host_api_t {
    * Thread-safe; it does not block. */
   skiff_status_t (*tls_check_peer)(void* host, skiff_str_t leaf_pem, skiff_str_t peer_app_id,
                                    skiff_str_t peer_namespace, skiff_errbuf_t out);
+
+  /* ---- ABI 1.4: metrics pulled by an observer ----
+   * An exporter that is asked for metrics (a Prometheus scrape) reads the current values when it
+   * is asked rather than waiting for the next on_metrics push. */
+
+  /* Calls fn(user_data, metrics, count) once, before returning, with a consistent-enough snapshot
+   * of every counter, gauge and histogram the host keeps (counts are read without stopping the
+   * calls that update them). Callable from any thread, typically the observer's own worker; not
+   * from inside fn. It takes a lock shared with series creation only, never one a call holds: it
+   * does not slow calls down, but it walks every series, so call it per scrape, not per call. */
+  void (*collect_metrics)(void* host, skiff_metrics_fn fn, void* user_data);
 } skiff_host_api_t;
 
 #ifdef __cplusplus
