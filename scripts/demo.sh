@@ -13,7 +13,7 @@ meson compile -C "$build" >/dev/null
 
 work=$(mktemp -d)
 export XDG_STATE_HOME="$work/state"  # a private SQLite name-resolution file for the demo
-export SKIFF_PLUGIN_PATH="$build/plugins/resolver-sqlite:$build/plugins/transport-grpc:$build/plugins/transport-tcp:$build/plugins/observer-prometheus"
+export SKIFF_PLUGIN_PATH="$build/plugins/resolver-sqlite:$build/plugins/transport-grpc:$build/plugins/transport-tcp:$build/plugins/observer-prometheus:$build/plugins/observer-otlp"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

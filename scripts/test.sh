@@ -49,7 +49,8 @@ rm -rf "$reports" && mkdir -p "$reports"
 echo "== unit, ABI and plugin tests (GoogleTest)"
 for suite in tests/unit/unit-tests tests/plugins/transport-grpc/transport-grpc-tests \
   tests/plugins/transport-tcp/transport-tcp-tests \
-  tests/plugins/observer-prometheus/observer-prometheus-tests; do
+  tests/plugins/observer-prometheus/observer-prometheus-tests \
+  tests/plugins/observer-otlp/observer-otlp-tests; do
   name=$(basename "$suite")
   echo "-- $name"
   timeout 600 "$build/$suite" --gtest_output="xml:$reports/$name.xml" 2>&1 |

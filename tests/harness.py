@@ -20,7 +20,7 @@ SAMPLE_APP = BUILD / "examples" / "apps" / "sample-app" / "skiff-sample-app"
 # Every plugin folder of the build tree (one folder per plugin, e.g. plugins/resolver-etcd).
 PLUGIN_PATH = ":".join(str(BUILD / "plugins" / d) for d in
                        ("resolver-sqlite", "resolver-mdns", "resolver-kubernetes", "resolver-consul",
-                        "resolver-etcd", "transport-grpc", "transport-tcp", "observer-prometheus"))
+                        "resolver-etcd", "transport-grpc", "transport-tcp", "observer-prometheus", "observer-otlp"))
 BROKEN_PLUGINS = BUILD / "tests" / "abi"
 # The Python gRPC app (Echo for proxy mode, AppCallback/OnInvoke) of the gRPC tests.
 ECHO_SERVER = REPO / "tests" / "integration" / "grpc_apps" / "echo_server.py"
@@ -87,7 +87,8 @@ class Process:
                                      stdin=subprocess.DEVNULL)
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def running(self):
@@ -123,6 +124,10 @@ class Cluster:
         self.env["XDG_STATE_HOME"] = str(self.state)
         self.env["SKIFF_PLUGIN_PATH"] = PLUGIN_PATH
         self.env.pop("DAPR_HTTP_PORT", None)
+        # The machine's own OpenTelemetry settings would send the tests' spans somewhere: tests that
+        # export set their own.
+        for name in [n for n in self.env if n.startswith("OTEL_")]:
+            del self.env[name]
 
     @property
     def db_path(self):
@@ -183,7 +188,7 @@ class Cluster:
                 "--dapr-grpc-port", grpc_port]
         # A port of its own for the metrics, never 9090: a Prometheus or another service of the
         # machine may hold that. metrics_port=False leaves the flag out (the default applies).
-        if metrics_port is not False and not any(str(a).startswith(("--metrics-port", "--enable-metrics"))
+        if metrics_port is not False and not any(str(a).startswith(("--metrics-port", "--enable-metrics=false"))
                                                  for a in extra):
             metrics_port = metrics_port or free_port()
             args += ["--metrics-port", metrics_port]

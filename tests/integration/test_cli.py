@@ -179,7 +179,8 @@ def test_daprd_launch_flags_carry_over(cluster, tmp_path):
                                             "--config", dapr_yaml, "--log-level", "info"])
     out = order.output()
     assert "ignoring daprd flag --resources-path" in out
-    assert "ignoring daprd flag --enable-metrics" in out
+    assert "ignoring daprd flag --enable-metrics" not in out  # a real flag now, as --metrics-port
+    assert "serving metrics at" in out
     assert f"ignoring {dapr_yaml}" in out
     from harness import invoke_url
     assert requests.post(invoke_url(order, "cart", "echo"), data=b"x" * (1 << 20), timeout=10).status_code == 200

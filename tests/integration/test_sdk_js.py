@@ -35,3 +35,32 @@ def test_the_dapr_js_sdk_invokes_with_its_api_token(cluster, sdk_dir, protocol):
     r = run_sdk(sdk_dir, order, protocol, "wrong")
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "DAPR_SIDECAR_COULD_NOT_BE_STARTED" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_the_dapr_js_sdk_works_with_tracing_and_metrics_on(cluster, sdk_dir, protocol):
+    """Spans exported for every call (OTLP receiver), metrics served: the SDK's calls are unchanged."""
+    from harness import free_port, requests, wait_until
+    from otlp_receiver import Receiver
+    receiver = Receiver(free_port())
+    try:
+        env = dict(cluster.env, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.server.server_port}",
+                   OTEL_BSP_SCHEDULE_DELAY="100")
+        app = cluster.app("cart")
+        cluster.sidecar("cart", app_port=app.port, env=env)
+        order = cluster.sidecar("order", env=dict(env, DAPR_API_TOKEN=TOKEN))
+        r = run_sdk(sdk_dir, order, protocol, TOKEN)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        answer = json.loads(r.stdout.strip().splitlines()[-1])["answer"]
+        assert answer["app"] == "cart" and answer["verb"] == "POST"
+        headers = {n.lower(): v for n, v in answer["headers"]}
+        trace_id = headers["traceparent"].split("-")[1]
+        # The callee's sidecar recorded the call, and the app's traceparent names its client span.
+        wait_until(lambda: any(s.trace_id.hex() == trace_id and svc == "cart" for svc, s in receiver.spans()),
+                   timeout=20, what="the callee sidecar's spans")
+        cart_client = [s for svc, s in receiver.spans() if svc == "cart" and s.kind == 3][-1]
+        assert headers["traceparent"].split("-")[2] == cart_client.span_id.hex()
+        metrics = requests.get(f"http://127.0.0.1:{order.metrics_port}/metrics", timeout=5).text
+        assert 'dapr_runtime_service_invocation_req_sent_total{app_id="order",dst_app_id="cart"' in metrics
+    finally:
+        receiver.close()

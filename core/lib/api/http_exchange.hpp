@@ -15,6 +15,7 @@
 #include "common/body_piece.hpp"
 #include "common/deadline.hpp"
 #include "invoke/body_source.hpp"
+#include "telemetry/spans.hpp"
 
 namespace skiff {
 
@@ -55,6 +56,8 @@ class HttpExchange final : public BodySource {
   bool request_done() const;
   // The status of the answer that went out (or started to), 0 before one did.
   unsigned status_sent() const { return status_sent_; }
+  // The trace of the call this request made, when it made one (set by the Caller).
+  CallTrace& trace() { return trace_; }
 
  private:
   boost::asio::awaitable<bool> start_response(unsigned status, const std::vector<Header>& headers,
@@ -74,6 +77,7 @@ class HttpExchange final : public BodySource {
   bool response_done_ = false;
   bool keep_alive_ = true;
   unsigned status_sent_ = 0;
+  CallTrace trace_;
   std::optional<uint64_t> declared_length_;  // of a streamed answer
   uint64_t body_written_ = 0;
   std::optional<http::response<http::buffer_body>> response_;

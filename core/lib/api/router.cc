@@ -60,16 +60,41 @@ std::string_view method_label(const http::request_header<>& req) {
 }  // namespace
 
 asio::awaitable<void> Router::handle(HttpExchange& exchange) {
-  if (!metrics_) co_return co_await route(exchange);
+  if (!metrics_ && !spans_) co_return co_await route(exchange);
   const auto started = ServiceMetrics::Clock::now();
+  const uint64_t started_unix = spans_ ? unix_nanos() : 0;
   auto& req = exchange.header();
   // Copied: routing edits the request's headers.
   const std::string method(method_label(req));
   std::string_view target = req.target();
   const std::string_view path_label = route_label(target.substr(0, target.find('?')), req);
-  metrics_->http_request_started(method, path_label);
+  if (metrics_) metrics_->http_request_started(method, path_label);
   co_await route(exchange);
-  metrics_->http_request_done(method, path_label, exchange.status_sent(), started);
+  if (metrics_) metrics_->http_request_done(method, path_label, exchange.status_sent(), started);
+  if (spans_ && exchange.trace().recording && exchange.trace().has_server_span)
+    record_server_span(exchange, method, path_label, started_unix);
+}
+
+void Router::record_server_span(HttpExchange& exchange, std::string_view method,
+                                std::string_view route, uint64_t started) const {
+  const auto& trace = exchange.trace();
+  const unsigned status = exchange.status_sent();
+  const std::string status_text = std::to_string(status);
+  const std::string name = std::string(method) + " " + std::string(route);
+  // OpenTelemetry's HTTP conventions: a server span is an error for 5xx only.
+  spans_->emit({.trace = trace,
+                .id = trace.server_span,
+                .parent = trace.has_parent ? &trace.parent : nullptr,
+                .name = name,
+                .kind = SKIFF_SPAN_SERVER,
+                .start_unix_nanos = started,
+                .end_unix_nanos = unix_nanos(),
+                .status = status >= 500 || status == 0 ? SKIFF_ERR_UNKNOWN : SKIFF_OK,
+                .status_message = {},
+                .attributes = {{"http.request.method", method},
+                               {"http.route", route},
+                               {"http.response.status_code", status_text},
+                               {"skiff.app_id", settings_.app_id}}});
 }
 
 Router::Router(const Settings& settings, Caller& caller, ExternalCaller& external,

@@ -22,11 +22,16 @@ class Router {
   boost::asio::awaitable<void> handle(HttpExchange& exchange);
   // Counts requests under Dapr's HTTP server metrics; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
+  // Records the server span of sampled invocations; null or inactive: none.
+  void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
 
  private:
   boost::asio::awaitable<void> route(HttpExchange& exchange);
   Response metadata() const;
+  void record_server_span(HttpExchange& exchange, std::string_view method, std::string_view route,
+                          uint64_t started) const;
   ServiceMetrics* metrics_ = nullptr;
+  const SpanSink* spans_ = nullptr;
   const Settings& settings_;
   Caller& caller_;
   ExternalCaller& external_;

@@ -1,5 +1,7 @@
 #include "config/loader.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
@@ -600,9 +602,46 @@ Status validate_settings(const Settings& s) {
   return Ok{};
 }
 
+namespace {
+
+// OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, as OpenTelemetry's SDKs read them, for the
+// traces this sidecar starts (a trace that arrives sampled or not keeps its caller's decision,
+// which is what the parent-based samplers do). An unknown sampler is ignored with a warning, as
+// the SDKs do.
+void apply_otel_sampler(Settings& settings) {
+  const char* sampler = std::getenv("OTEL_TRACES_SAMPLER");
+  if (!sampler || !*sampler) return;
+  std::string_view name(sampler);
+  if (name.starts_with("parentbased_")) name.remove_prefix(std::string_view("parentbased_").size());
+  if (name == "always_on") {
+    settings.tracing_sampling_rate = 1;
+  } else if (name == "always_off") {
+    settings.tracing_sampling_rate = 0;
+  } else if (name == "traceidratio") {
+    double rate = 1;
+    const char* arg = std::getenv("OTEL_TRACES_SAMPLER_ARG");
+    if (arg && *arg) {
+      char* end = nullptr;
+      rate = std::strtod(arg, &end);
+      if (end == arg || *end || !(rate >= 0 && rate <= 1)) {
+        spdlog::warn("OTEL_TRACES_SAMPLER_ARG={}: not a ratio between 0 and 1; using 1", arg);
+        rate = 1;
+      }
+    }
+    settings.tracing_sampling_rate = rate;
+  } else {
+    spdlog::warn(
+        "OTEL_TRACES_SAMPLER={}: not a sampler skiffd knows; tracing.sampling_rate applies",
+        sampler);
+  }
+}
+
+}  // namespace
+
 Result<Settings> load_settings(const std::vector<std::filesystem::path>& files,
                                const std::vector<FlagValue>& flags) {
   Settings settings;
+  apply_otel_sampler(settings);
   if (const char* ns = std::getenv("NAMESPACE"); ns && *ns) settings.app_namespace = ns;
   // Dapr's SDKs read the same variables: an app and its sidecar share them by default.
   if (const char* t = std::getenv("DAPR_API_TOKEN"); t && *t) settings.api_token = t;

@@ -95,8 +95,17 @@ const std::vector<KeySpec>& specs() {
        "the app sent none (or an invalid one): 1 marks all, 0 none. A trace that arrives with a "
        "traceparent keeps the caller's decision. Dapr's configuration defaults to 0.0001 (its "
        "`dapr init` writes 1); 1 keeps callee apps that sample by their parent recording as they "
-       "would without a sidecar.",
+       "would without a sidecar. `OTEL_TRACES_SAMPLER` (`always_on`, `always_off`, "
+       "`traceidratio` with `OTEL_TRACES_SAMPLER_ARG`, and their `parentbased_` forms) sets it as "
+       "for an OpenTelemetry SDK; the configuration wins over the variable.",
        0, 1},
+      {"tracing.otlp_endpoint", KeyKind::kString, &S::tracing_otlp_endpoint, "",
+       "Where the observer-otlp plugin sends the sidecar's spans (OTLP/HTTP protobuf), e.g. "
+       "`http://127.0.0.1:4318` (`/v1/traces` is added). Empty: the standard "
+       "`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as it is) or `OTEL_EXPORTER_OTLP_ENDPOINT`; "
+       "with "
+       "neither, no spans are recorded. `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true` "
+       "turn export off. See docs/observability.md."},
       {"metrics.enabled", KeyKind::kBool, &S::metrics_enabled, "--enable-metrics",
        "Keep Dapr's service-invocation and HTTP metrics and serve them in Prometheus's text "
        "format at `http://<metrics.address>:<metrics.port>/metrics` (the observer-prometheus "

@@ -79,6 +79,7 @@ struct Settings {
 
   // [tracing]: W3C trace context.
   double tracing_sampling_rate = 1.0;
+  std::string tracing_otlp_endpoint;  // empty: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
 
   // [metrics]: counters and histograms, served in Prometheus's format by observer-prometheus.
   bool metrics_enabled = true;

@@ -74,12 +74,16 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_return;
   }
   take_caller_from_certificate(head);
-  if (!metrics_) {
+  const bool recording = spans_ && start_trace(head);
+  if (!metrics_ && !recording) {
     co_await serve_verified(call, head);
     co_return;
   }
-  metrics_->request_received(head.caller_app_id);
+  const uint64_t started = recording ? unix_nanos() : 0;
+  if (metrics_) metrics_->request_received(head.caller_app_id);
   co_await serve_verified(call, head);
+  if (recording) record_spans(head, call, started);
+  if (!metrics_) co_return;
   // The status the caller's app will see: the app's, or the one skiff maps a failure to. A call
   // whose caller went away before anything was answered has none.
   const auto& outcome = call.outcome();
@@ -87,6 +91,87 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     metrics_->response_sent(head.caller_app_id, outcome.http_status);
   else if (outcome.failure != SKIFF_OK)
     metrics_->response_sent(head.caller_app_id, static_cast<int>(http_status_for(outcome.failure)));
+}
+
+bool Callee::start_trace(CallHead& head) const {
+  // Only a trace the caller's sidecar marked sampled is recorded here (parent-based sampling),
+  // so that both sidecars record the same calls.
+  std::optional<TraceParent> parent;
+  for (const auto& h : head.headers)
+    if (names_field(h.name, kTraceParentHeader)) parent = parse_traceparent(h.value);
+  if (!parent || !parent->sampled) return false;
+  auto& trace = head.trace;
+  trace = CallTrace{};
+  trace.trace_id = parent->trace_id;
+  trace.parent = parent->span_id;
+  trace.has_parent = true;
+  trace.sampled = true;
+  trace.recording = true;
+  trace.has_server_span = true;
+  trace.server_span = new_span_id();
+  trace.client_span = new_span_id();
+  // The app's own span continues from this sidecar's client span.
+  TraceParent toward_app = *parent;
+  toward_app.span_id = trace.client_span;
+  set_traceparent(head.headers, toward_app);
+  return true;
+}
+
+void Callee::record_spans(const CallHead& head, const ServerCall& call, uint64_t started) const {
+  const auto& trace = head.trace;
+  const auto& outcome = call.outcome();
+  const int status = outcome.http_status ? outcome.http_status
+                     : outcome.failure != SKIFF_OK
+                         ? static_cast<int>(http_status_for(outcome.failure))
+                         : 0;
+  const std::string status_text = status ? std::to_string(status) : std::string();
+  const uint64_t ended = unix_nanos();
+  if (trace.client_started) {
+    // The call to the app, as OpenTelemetry's HTTP (or gRPC) client conventions name it.
+    const bool proxied = std::any_of(head.headers.begin(), head.headers.end(),
+                                     [](const Header& h) { return h.name == kGrpcProxyHeader; });
+    std::string name = grpc_app_
+                           ? (proxied ? head.method : "dapr.proto.runtime.v1.AppCallback/OnInvoke")
+                           : head.verb;
+    if (name.starts_with('/')) name.erase(0, 1);
+    const std::string port = std::to_string(settings_.app_port);
+    const std::string url =
+        "http://" + settings_.app_channel_address + ":" + port + "/" + head.method;
+    spans_->emit({.trace = trace,
+                  .id = trace.client_span,
+                  .parent = &trace.server_span,
+                  .name = name,
+                  .kind = SKIFF_SPAN_CLIENT,
+                  .start_unix_nanos = trace.client_started,
+                  .end_unix_nanos = ended,
+                  .status = status == 0 || status >= 400 ? SKIFF_ERR_UNKNOWN : SKIFF_OK,
+                  .status_message = {},
+                  .attributes = {{"rpc.system", grpc_app_ ? "grpc" : ""},
+                                 {"http.request.method", grpc_app_ ? "" : head.verb},
+                                 {"server.address", settings_.app_channel_address},
+                                 {"server.port", port},
+                                 {"url.full", grpc_app_ ? "" : url},
+                                 {"http.response.status_code", status_text}}});
+  }
+  spans_->emit({.trace = trace,
+                .id = trace.server_span,
+                .parent = &trace.parent,
+                .name = "skiff.Invocation/Call",
+                .kind = SKIFF_SPAN_SERVER,
+                .start_unix_nanos = started,
+                .end_unix_nanos = ended,
+                .status = outcome.failure != SKIFF_OK ? outcome.failure
+                          : status >= 500             ? SKIFF_ERR_UNKNOWN
+                                                      : SKIFF_OK,
+                .status_message = {},
+                .attributes = {{"rpc.system", "skiff"},
+                               {"rpc.service", "skiff.Invocation"},
+                               {"rpc.method", "Call"},
+                               {"skiff.app_id", settings_.app_id},
+                               {"skiff.caller.app_id", head.caller_app_id},
+                               {"skiff.caller.namespace", head.caller_namespace},
+                               {"skiff.method", head.method},
+                               {"http.response.status_code", status_text}}});
 }
 
 asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
@@ -117,6 +202,7 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
       co_return;
     }
     add_grpc_trace_bin(head.headers);
+    if (head.trace.recording) head.trace.client_started = unix_nanos();
     co_await grpc_app_->serve(call, head);
     co_return;
   }
@@ -154,6 +240,7 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
 
   // The request flows to the app piece by piece as the transport delivers it.
   AppExchange app(app_);
+  if (head.trace.recording) head.trace.client_started = unix_nanos();
   auto sent = co_await app.start(req, first.chunk, first.end_of_body);
   for (bool last = first.end_of_body; sent && !last;) {
     auto chunk = co_await call.read();

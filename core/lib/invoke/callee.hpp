@@ -19,13 +19,18 @@ class Callee {
   boost::asio::awaitable<void> serve(ServerCall call, CallHead head);
   // Counts calls under Dapr's metric names; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
+  // Records the spans of sampled calls; null or inactive: none.
+  void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
 
  private:
   boost::asio::awaitable<void> serve_verified(ServerCall& call, CallHead& head);
+  bool start_trace(CallHead& head) const;
+  void record_spans(const CallHead& head, const ServerCall& call, uint64_t started) const;
   const Settings& settings_;
   HttpAppChannel& app_;
   GrpcAppClient* grpc_app_;
   ServiceMetrics* metrics_ = nullptr;
+  const SpanSink* spans_ = nullptr;
 };
 
 }  // namespace skiff

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -45,7 +46,7 @@ CallHead Caller::base_head(const InvokeTarget& target) const {
   return head;
 }
 
-TraceParent Caller::add_caller_headers(CallHead& head) const {
+TraceParent Caller::add_caller_headers(CallHead& head, bool server_span) const {
   // The caller's identity is this sidecar's to say: a client's own copy is dropped, as Dapr does.
   std::erase_if(head.headers, [](const Header& h) {
     return names_field(h.name, "dapr-caller-app-id") ||
@@ -55,7 +56,54 @@ TraceParent Caller::add_caller_headers(CallHead& head) const {
   if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
   head.headers.push_back({"dapr-callee-app-id", head.target_app_id});
-  return carry_trace_context(head.headers, settings_.tracing_sampling_rate);
+  bool from_app = false;
+  TraceParent carried =
+      carry_trace_context(head.headers, settings_.tracing_sampling_rate, &from_app);
+  auto& trace = head.trace;
+  trace = CallTrace{};
+  trace.trace_id = carried.trace_id;
+  trace.sampled = carried.sampled;
+  trace.has_parent = from_app;
+  if (from_app) trace.parent = carried.span_id;
+  if (spans_ && carried.sampled) {
+    trace.recording = true;
+    trace.has_server_span = server_span;
+    if (server_span) trace.server_span = new_span_id();
+    trace.client_span = new_span_id();
+    // The callee's sidecar continues from this sidecar's client span.
+    carried.span_id = trace.client_span;
+    set_traceparent(head.headers, carried);
+  }
+  return carried;
+}
+
+void Caller::record_client_span(const InvokeTarget& target, const CallHead& head, uint64_t started,
+                                const AttemptLog& log, int http_status, const Error* error) const {
+  const auto& trace = head.trace;
+  const SpanId* parent = trace.has_server_span ? &trace.server_span
+                         : trace.has_parent    ? &trace.parent
+                                               : nullptr;
+  const std::string retries = std::to_string(std::max(0, log.attempts - 1));
+  const std::string status = std::to_string(http_status);
+  spans_->emit({.trace = trace,
+                .id = trace.client_span,
+                .parent = parent,
+                .name = "skiff.Invocation/Call",
+                .kind = SKIFF_SPAN_CLIENT,
+                .start_unix_nanos = started,
+                .end_unix_nanos = unix_nanos(),
+                .status = error ? error->code : SKIFF_OK,
+                .status_message = error ? std::string_view(error->message) : std::string_view(),
+                .attributes = {{"rpc.system", "skiff"},
+                               {"rpc.service", "skiff.Invocation"},
+                               {"rpc.method", "Call"},
+                               {"server.address", log.address},
+                               {"skiff.app_id", settings_.app_id},
+                               {"skiff.target.app_id", target.app_id},
+                               {"skiff.target.namespace", target.app_namespace},
+                               {"skiff.method", target.method},
+                               {"skiff.retries", retries},
+                               {"http.response.status_code", error ? "" : status}}});
 }
 
 CallHead Caller::make_head(const InvokeTarget& target, const http::request_header<>& req,
@@ -74,7 +122,7 @@ CallHead Caller::make_head(const InvokeTarget& target, const http::request_heade
     head.headers.push_back({"X-Forwarded-Host", std::string(host)});
     head.headers.push_back({"Forwarded", "for=" + client_address + ";host=" + std::string(host)});
   }
-  add_caller_headers(head);
+  add_caller_headers(head, true);
   // A streamed body keeps its announced length, so the callee's app sees the same framing.
   if (auto len = req.find(http::field::content_length); len != req.end())
     head.headers.push_back({"Content-Length", std::string(len->value())});
@@ -84,6 +132,7 @@ CallHead Caller::make_head(const InvokeTarget& target, const http::request_heade
 asio::awaitable<void> Caller::invoke(const InvokeTarget& target, HttpExchange& exchange) {
   auto tracked = track();
   const CallHead head = make_head(target, exchange.header(), exchange.client_address());
+  exchange.trace() = head.trace;  // the Router records the server span when the answer is out
   std::string* whole = exchange.whole() ? &exchange.body() : nullptr;
   BodySource* stream = exchange.whole() ? nullptr : &exchange;
   auto opened = co_await open(target, head, whole, stream);
@@ -138,21 +187,30 @@ asio::awaitable<Result<std::vector<std::string>>> Caller::addresses_of(const Inv
 asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
                                                      const CallHead& head, const std::string* body,
                                                      BodySource* stream) {
-  if (!metrics_) co_return co_await open_uncounted(target, head, body, stream);
+  AttemptLog log;
+  const bool recording = spans_ && head.trace.recording;
+  if (!metrics_ && !recording) co_return co_await open_uncounted(target, head, body, stream, log);
   const auto started = ServiceMetrics::Clock::now();
-  metrics_->request_sent(target.app_id, false);
-  auto opened = co_await open_uncounted(target, head, body, stream);
-  if (opened)
-    metrics_->response_received(target.app_id, opened->head.http_status, false, started);
-  else
-    metrics_->call_failed(target.app_id, opened.error().code);
+  const uint64_t started_unix = recording ? unix_nanos() : 0;
+  if (metrics_) metrics_->request_sent(target.app_id, false);
+  auto opened = co_await open_uncounted(target, head, body, stream, log);
+  if (metrics_) {
+    if (opened)
+      metrics_->response_received(target.app_id, opened->head.http_status, false, started);
+    else
+      metrics_->call_failed(target.app_id, opened.error().code);
+  }
+  if (recording)
+    record_client_span(target, head, started_unix, log, opened ? opened->head.http_status : 0,
+                       opened ? nullptr : &opened.error());
   co_return opened;
 }
 
 asio::awaitable<Result<Caller::Opened>> Caller::open_uncounted(const InvokeTarget& target,
                                                                const CallHead& head,
                                                                const std::string* body,
-                                                               BodySource* stream) {
+                                                               BodySource* stream,
+                                                               AttemptLog& log) {
   if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked)
     co_return checked.error();
   auto resolved = co_await addresses_of(target);
@@ -162,6 +220,8 @@ asio::awaitable<Result<Caller::Opened>> Caller::open_uncounted(const InvokeTarge
   const int max_attempts = stream ? 1 : static_cast<int>(settings_.unavailable_retries) + 1;
   for (int attempt = 0;; ++attempt) {
     const std::string& address = addresses[attempt % addresses.size()];
+    log.attempts = attempt + 1;
+    log.address = address;
     Attempt result = co_await call_once(address, head, body, stream);
     if (result.delivered) co_return std::move(result.result);
     // Every instance found unreachable is reported, whether or not a retry follows: a streamed
@@ -183,10 +243,15 @@ asio::awaitable<Result<Caller::Opened>> Caller::open_uncounted(const InvokeTarge
 asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
                                                     const CallHead& head) {
   // A streamed call's answer is relayed by its owner: only the start and a failure to start
-  // are counted here, as Dapr counts proxied streams.
+  // are counted here, as Dapr counts proxied streams; its client span ends when it is set up.
   if (metrics_) metrics_->request_sent(target.app_id, true);
+  const bool recording = spans_ && head.trace.recording;
+  const uint64_t started_unix = recording ? unix_nanos() : 0;
   auto started = co_await connect_uncounted(target, head);
   if (!started && metrics_) metrics_->call_failed(target.app_id, started.error().code);
+  if (recording)
+    record_client_span(target, head, started_unix, AttemptLog{1, ""}, 0,
+                       started ? nullptr : &started.error());
   co_return started;
 }
 

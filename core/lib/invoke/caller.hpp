@@ -51,8 +51,10 @@ class Caller {
   CallHead base_head(const InvokeTarget& target) const;
   // The headers a caller's sidecar owns: dapr-caller-app-id, dapr-caller-namespace and
   // dapr-callee-app-id, as Dapr adds them, and the W3C trace context (trace_headers.hpp).
-  // Returns the traceparent the call carries.
-  TraceParent add_caller_headers(CallHead& head) const;
+  // Returns the traceparent the call carries. With spans recorded, head.trace gets this
+  // sidecar's client span (and a server span when the entry point records one: `server_span`),
+  // and the traceparent names the client span.
+  TraceParent add_caller_headers(CallHead& head, bool server_span = false) const;
   // Dapr's error body for a failed invocation.
   Response failure(const InvokeTarget& target, const Error& error) const;
 
@@ -68,12 +70,22 @@ class Caller {
 
   // Counts calls under Dapr's metric names; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
+  // Records spans of sampled calls into `spans`; null or inactive: none.
+  void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
+  const SpanSink* spans() const { return spans_; }
 
  private:
+  // How the attempts went, for the client span.
+  struct AttemptLog {
+    int attempts = 0;
+    std::string address;
+  };
   boost::asio::awaitable<Result<Opened>> open_uncounted(const InvokeTarget& target,
                                                         const CallHead& head,
-                                                        const std::string* body,
-                                                        BodySource* stream);
+                                                        const std::string* body, BodySource* stream,
+                                                        AttemptLog& log);
+  void record_client_span(const InvokeTarget& target, const CallHead& head, uint64_t started,
+                          const AttemptLog& log, int http_status, const Error* error) const;
   boost::asio::awaitable<Result<ClientCall>> connect_uncounted(const InvokeTarget& target,
                                                                const CallHead& head);
   struct Attempt {
@@ -90,6 +102,7 @@ class Caller {
   std::shared_ptr<TransportInstance> transport_;
   std::atomic<int> in_flight_{0};
   ServiceMetrics* metrics_ = nullptr;
+  const SpanSink* spans_ = nullptr;
 };
 
 // Marks a call head as a proxied gRPC call (its body is framed gRPC messages); only sidecars

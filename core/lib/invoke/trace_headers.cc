@@ -7,7 +7,8 @@
 
 namespace skiff {
 
-TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_rate) {
+TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_rate,
+                                bool* from_app_out) {
   int traceparents = 0;
   std::optional<TraceParent> from_app;
   std::string tracestate;
@@ -32,6 +33,7 @@ TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_ra
   // A tracestate belongs to its traceparent: without a valid one it is dropped (W3C 3.3).
   std::optional<std::string> state;
   if (from_app && has_tracestate) state = normalize_tracestate(tracestate);
+  if (from_app_out) *from_app_out = from_app.has_value();
   TraceParent carried;
   if (from_app) {
     carried = *from_app;
@@ -42,6 +44,15 @@ TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_ra
   headers.push_back({std::string(kTraceParentHeader), carried.header()});
   if (state && !state->empty()) headers.push_back({std::string(kTraceStateHeader), *state});
   return carried;
+}
+
+void set_traceparent(std::vector<Header>& headers, const TraceParent& parent) {
+  for (auto& h : headers)
+    if (names_field(h.name, kTraceParentHeader)) {
+      h.value = parent.header();
+      return;
+    }
+  headers.push_back({std::string(kTraceParentHeader), parent.header()});
 }
 
 void add_grpc_trace_bin(std::vector<Header>& headers) {

@@ -2,8 +2,8 @@
 // HTTP answer), as Dapr's sidecars carry it: the app's traceparent and tracestate when they are
 // valid, a new trace when they are absent or invalid, and grpc-trace-bin beside traceparent for
 // gRPC apps. (A gRPC client's own grpc-trace-bin never reaches skiff: gRPC 1.51's server consumes
-// it.) Spans of the sidecars' own are not made yet, so a valid traceparent goes
-// on as the app sent it (normalized): the callee app's span is the calling app's span's child.
+// it.) When the sidecars record spans, each hop's traceparent names the span of the sidecar that
+// sends it; otherwise a valid traceparent goes on as the app sent it (normalized).
 #pragma once
 
 #include <string>
@@ -22,7 +22,12 @@ inline constexpr std::string_view kGrpcTraceBinHeader = "grpc-trace-bin";
 // flag follows `sampling_rate`), a tracestate only beside the app's own valid traceparent, and no
 // grpc-trace-bin (the callee's sidecar writes one from the traceparent for a gRPC app). Returns the
 // traceparent the call carries.
-TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_rate);
+// `from_app` tells whether it is the app's own (else a new trace).
+TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_rate,
+                                bool* from_app = nullptr);
+
+// Replaces the traceparent in `headers` by one that names `span` as the parent of what follows.
+void set_traceparent(std::vector<Header>& headers, const TraceParent& parent);
 
 // Callee side, toward a gRPC app: grpc-trace-bin beside the traceparent, for apps whose gRPC
 // tracing reads that one.

@@ -106,6 +106,11 @@ ObserverInstance::~ObserverInstance() {
   if (instance_) vt()->destroy(instance_);
 }
 
+std::optional<SpanSink::Exporter> ObserverInstance::span_exporter() const {
+  if (!SKIFF_HAS(vt(), skiff_observer_vtable_v1_t, on_span)) return std::nullopt;
+  return SpanSink::Exporter{instance_, vt()->on_span};
+}
+
 // ---- resolver ----
 
 Result<std::shared_ptr<ResolverInstance>> ResolverInstance::create(const LoadedComponent& component,

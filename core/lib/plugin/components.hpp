@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "plugin/bridge.hpp"
 #include "plugin/catalog.hpp"
 #include "plugin/host_services.hpp"
+#include "telemetry/spans.hpp"
 
 namespace skiff {
 
@@ -21,6 +23,8 @@ struct CallHead {
   std::vector<Header> headers;
   uint64_t timeout_ms = 0;
   std::string peer_identity;
+  // This sidecar's view of the call's trace; not sent (the traceparent header carries it on).
+  CallTrace trace;
 };
 
 // Borrowed C view of a CallHead; valid while the CallHead lives unchanged.
@@ -87,6 +91,9 @@ class ObserverInstance : public ComponentInstance {
                                                           const toml::table& config,
                                                           std::string config_prefix);
   ~ObserverInstance();
+
+  // Where its on_span goes, when it has one.
+  std::optional<SpanSink::Exporter> span_exporter() const;
 
  private:
   using ComponentInstance::ComponentInstance;

@@ -138,9 +138,31 @@ int run_sidecar(const Settings& settings) {
     }
     grpc_app_channel = (*module)->create_app_client(settings);
   }
+  // The span exporter before the parts that record into it, which it outlives.
+  const toml::table span_config = span_exporter_config(settings);
+  std::unique_ptr<ObserverInstance> span_exporter;
+  SpanSink spans;
+  if (components->span_exporter) {
+    auto created =
+        ObserverInstance::create(*components->span_exporter, host.api(), span_config, "tracing");
+    if (!created) {
+      spdlog::critical("{}", created.error().message);
+      return 1;
+    }
+    span_exporter = std::move(*created);
+    if (auto exporter = span_exporter->span_exporter()) spans.add(*exporter);
+  } else if (spans_wanted(settings)) {
+    spdlog::warn(
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set, but the observer-otlp plugin is not installed: the "
+        "sidecar records no spans");
+  }
+
   Callee callee(settings, app_channel, grpc_app_channel.get());
   Caller caller(settings, *resolver, *transport);
   Router router(settings, caller, **external, info);
+  callee.set_spans(&spans);
+  caller.set_spans(&spans);
+  router.set_spans(&spans);
   if (service_metrics) {
     callee.set_metrics(service_metrics.get());
     caller.set_metrics(service_metrics.get());

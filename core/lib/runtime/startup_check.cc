@@ -18,6 +18,8 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
                                                {SKIFF_KIND_TRANSPORT, settings.transport_type}};
   if (settings.metrics_enabled)
     wanted.push_back({SKIFF_KIND_OBSERVER, std::string(kMetricsExporterType)});
+  const bool spans = spans_wanted(settings);
+  if (spans) wanted.push_back({SKIFF_KIND_OBSERVER, std::string(kSpanExporterType)});
   auto catalog =
       PluginCatalog::load_wanted(plugin_search_path(settings.plugin_paths), host, wanted);
   const auto* resolver = catalog.find(SKIFF_KIND_RESOLVER, settings.resolver_type);
@@ -30,7 +32,16 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
     return make_error(SKIFF_ERR_NOT_FOUND,
                       settings.where("transport.type") + ": " +
                           catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
-  ConfiguredComponents found{*resolver, *transport, std::nullopt, catalog.failures()};
+  ConfiguredComponents found{*resolver, *transport, std::nullopt, std::nullopt, catalog.failures()};
+  if (spans) {
+    if (const auto* exporter = catalog.find(SKIFF_KIND_OBSERVER, kSpanExporterType))
+      found.span_exporter = *exporter;
+    else if (!settings.tracing_otlp_endpoint.empty())
+      return make_error(SKIFF_ERR_NOT_FOUND,
+                        settings.where("tracing.otlp_endpoint") +
+                            ": spans are exported by the observer-otlp plugin: " +
+                            catalog.describe_missing(SKIFF_KIND_OBSERVER, kSpanExporterType));
+  }
   if (settings.metrics_enabled) {
     if (const auto* exporter = catalog.find(SKIFF_KIND_OBSERVER, kMetricsExporterType))
       found.metrics_exporter = *exporter;
@@ -44,6 +55,22 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
                             catalog.describe_missing(SKIFF_KIND_OBSERVER, kMetricsExporterType));
   }
   return found;
+}
+
+bool spans_wanted(const Settings& settings) {
+  if (!settings.tracing_otlp_endpoint.empty()) return true;
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string_view(v ? v : "");
+  };
+  if (env("OTEL_SDK_DISABLED") == "true" || env("OTEL_TRACES_EXPORTER") == "none") return false;
+  return !env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").empty() ||
+         !env("OTEL_EXPORTER_OTLP_ENDPOINT").empty();
+}
+
+toml::table span_exporter_config(const Settings& settings) {
+  return toml::table{{"endpoint", settings.tracing_otlp_endpoint},
+                     {"service_name", settings.app_id.empty() ? "skiffd" : settings.app_id}};
 }
 
 toml::table metrics_exporter_config(const Settings& settings) {
@@ -110,6 +137,11 @@ Result<std::vector<std::string>> check_startup(const Settings& settings) {
   if (components->metrics_exporter)
     if (auto checked = check_component_config(*components->metrics_exporter, host.api(),
                                               metrics_exporter_config(settings));
+        !checked)
+      return checked.error();
+  if (components->span_exporter)
+    if (auto checked = check_component_config(*components->span_exporter, host.api(),
+                                              span_exporter_config(settings));
         !checked)
       return checked.error();
   if (auto external = ExternalCaller::create(io, settings); !external) return external.error();

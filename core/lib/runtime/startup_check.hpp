@@ -17,12 +17,23 @@ namespace skiff {
 // The resolver and transport the configuration names, found on the plugin path.
 // The observer component that serves metrics (plugin observer-prometheus).
 inline constexpr std::string_view kMetricsExporterType = "prometheus";
+// The observer component that exports spans (plugin observer-otlp).
+inline constexpr std::string_view kSpanExporterType = "otlp";
+
+// Whether spans are exported: tracing.otlp_endpoint, or OpenTelemetry's standard variables
+// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT) unless OTEL_SDK_DISABLED=true
+// or OTEL_TRACES_EXPORTER=none.
+bool spans_wanted(const Settings& settings);
+// The table the span exporter is created with: endpoint (empty: the variables) and service_name.
+toml::table span_exporter_config(const Settings& settings);
 
 struct ConfiguredComponents {
   LoadedComponent resolver;
   LoadedComponent transport;
   // The observer that serves metrics (type "prometheus"), when metrics are on and it is installed.
   std::optional<LoadedComponent> metrics_exporter;
+  // The observer that exports spans (type "otlp"), when spans_wanted() and it is installed.
+  std::optional<LoadedComponent> span_exporter;
   // Plugins the loader refused on the way (the components above were found regardless).
   std::vector<LoadFailure> refused;
 };

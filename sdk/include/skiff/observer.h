@@ -2,8 +2,9 @@
  *
  * An observer receives finished spans, log records and periodic metric snapshots and exports them.
  * Since 1.4 it may also pull the host's metrics itself with host->collect_metrics (skiff/host.h).
- * The host of ABI 1.4 creates the "prometheus" observer from [metrics] and serves collect_metrics;
- * it does not call on_span, on_log or on_metrics yet.
+ * The host of ABI 1.4 creates the "prometheus" observer from [metrics] and serves collect_metrics,
+ * and calls on_span of the "otlp" observer for every span it records (only sampled traces); it
+ * does not call on_log or on_metrics yet.
  *
  * Threading contract:
  * - create()/destroy() on the host's control thread.
