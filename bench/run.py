@@ -4,6 +4,8 @@
   direct       loadgen -> app
   skiff        loadgen -> skiffd A (HTTP API) -> skiffd B (internal transport, mTLS) -> app
   skiff-nometrics  the same with --enable-metrics=false (what counting the calls costs)
+  skiff-tracing    metrics and tracing at 100 % sampling, spans exported over OTLP to a local sink
+  skiff-unsampled  the OTLP exporter loaded, no trace sampled (OTEL_TRACES_SAMPLER=always_off)
   skiff-plain  the same with security.mtls = false
   nginx        loadgen -> nginx A -> nginx B -> app   (keep-alive upstreams: the plain-proxy
                                                      baseline with the same number of hops)
@@ -184,13 +186,14 @@ def start_direct(tmp, build, app_port):
     return t
 
 
-def start_skiff(tmp, build, app_port, name="skiff", extra=()):
+def start_skiff(tmp, build, app_port, name="skiff", extra=(), env_extra=None):
     """skiffd as installed: mTLS between the two sidecars and metrics on (the defaults), each
     sidecar serving its metrics on a port of its own."""
     t = Topology(name, tmp, build, app_port)
     env = dict(os.environ, XDG_STATE_HOME=str(tmp / f"{name}-state"),
                SKIFF_PLUGIN_PATH=f"{build}/plugins/resolver-sqlite:{build}/plugins/transport-grpc:{build}/plugins/transport-tcp:"
-                                 f"{build}/plugins/observer-prometheus")
+                                 f"{build}/plugins/observer-prometheus:{build}/plugins/observer-otlp")
+    env.update(env_extra or {})
     skiffd = build / "core/skiffd/skiffd"
     ports = [free_port() for _ in range(8)]
     def metrics(port):
@@ -213,6 +216,48 @@ def start_skiff(tmp, build, app_port, name="skiff", extra=()):
 def start_skiff_nometrics(tmp, build, app_port):
     """The same chain with --enable-metrics=false: what metrics cost."""
     return start_skiff(tmp, build, app_port, "skiff-nometrics", ["--enable-metrics=false"])
+
+
+class OtlpSink:
+    """An OTLP/HTTP endpoint that takes every export (200) without decoding it: the collector side
+    of the tracing topologies, cheap enough not to be what is measured."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        sink = self
+        self.exports = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                sink.exports += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+
+def start_skiff_tracing(tmp, build, app_port, name="skiff-tracing", sampler="always_on"):
+    """Metrics and tracing on: every new trace sampled (always_on), both sidecars' spans exported
+    over OTLP to a local sink; with sampler always_off, the exporter is loaded but nothing is
+    sampled."""
+    sink = OtlpSink()
+    t = start_skiff(tmp, build, app_port, name, env_extra={
+        "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_TRACES_SAMPLER": sampler})
+    t.sink = sink
+    return t
+
+
+def start_skiff_unsampled(tmp, build, app_port):
+    return start_skiff_tracing(tmp, build, app_port, "skiff-unsampled", "always_off")
 
 
 def start_skiff_plain(tmp, build, app_port):
@@ -476,7 +521,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs: the whole suite in under 3 minutes")
     ap.add_argument("--build", default=os.environ.get("SKIFF_BUILD_DIR", REPO / "build"), type=Path)
     ap.add_argument("--out", type=Path, help="JSON file (default bench/results/<date>.json)")
-    ap.add_argument("--topologies", default="direct,skiff,skiff-nometrics,skiff-plain,nginx,nginx-tls,grpc-direct,skiff-grpc")
+    ap.add_argument("--topologies", default="direct,skiff,skiff-nometrics,skiff-tracing,skiff-unsampled,skiff-plain,nginx,nginx-tls,grpc-direct,skiff-grpc")
     args = ap.parse_args()
     build = args.build.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
@@ -484,6 +529,7 @@ def main():
                             str(free_port_app := free_port()), "--name", "echo"],
                            stdout=open(tmp / "app.log", "w"), stderr=subprocess.STDOUT)
     starters = {"direct": start_direct, "skiff": start_skiff, "skiff-nometrics": start_skiff_nometrics,
+                "skiff-tracing": start_skiff_tracing, "skiff-unsampled": start_skiff_unsampled,
                 "skiff-plain": start_skiff_plain, "nginx": start_nginx,
                 "nginx-tls": start_nginx_tls, "grpc-direct": start_grpc_direct, "skiff-grpc": start_skiff_grpc}
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

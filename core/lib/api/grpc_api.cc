@@ -101,6 +101,7 @@ void GrpcApi::shutdown() {
 
 grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
   auto stream = ServerStream::create(ctx);
+  if (settings_.api_logging) stream->log_on_finish(settings_.log_json);
   const std::string& method = ctx->method();
   auto spawn = [&](asio::awaitable<void> work) {
     asio::co_spawn(call_executor(io_), std::move(work), asio::detached);

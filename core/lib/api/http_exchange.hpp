@@ -58,6 +58,8 @@ class HttpExchange final : public BodySource {
   unsigned status_sent() const { return status_sent_; }
   // The trace of the call this request made, when it made one (set by the Caller).
   CallTrace& trace() { return trace_; }
+  // The app the request invoked, when it invoked one (for the access log).
+  std::string& target_app_id() { return target_app_id_; }
 
  private:
   boost::asio::awaitable<bool> start_response(unsigned status, const std::vector<Header>& headers,
@@ -78,6 +80,7 @@ class HttpExchange final : public BodySource {
   bool keep_alive_ = true;
   unsigned status_sent_ = 0;
   CallTrace trace_;
+  std::string target_app_id_;
   std::optional<uint64_t> declared_length_;  // of a streamed answer
   uint64_t body_written_ = 0;
   std::optional<http::response<http::buffer_body>> response_;

@@ -5,6 +5,7 @@
 
 #include "common/api_token.hpp"
 #include "common/json_text.hpp"
+#include "telemetry/access_log.hpp"
 
 namespace skiff {
 
@@ -60,7 +61,7 @@ std::string_view method_label(const http::request_header<>& req) {
 }  // namespace
 
 asio::awaitable<void> Router::handle(HttpExchange& exchange) {
-  if (!metrics_ && !spans_) co_return co_await route(exchange);
+  if (!metrics_ && !spans_ && !settings_.api_logging) co_return co_await route(exchange);
   const auto started = ServiceMetrics::Clock::now();
   const uint64_t started_unix = spans_ ? unix_nanos() : 0;
   auto& req = exchange.header();
@@ -68,11 +69,35 @@ asio::awaitable<void> Router::handle(HttpExchange& exchange) {
   const std::string method(method_label(req));
   std::string_view target = req.target();
   const std::string_view path_label = route_label(target.substr(0, target.find('?')), req);
+  // Copied before routing, which may rewrite the request: "POST /v1.0/invoke/cart/method/x".
+  const std::string logged =
+      settings_.api_logging
+          ? std::string(req.method_string()) + " " + std::string(target.substr(0, target.find('?')))
+          : std::string();
   if (metrics_) metrics_->http_request_started(method, path_label);
   co_await route(exchange);
   if (metrics_) metrics_->http_request_done(method, path_label, exchange.status_sent(), started);
   if (spans_ && exchange.trace().recording && exchange.trace().has_server_span)
     record_server_span(exchange, method, path_label, started_unix);
+  if (settings_.api_logging) log_call(exchange, logged, started);
+}
+
+void Router::log_call(HttpExchange& exchange, std::string_view method,
+                      ServiceMetrics::Clock::time_point started) const {
+  const auto& req = exchange.header();
+  const auto& trace = exchange.trace();
+  const bool traced =
+      std::any_of(trace.trace_id.begin(), trace.trace_id.end(), [](uint8_t b) { return b != 0; });
+  const std::string trace_id = traced ? TraceParent{trace.trace_id, {}, false}.trace_id_hex() : "";
+  const std::string code = std::to_string(exchange.status_sent());
+  log_api_call({.protocol = "HTTP",
+                .method = method,
+                .code = code,
+                .duration_ms = elapsed_ms(started),
+                .user_agent = req[http::field::user_agent],
+                .trace_id = trace_id,
+                .target_app_id = exchange.target_app_id()},
+               settings_.log_json);
 }
 
 void Router::record_server_span(HttpExchange& exchange, std::string_view method,

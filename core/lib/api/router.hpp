@@ -30,6 +30,8 @@ class Router {
   Response metadata() const;
   void record_server_span(HttpExchange& exchange, std::string_view method, std::string_view route,
                           uint64_t started) const;
+  void log_call(HttpExchange& exchange, std::string_view method,
+                ServiceMetrics::Clock::time_point started) const;
   ServiceMetrics* metrics_ = nullptr;
   const SpanSink* spans_ = nullptr;
   const Settings& settings_;

@@ -46,7 +46,6 @@ void ConfigFlags::add_to(CLI::App& app) {
                                              "--dapr-public-port",
                                              "--dapr-graceful-shutdown-seconds",
                                              "--dapr-block-shutdown-duration",
-                                             "--enable-api-logging",
                                              "--unix-domain-socket",
                                              "--dapr-internal-grpc-listen-address",
                                              "--allowed-origins"};

@@ -132,6 +132,11 @@ const std::vector<KeySpec>& specs() {
        {"debug", "info", "warn", "error", "fatal"}},
       {"log.json", KeyKind::kBool, &S::log_json, "--log-as-json",
        "Write logs as JSON lines instead of plain text."},
+      {"log.api_calls", KeyKind::kBool, &S::api_logging, "--enable-api-logging",
+       "Log every call of the app-facing HTTP and gRPC APIs at info level, as daprd's "
+       "`--enable-api-logging` does: `HTTP API Called` / `gRPC API Called` with `method`, "
+       "`code`, `duration` (ms), `useragent`, and skiff's `trace_id` and `target_app_id` (fields "
+       "of the JSON line with `log.json`)."},
       {"plugins.paths", KeyKind::kStringList, &S::plugin_paths, "--plugin-path",
        "Directories searched for plugins first; then `SKIFF_PLUGIN_PATH` (colon-separated), then "
        "the install directory."},

@@ -90,6 +90,7 @@ struct Settings {
   int64_t threads = 1;  // see the schema: one loop thread unless the traffic needs more
   std::string log_level = "info";
   bool log_json = false;
+  bool api_logging = false;  // one line per call of the app-facing APIs
   std::vector<std::string> plugin_paths;
 
   // [[http_endpoints]]

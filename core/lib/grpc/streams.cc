@@ -1,6 +1,9 @@
 #include "grpc/streams.hpp"
 
+#include "common/trace_context.hpp"
 #include "grpc/framing.hpp"
+#include "telemetry/access_log.hpp"
+#include "telemetry/service_metrics.hpp"
 
 namespace skiff {
 
@@ -78,7 +81,31 @@ void ServerStream::finish(const grpc::Status& status) {
     if (finished_) return;
     finished_ = true;
   }
+  if (log_) {
+    const auto& md = context_->client_metadata();
+    auto value = [&md](const char* name) {
+      auto it = md.find(name);
+      return it == md.end() ? std::string_view()
+                            : std::string_view(it->second.data(), it->second.size());
+    };
+    auto parent = parse_traceparent(value("traceparent"));
+    const std::string trace_id = parent ? parent->trace_id_hex() : std::string();
+    log_api_call({.protocol = "gRPC",
+                  .method = context_->method(),
+                  .code = status_code_name(status.error_code()),
+                  .duration_ms = elapsed_ms(started_),
+                  .user_agent = value("user-agent"),
+                  .trace_id = trace_id,
+                  .target_app_id = value("dapr-app-id")},
+                 log_json_);
+  }
   Finish(status);
+}
+
+void ServerStream::log_on_finish(bool json) {
+  log_ = true;
+  log_json_ = json;
+  started_ = std::chrono::steady_clock::now();
 }
 void ServerStream::set_on_cancel(std::function<void()> fn) {
   bool run_now;

@@ -11,6 +11,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,8 @@ class ServerStream final : public grpc::ServerGenericBidiReactor {
   void finish(const grpc::Status& status);
   // Runs (once, on a gRPC thread) when the client cancels or the deadline passes.
   void set_on_cancel(std::function<void()> fn);
+  // Writes the access log line of this call when it finishes (`--enable-api-logging`).
+  void log_on_finish(bool json);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -61,6 +64,8 @@ class ServerStream final : public grpc::ServerGenericBidiReactor {
   bool cancelled_ = false;
   bool finished_ = false;
   std::function<void()> on_cancel_;
+  bool log_ = false, log_json_ = false;
+  std::chrono::steady_clock::time_point started_;
 };
 
 // One call the sidecar makes to its gRPC app.

@@ -133,6 +133,7 @@ asio::awaitable<void> Caller::invoke(const InvokeTarget& target, HttpExchange& e
   auto tracked = track();
   const CallHead head = make_head(target, exchange.header(), exchange.client_address());
   exchange.trace() = head.trace;  // the Router records the server span when the answer is out
+  if (settings_.api_logging) exchange.target_app_id() = target.app_id;
   std::string* whole = exchange.whole() ? &exchange.body() : nullptr;
   BodySource* stream = exchange.whole() ? nullptr : &exchange;
   auto opened = co_await open(target, head, whole, stream);

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "telemetry/access_log.hpp"
+
 namespace skiff {
 namespace {
 
@@ -24,12 +26,19 @@ class JsonFormatter final : public spdlog::formatter {
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     std::string time =
         std::string(stamp) + "." + fmt::format("{:06d}", secs.count() % 1000000) + "Z";
+    std::string_view payload(msg.payload.data(), msg.payload.size());
     nlohmann::json line = {{"time", time},
                            {"level", spdlog::level::to_string_view(msg.level).data()},
-                           {"msg", std::string(msg.payload.data(), msg.payload.size())},
+                           {"msg", std::string(payload)},
                            {"scope", "skiffd"},
                            {"app_id", app_id_},
                            {"ver", SKIFF_VERSION}};
+    // An access log line carries its fields (telemetry/access_log.hpp).
+    if (!payload.empty() && payload[0] == kFieldsMarker) {
+      auto fields = nlohmann::json::parse(payload.substr(1), nullptr, false);
+      if (fields.is_object())
+        for (auto& [k, v] : fields.items()) line[k] = v;
+    }
     auto s = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     dest.append(s.data(), s.data() + s.size());
     dest.push_back('\n');

@@ -20,7 +20,9 @@ struct StatusText {
   size_t len;
 };
 
-std::string_view code_name(int32_t code) {
+}  // namespace
+
+std::string_view status_code_name(int32_t code) {
   static constexpr std::string_view kNames[] = {"OK",
                                                 "CANCELLED",
                                                 "UNKNOWN",
@@ -40,8 +42,6 @@ std::string_view code_name(int32_t code) {
                                                 "UNAUTHENTICATED"};
   return code >= 0 && code < static_cast<int32_t>(std::size(kNames)) ? kNames[code] : "UNKNOWN";
 }
-
-}  // namespace
 
 ServiceMetrics::ServiceMetrics(MetricRegistry& r, std::string app_id)
     : app_id_(std::move(app_id)),
@@ -84,7 +84,7 @@ void ServiceMetrics::response_received(std::string_view callee, int status, bool
 }
 
 void ServiceMetrics::call_failed(std::string_view callee, int32_t code) {
-  failed_.add({app_id_, callee, code_name(code)});
+  failed_.add({app_id_, callee, status_code_name(code)});
 }
 
 void ServiceMetrics::request_received(std::string_view caller) {

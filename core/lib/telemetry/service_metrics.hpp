@@ -49,6 +49,9 @@ class ServiceMetrics {
   MetricFamily& http_latency_;
 };
 
+// "UNAVAILABLE" for SKIFF_ERR_UNAVAILABLE: gRPC's names of the status codes.
+std::string_view status_code_name(int32_t code);
+
 // Milliseconds since `started`, as a histogram observation.
 inline double elapsed_ms(std::chrono::steady_clock::time_point started) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
