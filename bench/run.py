@@ -522,6 +522,7 @@ def main():
     ap.add_argument("--build", default=os.environ.get("SKIFF_BUILD_DIR", REPO / "build"), type=Path)
     ap.add_argument("--out", type=Path, help="JSON file (default bench/results/<date>.json)")
     ap.add_argument("--topologies", default="direct,skiff,skiff-nometrics,skiff-tracing,skiff-unsampled,skiff-plain,nginx,nginx-tls,grpc-direct,skiff-grpc")
+    ap.add_argument("--scenarios", help="comma-separated scenario keys to run (rate1000,max,64k,1m); default all")
     args = ap.parse_args()
     build = args.build.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
@@ -537,6 +538,8 @@ def main():
     try:
         wait_port(free_port_app)
         plan = scenarios(args.quick)
+        if args.scenarios:
+            plan = [sc for sc in plan if sc["key"] in args.scenarios.split(",")]
         for sc in plan:
             results["scenarios"].append({"name": sc["name"], "key": sc["key"], "load": sc["load"], "topologies": {}})
         for name in args.topologies.split(","):
@@ -559,7 +562,14 @@ def main():
         app.terminate()
         app.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+    cost = build / "bench/skiff-observability-cost"
+    if cost.exists():
+        # What observability adds per call per sidecar, in isolation (see bench/observability/cost.cc).
+        results["observability_cost_ns"] = json.loads(subprocess.run([str(cost)], capture_output=True,
+                                                                     text=True, timeout=300).stdout)
     print_table(results)
+    if "observability_cost_ns" in results:
+        print("observability per call per sidecar (ns):", results["observability_cost_ns"])
     out = args.out or REPO / "bench/results" / f"{results['date'][:19].replace(':', '')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
