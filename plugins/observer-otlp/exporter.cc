@@ -91,7 +91,7 @@ void Exporter::run() {
       bool retry = false;
       std::string why;
       bool sent = send(body, retry, why);
-      if (!sent && retry && !last) {
+      if (!sent && retry && !stopping_flag_.load()) {
         // 429, 502, 503, 504 or no connection: once more after a pause, as OTLP allows.
         std::unique_lock lock(mutex_);
         wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
@@ -109,8 +109,17 @@ void Exporter::run() {
                                    config_.port + config_.target + ": " + why +
                                    "; they are dropped until the collector takes them");
         failing_ = true;
+        if (stopping_flag_.load()) {
+          // Shutting down and the collector does not take them: what is left is dropped at once,
+          // so that the exit waits for one failed attempt at most.
+          std::lock_guard lock(mutex_);
+          dropped_.fetch_add(queue_.size(), std::memory_order_relaxed);
+          queue_.clear();
+          last = true;
+        }
       }
     }
+    if (last) dropped_reported_ = 0, last_report_ = {};  // the final count, whatever the interval
     report_drops();
     if (last) return;
   }
