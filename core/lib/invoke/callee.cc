@@ -36,6 +36,12 @@ std::string verb_for_policy(std::string_view verb, bool grpc_app) {
   return v;
 }
 
+// A proxied gRPC call: its body is framed gRPC messages (the caller's sidecar marks it).
+bool is_grpc_proxy(const CallHead& head) {
+  return std::any_of(head.headers.begin(), head.headers.end(),
+                     [](const Header& h) { return h.name == kGrpcProxyHeader; });
+}
+
 void take_caller_from_certificate(CallHead& head) {
   // With mTLS the transport verified who calls: that, not the head's claim, is what the app sees
   // as dapr-caller-app-id and dapr-caller-namespace.
@@ -128,8 +134,7 @@ void Callee::record_spans(const CallHead& head, const ServerCall& call, uint64_t
   const uint64_t ended = unix_nanos();
   if (trace.client_started) {
     // The call to the app, as OpenTelemetry's HTTP (or gRPC) client conventions name it.
-    const bool proxied = std::any_of(head.headers.begin(), head.headers.end(),
-                                     [](const Header& h) { return h.name == kGrpcProxyHeader; });
+    const bool proxied = is_grpc_proxy(head);
     std::string name = grpc_app_
                            ? (proxied ? head.method : "dapr.proto.runtime.v1.AppCallback/OnInvoke")
                            : head.verb;
@@ -178,8 +183,7 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
   if (settings_.access_control.configured) {
     // Decided before anything reaches the app, on who the certificate says calls.
     auto caller = parse_spiffe_id(head.peer_identity);
-    const bool proxied = std::any_of(head.headers.begin(), head.headers.end(),
-                                     [](const Header& h) { return h.name == kGrpcProxyHeader; });
+    const bool proxied = is_grpc_proxy(head);
     std::string operation = head.method.starts_with('/') ? head.method : "/" + head.method;
     const std::string verb = proxied ? std::string() : verb_for_policy(head.verb, grpc_app_);
     auto decision = caller ? decide_access(settings_.access_control, *caller, operation, verb)
@@ -206,8 +210,7 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
     co_await grpc_app_->serve(call, head);
     co_return;
   }
-  for (const auto& h : head.headers) {
-    if (h.name != kGrpcProxyHeader) continue;
+  if (is_grpc_proxy(head)) {
     static const std::string why =
         "gRPC proxy mode needs a gRPC app: the target's sidecar has app.protocol = http";
     co_await call.fail(SKIFF_ERR_UNIMPLEMENTED, why);
