@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "api/http_types.hpp"
+#include "http/messages.hpp"
 #include "invoke/target.hpp"
 
 namespace http = boost::beast::http;

@@ -1,23 +1,35 @@
-"""The out-of-tree example plugin, built only against the installed SDK, loaded into skiffd."""
+"""The out-of-tree example plugins, built only against the installed SDK, loaded into skiffd."""
+import json
 import os
 import subprocess
 
-from harness import BUILD, REPO, invoke_url, requests
+import pytest
+
+from harness import BUILD, REPO, invoke_url, requests, wait_until
 
 
-def test_example_plugin_builds_against_the_installed_sdk_and_serves_calls(cluster, tmp_path):
-    dest = tmp_path / "root"
+@pytest.fixture(scope="module")
+def installed_sdk(tmp_path_factory):
+    """The environment that finds the SDK as `meson install` puts it."""
+    dest = tmp_path_factory.mktemp("root")
     subprocess.run(["meson", "install", "-C", str(BUILD), "--destdir", str(dest), "--no-rebuild", "--quiet"],
                    check=True, capture_output=True, timeout=300)
     pcs = list(dest.rglob("skiff-plugin-sdk.pc"))
     assert len(pcs) == 1
-    env = dict(os.environ, PKG_CONFIG_PATH=str(pcs[0].parent))
-    build = tmp_path / "example-build"
-    for cmd in (["meson", "setup", str(build), str(REPO / "sdk" / "examples" / "resolver-static")],
+    return dict(os.environ, PKG_CONFIG_PATH=str(pcs[0].parent))
+
+
+def build_example(env, name, build):
+    for cmd in (["meson", "setup", str(build), str(REPO / "sdk" / "examples" / name)],
                 ["meson", "compile", "-C", str(build)]):
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
-    assert (build / "skiff-resolver-static.so").exists()
+    assert (build / f"skiff-{name}.so").exists()
+    return build
+
+
+def test_example_plugin_builds_against_the_installed_sdk_and_serves_calls(cluster, tmp_path, installed_sdk):
+    build = build_example(installed_sdk, "resolver-static", tmp_path / "example-build")
 
     cart_app = cluster.app("cart")
     cart = cluster.sidecar("cart", app_port=cart_app.port)
@@ -35,3 +47,75 @@ def test_example_plugin_builds_against_the_installed_sdk_and_serves_calls(cluste
                                       '[resolver.config.apps]\ncart = ["no-port"]\n')
     for text in (output, checked):
         assert "resolver.config.apps.cart[0]: expected a \"host:port\" string" in text, text
+
+
+def jsonl(path):
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.split("\n")[:-1] if line]
+
+
+def test_example_observer_gets_spans_logs_and_metrics_of_both_sidecars(cluster, tmp_path, installed_sdk):
+    build = build_example(installed_sdk, "observer-jsonl", tmp_path / "observer-build")
+    files = {app: tmp_path / f"{app}.jsonl" for app in ("cart", "order")}
+
+    def config(app):
+        return (f'[plugins]\npaths = ["{build}"]\n'
+                f'[[observers]]\ntype = "jsonl"\nmetrics_interval = "200ms"\n'
+                f'config = {{ path = "{files[app]}" }}\n')
+
+    cart_app = cluster.app("cart")
+    cart = cluster.sidecar("cart", app_port=cart_app.port, config=config("cart"))
+    order = cluster.sidecar("order", config=config("order"))
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    r = requests.post(invoke_url(order, "cart", "orders/1"), data=b"x", timeout=10,
+                      headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    assert r.status_code == 200, r.text
+
+    def spans(app):
+        return [e for e in jsonl(files[app]) if e["type"] == "span" and e["trace_id"] == trace_id]
+
+    # The same four spans an OTLP collector gets, two from each sidecar, linked across them.
+    wait_until(lambda: len(spans("order")) == 2 and len(spans("cart")) == 2, what="spans in both files")
+    by = {(app, e["kind"]): e for app in files for e in spans(app)}
+    assert by[("order", "server")]["parent_span_id"] == "00f067aa0ba902b7"
+    assert by[("order", "client")]["parent_span_id"] == by[("order", "server")]["span_id"]
+    assert by[("cart", "server")]["parent_span_id"] == by[("order", "client")]["span_id"]
+    assert by[("cart", "client")]["parent_span_id"] == by[("cart", "server")]["span_id"]
+    assert by[("order", "client")]["attributes"]["skiff.target.app_id"] == "cart"
+
+    # Log records: the sidecar's own lines reach the observer too.
+    def logs(app):
+        return [e for e in jsonl(files[app]) if e["type"] == "log"]
+    wait_until(lambda: any("skiffd ready" in e["message"] for e in logs("cart")), what="the ready line")
+    assert all(e["level"] in ("trace", "debug", "info", "warn", "error") for e in logs("cart"))
+
+    # Metric snapshots every 200 ms, with Dapr's counts of the call.
+    def sent(app):
+        for e in reversed(jsonl(files[app])):
+            if e["type"] == "metrics":
+                return sum(s["value"] for s in e["series"]
+                           if s["name"] == "dapr_runtime_service_invocation_req_sent_total")
+        return None
+    wait_until(lambda: sent("order") == 1, what="a snapshot counting the call")
+
+    # At shutdown the plugin writes what it queued and the count of lines it had to drop.
+    order.stop()
+    lines = jsonl(files["order"])
+    assert lines[-1] == {"type": "dropped", "lines": 0}
+
+
+def test_observer_configuration_errors_name_the_table(cluster, tmp_path, installed_sdk):
+    build = build_example(installed_sdk, "observer-jsonl", tmp_path / "observer-build")
+    paths = f'[plugins]\npaths = ["{build}"]\n'
+    output, checked = cluster.refused("bad", config=paths + '[[observers]]\ntype = "jsonl"\nconfig = {}\n')
+    for text in (output, checked):
+        assert "observers[0].config.path: expected the path of the file to append to" in text, text
+    output, checked = cluster.refused("bad", config=paths + '[[observers]]\ntype = "nosuch"\n')
+    for text in (output, checked):
+        assert "observers[0].type" in text and "nosuch" in text, text
+    output, checked = cluster.refused("bad", config='[[observers]]\nconfig = { path = "x" }\n', exit_code=2)
+    for text in (output, checked):
+        assert "observers[0].type: missing: every observer needs a type" in text, text

@@ -16,6 +16,7 @@
 #include "dapr_api.pb.h"
 #include "grpc/framing.hpp"
 #include "grpc/metadata.hpp"
+#include "http/messages.hpp"
 
 namespace skiff {
 

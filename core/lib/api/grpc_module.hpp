@@ -12,7 +12,7 @@
 #include "api/sidecar_info.hpp"
 #include "common/result.hpp"
 #include "config/settings.hpp"
-#include "plugin/components.hpp"
+#include "invoke/app_client.hpp"
 
 namespace skiff {
 
@@ -28,19 +28,12 @@ class GrpcApiServer {
   virtual void shutdown() = 0;
 };
 
-// The callee sidecar's channel to a gRPC app (app.protocol = "grpc").
-class GrpcAppClient {
- public:
-  virtual ~GrpcAppClient() = default;
-  // Serves one call from the transport to the app.
-  virtual boost::asio::awaitable<void> serve(ServerCall& call, const CallHead& head) = 0;
-};
-
 struct GrpcModule {
   std::unique_ptr<GrpcApiServer> (*create_api)(boost::asio::io_context& io,
                                                const Settings& settings, Caller& caller,
                                                const SidecarInfo& info);
-  std::unique_ptr<GrpcAppClient> (*create_app_client)(const Settings& settings);
+  // The callee sidecar's channel to a gRPC app (app.protocol = "grpc").
+  std::unique_ptr<AppClient> (*create_app_client)(const Settings& settings);
 };
 
 // Loads the module once (thread-safe). It is looked for next to the skiffd executable (a build

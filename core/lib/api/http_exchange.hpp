@@ -11,10 +11,10 @@
 #include <memory>
 #include <optional>
 
-#include "api/http_types.hpp"
+#include "call/body_source.hpp"
 #include "common/body_piece.hpp"
 #include "common/deadline.hpp"
-#include "invoke/body_source.hpp"
+#include "http/messages.hpp"
 #include "telemetry/spans.hpp"
 
 namespace skiff {

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "api/http_invocation.hpp"
 #include "common/api_token.hpp"
 #include "common/json_text.hpp"
 #include "telemetry/access_log.hpp"
@@ -215,7 +216,7 @@ asio::awaitable<void> Router::route(HttpExchange& exchange) {
         co_await external_.invoke(*endpoint, parsed->method, parsed->query, exchange);
         co_return;
       }
-      co_await caller_.invoke(*parsed, exchange);
+      co_await invoke_over_http(caller_, *parsed, exchange);
       co_return;
     }
     if (other_dapr_api(path))

@@ -5,12 +5,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <string>
 
+#include "api/external.hpp"
 #include "api/http_exchange.hpp"
-#include "api/http_types.hpp"
 #include "api/sidecar_info.hpp"
 #include "config/settings.hpp"
+#include "http/messages.hpp"
 #include "invoke/caller.hpp"
-#include "invoke/external.hpp"
 #include "telemetry/service_metrics.hpp"
 
 namespace skiff {

@@ -12,15 +12,17 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
-#include "api/http_types.hpp"
 #include "common/api_token.hpp"
 #include "common/json_text.hpp"
 #include "dapr_api.pb.h"
 #include "grpc/framing.hpp"
 #include "grpc/metadata.hpp"
 #include "grpc/streams.hpp"
+#include "http/messages.hpp"
+#include "invoke/call_head_check.hpp"
 #include "invoke/caller.hpp"
 #include "invoke/target.hpp"
+#include "invoke/trace_headers.hpp"
 
 namespace skiff {
 
@@ -59,10 +61,14 @@ GrpcAppChannel::GrpcAppChannel(const Settings& settings) : settings_(settings) {
   stub_ = std::make_unique<grpc::GenericStub>(channel_);
 }
 
-asio::awaitable<void> GrpcAppChannel::serve(ServerCall& call, const CallHead& head) {
-  bool proxied = std::any_of(head.headers.begin(), head.headers.end(),
-                             [](const Header& h) { return h.name == kGrpcProxyHeader; });
-  if (proxied)
+asio::awaitable<void> GrpcAppChannel::serve(ServerCall& call, CallHead& head) {
+  // gRPC validates what it writes itself; binary metadata goes to it as the bytes it is.
+  if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked) {
+    co_await call.fail(checked.error().code, checked.error().message);
+    co_return;
+  }
+  add_grpc_trace_bin(head.headers);
+  if (is_grpc_proxy(head))
     co_await proxy(call, head);
   else
     co_await on_invoke(call, head);

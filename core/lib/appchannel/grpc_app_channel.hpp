@@ -9,17 +9,18 @@
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 
-#include "api/grpc_module.hpp"
 #include "config/settings.hpp"
+#include "invoke/app_client.hpp"
 #include "plugin/components.hpp"
 
 namespace skiff {
 
-class GrpcAppChannel final : public GrpcAppClient {
+class GrpcAppChannel final : public AppClient {
  public:
   explicit GrpcAppChannel(const Settings& settings);
   // Serves one call from the transport to the app; proxied calls are marked by kGrpcProxyHeader.
-  boost::asio::awaitable<void> serve(ServerCall& call, const CallHead& head) override;
+  boost::asio::awaitable<void> serve(ServerCall& call, CallHead& head) override;
+  bool speaks_grpc() const override { return true; }
 
  private:
   boost::asio::awaitable<void> on_invoke(ServerCall& call, const CallHead& head);

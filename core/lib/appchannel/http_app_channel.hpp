@@ -14,12 +14,13 @@
 #include <optional>
 #include <vector>
 
-#include "api/http_types.hpp"
+#include "call/body_source.hpp"
 #include "common/body_piece.hpp"
 #include "common/deadline.hpp"
 #include "common/result.hpp"
 #include "config/settings.hpp"
-#include "invoke/body_source.hpp"
+#include "http/messages.hpp"
+#include "invoke/app_client.hpp"
 
 namespace skiff {
 
@@ -71,11 +72,15 @@ class AppExchange {
   bool failed_ = false;
 };
 
-class HttpAppChannel {
+class HttpAppChannel final : public AppClient {
  public:
   HttpAppChannel(boost::asio::io_context& io, const Settings& settings);
   std::string address() const { return host_ + ":" + std::to_string(port_); }
   bool configured() const { return port_ != 0; }
+  // Serves one call from the transport as an HTTP/1.1 exchange with the app
+  // (appchannel/http_app_call.cc).
+  boost::asio::awaitable<void> serve(ServerCall& call, CallHead& head) override;
+  bool speaks_grpc() const override { return false; }
 
  private:
   friend class AppExchange;

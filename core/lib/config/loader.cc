@@ -285,6 +285,45 @@ Status read_http_endpoints(Settings& settings, toml::node& node) {
   return Ok{};
 }
 
+// [[observers]]: type, config, metrics_interval.
+Status read_observers(Settings& settings, toml::node& node) {
+  auto* arr = node.as_array();
+  if (!arr) return bad(where(node, "observers"), "expected an array of tables ([[observers]])");
+  for (size_t i = 0; i < arr->size(); ++i) {
+    auto& item = (*arr)[i];
+    ObserverConfig observer;
+    observer.at = "observers[" + std::to_string(i) + "]";
+    auto* t = item.as_table();
+    if (!t) return bad(where(item, observer.at), "expected a table");
+    for (auto& entry : *t) {
+      const auto& k = entry.first;
+      auto& v = entry.second;
+      const std::string key = observer.at + "." + std::string(k.str());
+      if (k == "type") {
+        if (!v.is_string() || v.as_string()->get().empty())
+          return bad(where(v, key), "expected the type name of an observer plugin");
+        observer.type = v.as_string()->get();
+        settings.explicit_keys.insert_or_assign(key, origin(v));
+      } else if (k == "config") {
+        auto* c = v.as_table();
+        if (!c) return bad(where(v, key), "expected a table (the observer's own configuration)");
+        // Moved, not copied: the nodes keep their source positions for the plugin's messages.
+        for (auto& [ck, cv] : *c) observer.config.insert_or_assign(ck, std::move(cv));
+      } else if (k == "metrics_interval") {
+        auto ms = v.is_string() ? parse_duration_ms(v.as_string()->get()) : std::nullopt;
+        if (!ms) return bad(where(v, key), "expected a duration such as \"10s\" or \"1m\"");
+        observer.metrics_interval_ms = *ms;
+      } else {
+        return bad(where(v, key), "unknown key");
+      }
+    }
+    if (observer.type.empty())
+      return bad(where(item, observer.at + ".type"), "missing: every observer needs a type");
+    settings.observers.push_back(std::move(observer));
+  }
+  return Ok{};
+}
+
 // "allow" / "deny" at `key`.
 Result<bool> read_action(const toml::node& v, const std::string& key) {
   if (v.is_string() && v.as_string()->get() == "allow") return true;
@@ -417,6 +456,11 @@ Status walk(Settings& settings, toml::table& table, const std::string& prefix) {
     std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     if (path == "http_endpoints") {
       auto st = read_http_endpoints(settings, node);
+      if (!st) return st;
+      continue;
+    }
+    if (path == "observers") {
+      auto st = read_observers(settings, node);
       if (!st) return st;
       continue;
     }

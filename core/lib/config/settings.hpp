@@ -23,6 +23,15 @@ struct HttpEndpointConfig {
   std::string key_file;
 };
 
+// An observer plugin named in [[observers]]: it gets the sidecar's spans (on_span), log records
+// (on_log) and, every metrics_interval, a metrics snapshot (on_metrics), whichever it implements.
+struct ObserverConfig {
+  std::string type;                      // the component type a loaded observer plugin provides
+  toml::table config;                    // its own table, handed over as it is
+  uint64_t metrics_interval_ms = 60000;  // 0: no snapshots pushed (it may still pull them)
+  std::string at;                        // "observers[0]", for messages
+};
+
 // [access_control], Dapr's model: see docs/security.md for how a call is matched.
 struct AccessOperation {
   std::string name;                // "/orders/*", "/pkg.Service/**", ...
@@ -95,6 +104,8 @@ struct Settings {
 
   // [[http_endpoints]]
   std::vector<HttpEndpointConfig> http_endpoints;
+  // [[observers]]
+  std::vector<ObserverConfig> observers;
 
   // [resolver], [transport]: which plugin component, and its own table.
   std::string resolver_type = "sqlite";

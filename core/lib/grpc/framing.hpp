@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "plugin/bridge.hpp"
+#include "call/call_head.hpp"
 
 namespace skiff {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "plugin/bridge.hpp"
+#include "call/call_head.hpp"
 
 namespace skiff {
 

@@ -6,6 +6,7 @@
 #include <boost/beast/core/string.hpp>
 #include <cctype>
 
+#include "call/status.hpp"
 #include "common/api_token.hpp"
 #include "common/http_syntax.hpp"
 #include "invoke/access_control.hpp"
@@ -18,8 +19,7 @@ namespace skiff {
 
 namespace asio = boost::asio;
 
-Callee::Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grpc_app)
-    : settings_(settings), app_(app), grpc_app_(grpc_app) {}
+Callee::Callee(const Settings& settings, AppClient& app) : settings_(settings), app_(app) {}
 
 namespace {
 
@@ -34,12 +34,6 @@ std::string verb_for_policy(std::string_view verb, bool grpc_app) {
   if (grpc_app && std::find(std::begin(kStandard), std::end(kStandard), v) == std::end(kStandard))
     return "POST";
   return v;
-}
-
-// A proxied gRPC call: its body is framed gRPC messages (the caller's sidecar marks it).
-bool is_grpc_proxy(const CallHead& head) {
-  return std::any_of(head.headers.begin(), head.headers.end(),
-                     [](const Header& h) { return h.name == kGrpcProxyHeader; });
 }
 
 void take_caller_from_certificate(CallHead& head) {
@@ -135,7 +129,7 @@ void Callee::record_spans(const CallHead& head, const ServerCall& call, uint64_t
   if (trace.client_started) {
     // The call to the app, as OpenTelemetry's HTTP (or gRPC) client conventions name it.
     const bool proxied = is_grpc_proxy(head);
-    std::string name = grpc_app_
+    std::string name = app_.speaks_grpc()
                            ? (proxied ? head.method : "dapr.proto.runtime.v1.AppCallback/OnInvoke")
                            : head.verb;
     if (name.starts_with('/')) name.erase(0, 1);
@@ -151,11 +145,11 @@ void Callee::record_spans(const CallHead& head, const ServerCall& call, uint64_t
                   .end_unix_nanos = ended,
                   .status = status == 0 || status >= 400 ? SKIFF_ERR_UNKNOWN : SKIFF_OK,
                   .status_message = {},
-                  .attributes = {{"rpc.system", grpc_app_ ? "grpc" : ""},
-                                 {"http.request.method", grpc_app_ ? "" : head.verb},
+                  .attributes = {{"rpc.system", app_.speaks_grpc() ? "grpc" : ""},
+                                 {"http.request.method", app_.speaks_grpc() ? "" : head.verb},
                                  {"server.address", settings_.app_channel_address},
                                  {"server.port", port},
-                                 {"url.full", grpc_app_ ? "" : url},
+                                 {"url.full", app_.speaks_grpc() ? "" : url},
                                  {"http.response.status_code", status_text}}});
   }
   spans_->emit({.trace = trace,
@@ -185,7 +179,8 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
     auto caller = parse_spiffe_id(head.peer_identity);
     const bool proxied = is_grpc_proxy(head);
     std::string operation = head.method.starts_with('/') ? head.method : "/" + head.method;
-    const std::string verb = proxied ? std::string() : verb_for_policy(head.verb, grpc_app_);
+    const std::string verb =
+        proxied ? std::string() : verb_for_policy(head.verb, app_.speaks_grpc());
     auto decision = caller ? decide_access(settings_.access_control, *caller, operation, verb)
                            : AccessDecision{false, "access control needs a verified caller"};
     if (!decision.allowed) {
@@ -199,100 +194,8 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
                 [](const Header& h) { return boost::beast::iequals(h.name, kApiTokenHeader); });
   if (!settings_.app_token.empty())
     head.headers.push_back({std::string(kApiTokenHeader), settings_.app_token});
-  if (grpc_app_) {
-    // gRPC validates what it writes itself; binary metadata goes to it as the bytes it is.
-    if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked) {
-      co_await call.fail(checked.error().code, checked.error().message);
-      co_return;
-    }
-    add_grpc_trace_bin(head.headers);
-    if (head.trace.recording) head.trace.client_started = unix_nanos();
-    co_await grpc_app_->serve(call, head);
-    co_return;
-  }
-  if (is_grpc_proxy(head)) {
-    static const std::string why =
-        "gRPC proxy mode needs a gRPC app: the target's sidecar has app.protocol = http";
-    co_await call.fail(SKIFF_ERR_UNIMPLEMENTED, why);
-    co_return;
-  }
-  // Binary gRPC metadata reaches an HTTP app base64-encoded, as gRPC carries it over HTTP/2.
-  encode_binary_values(head.headers);
-  // Nothing of a head that HTTP does not allow is written: refused before the body is read.
-  if (auto checked = check_call_head(head, BinaryValues::kChecked); !checked) {
-    spdlog::warn("call from {} to {}/{} refused: {}", head.caller_app_id, head.target_app_id,
-                 head.method, checked.error().message);
-    co_await call.fail(checked.error().code, checked.error().message);
-    co_return;
-  }
-  auto first = co_await call.read();
-  if (first.status != SKIFF_OK) co_return;  // the caller went away; nothing to answer
-
-  AppExchange::AppRequest req;
-  auto verb = http::string_to_verb(head.verb);
-  if (verb == http::verb::unknown)
-    req.method_string(head.verb);
-  else
-    req.method(verb);
-  std::string target = "/" + head.method;
-  if (!head.query.empty()) target += "?" + head.query;
-  req.target(target);
-  req.version(11);
-  copy_end_to_end_headers(head.headers, req.base());
-  if (auto length = content_length_of(head.headers)) req.content_length(*length);
-
-  // The request flows to the app piece by piece as the transport delivers it.
-  AppExchange app(app_);
   if (head.trace.recording) head.trace.client_started = unix_nanos();
-  auto sent = co_await app.start(req, first.chunk, first.end_of_body);
-  for (bool last = first.end_of_body; sent && !last;) {
-    auto chunk = co_await call.read();
-    if (chunk.status != SKIFF_OK) co_return;  // the caller went away; the app call is dropped
-    last = chunk.end_of_body;
-    sent = co_await app.write(chunk.chunk, last);
-  }
-  // No ?: around co_await here: GCC 12 mis-destroys the temporaries of one.
-  Result<const http::response_header<>*> answer = Error{};
-  if (sent) {
-    answer = co_await app.read_head();
-  } else if (app.connected() && sent.error().code != SKIFF_ERR_INVALID_ARGUMENT) {
-    // The app may have answered early (401, 413, ...) and stopped reading: its answer, if it
-    // is there, says more than the failed write. (A request refused before it was written
-    // whole has no answer coming.)
-    answer = co_await app.read_head();
-    if (!answer) answer = sent.error();
-  } else {
-    answer = sent.error();
-  }
-  if (!answer) {
-    spdlog::warn("call from {} to {}/{} failed: {}", head.caller_app_id, head.target_app_id,
-                 head.method, answer.error().message);
-    co_await call.fail(answer.error().code, answer.error().message);
-    co_return;
-  }
-  const auto& res = **answer;
-  // Content-Length travels along so the caller's app sees the same framing (for HEAD: the size
-  // of the body a GET would have).
-  ResponseHead out{static_cast<int>(res.result_int()), end_to_end_headers(res)};
-  if (auto len = res.find(http::field::content_length); len != res.end())
-    out.headers.push_back({"Content-Length", std::string(len->value())});
-  auto piece = co_await app.read_some();
-  if (!piece) {
-    co_await call.fail(piece.error().code, piece.error().message);
-    co_return;
-  }
-  if ((co_await call.write_head(out)).status != SKIFF_OK) co_return;
-  for (;;) {
-    if ((co_await call.write(piece->data, piece->last)).status != SKIFF_OK) co_return;
-    if (piece->last) co_return;
-    piece = co_await app.read_some();
-    if (!piece) {
-      spdlog::warn("answer of {} to {} interrupted: {}", head.target_app_id, head.caller_app_id,
-                   piece.error().message);
-      co_await call.fail(piece.error().code, piece.error().message);
-      co_return;
-    }
-  }
+  co_await app_.serve(call, head);
 }
 
 }  // namespace skiff

@@ -4,9 +4,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "api/grpc_module.hpp"
-#include "appchannel/http_app_channel.hpp"
 #include "config/settings.hpp"
+#include "invoke/app_client.hpp"
 #include "plugin/components.hpp"
 #include "telemetry/service_metrics.hpp"
 
@@ -14,8 +13,8 @@ namespace skiff {
 
 class Callee {
  public:
-  // `grpc_app` is set when the app speaks gRPC (app.protocol = "grpc").
-  Callee(const Settings& settings, HttpAppChannel& app, GrpcAppClient* grpc_app);
+  // `app` is the app's HTTP or gRPC channel; it outlives the Callee.
+  Callee(const Settings& settings, AppClient& app);
   boost::asio::awaitable<void> serve(ServerCall call, CallHead head);
   // Counts calls under Dapr's metric names; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
@@ -27,8 +26,7 @@ class Callee {
   bool start_trace(CallHead& head) const;
   void record_spans(const CallHead& head, const ServerCall& call, uint64_t started) const;
   const Settings& settings_;
-  HttpAppChannel& app_;
-  GrpcAppClient* grpc_app_;
+  AppClient& app_;
   ServiceMetrics* metrics_ = nullptr;
   const SpanSink* spans_ = nullptr;
 };

@@ -9,10 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "api/http_exchange.hpp"
-#include "api/http_types.hpp"
+#include "call/body_source.hpp"
 #include "config/settings.hpp"
-#include "invoke/body_source.hpp"
 #include "invoke/target.hpp"
 #include "invoke/trace_headers.hpp"
 #include "plugin/components.hpp"
@@ -41,12 +39,6 @@ class Caller {
   boost::asio::awaitable<Result<ClientCall>> connect(const InvokeTarget& target,
                                                      const CallHead& head);
 
-  // Serves one HTTP invocation from an app: request from, answer to `exchange`.
-  boost::asio::awaitable<void> invoke(const InvokeTarget& target, HttpExchange& exchange);
-
-  // The head of an HTTP invocation.
-  CallHead make_head(const InvokeTarget& target, const http::request_header<>& req,
-                     const std::string& client_address) const;
   // The head every call starts from: target, this sidecar as the caller, method and query.
   CallHead base_head(const InvokeTarget& target) const;
   // The headers a caller's sidecar owns: dapr-caller-app-id, dapr-caller-namespace and
@@ -55,8 +47,7 @@ class Caller {
   // sidecar's client span (and a server span when the entry point records one: `server_span`),
   // and the traceparent names the client span.
   TraceParent add_caller_headers(CallHead& head, bool server_span = false) const;
-  // Dapr's error body for a failed invocation.
-  Response failure(const InvokeTarget& target, const Error& error) const;
+  const Settings& settings() const { return settings_; }
 
   // Invocations started and not finished, for a graceful shutdown.
   int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
@@ -108,6 +99,12 @@ class Caller {
 // Marks a call head as a proxied gRPC call (its body is framed gRPC messages); only sidecars
 // read it, apps never see it.
 inline constexpr std::string_view kGrpcProxyHeader = "skiff-grpc-proxy";
+// A proxied gRPC call: its body is framed gRPC messages (the caller's sidecar marks it).
+inline bool is_grpc_proxy(const CallHead& head) {
+  for (const auto& h : head.headers)
+    if (h.name == kGrpcProxyHeader) return true;
+  return false;
+}
 
 // The Content-Length among transport headers, when there is a valid one.
 std::optional<uint64_t> content_length_of(const std::vector<Header>& headers);

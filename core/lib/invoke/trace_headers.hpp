@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "call/call_head.hpp"
 #include "common/trace_context.hpp"
-#include "plugin/bridge.hpp"
 
 namespace skiff {
 

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "call/call_head.hpp"
 #include "skiff/skiff.h"
 
 namespace skiff {
@@ -71,14 +72,6 @@ struct ReadResult {
   std::string chunk;
   bool end_of_body = false;
   std::string message;
-};
-struct Header {
-  std::string name;
-  std::string value;
-};
-struct ResponseHead {
-  int http_status = 0;
-  std::vector<Header> headers;
 };
 struct HeadResult {
   skiff_status_t status = SKIFF_OK;

@@ -63,7 +63,7 @@ Status ComponentInstance::create(const skiff_host_api_t* host,
 }
 
 Status check_component_config(const LoadedComponent& component, const skiff_host_api_t* host,
-                              const toml::table& config) {
+                              const toml::table& config, std::string config_prefix) {
   if (!component.check_config) {
     Status created = Ok{};
     if (component.kind == SKIFF_KIND_RESOLVER) {
@@ -76,7 +76,8 @@ Status check_component_config(const LoadedComponent& component, const skiff_host
   const std::string which = component.file.string() + ": " +
                             std::string(kind_name(component.kind)) + " '" + component.type_name +
                             "': ";
-  skiff_config_t handle{&config, std::string(kind_name(component.kind)) + ".config"};
+  if (config_prefix.empty()) config_prefix = std::string(kind_name(component.kind)) + ".config";
+  skiff_config_t handle{&config, std::move(config_prefix)};
   char message[1024] = "";
   skiff_status_t status = SKIFF_ERR_INTERNAL;
   try {
@@ -107,8 +108,24 @@ ObserverInstance::~ObserverInstance() {
 }
 
 std::optional<SpanSink::Exporter> ObserverInstance::span_exporter() const {
-  if (!SKIFF_HAS(vt(), skiff_observer_vtable_v1_t, on_span)) return std::nullopt;
+  if (!SKIFF_HAS(vt(), skiff_observer_vtable_v1_t, on_span) || !vt()->on_span) return std::nullopt;
   return SpanSink::Exporter{instance_, vt()->on_span};
+}
+
+bool ObserverInstance::takes_logs() const {
+  return SKIFF_HAS(vt(), skiff_observer_vtable_v1_t, on_log) && vt()->on_log;
+}
+
+void ObserverInstance::on_log(const skiff_log_record_t& record) const {
+  vt()->on_log(instance_, &record);
+}
+
+bool ObserverInstance::takes_metrics() const {
+  return SKIFF_HAS(vt(), skiff_observer_vtable_v1_t, on_metrics) && vt()->on_metrics;
+}
+
+void ObserverInstance::on_metrics(const skiff_metric_t* const* metrics, size_t count) const {
+  vt()->on_metrics(instance_, metrics, count);
 }
 
 // ---- resolver ----

@@ -17,16 +17,6 @@
 
 namespace skiff {
 
-struct CallHead {
-  std::string target_app_id, target_namespace, caller_app_id, caller_namespace;
-  std::string method, verb, query;
-  std::vector<Header> headers;
-  uint64_t timeout_ms = 0;
-  std::string peer_identity;
-  // This sidecar's view of the call's trace; not sent (the traceparent header carries it on).
-  CallTrace trace;
-};
-
 // Borrowed C view of a CallHead; valid while the CallHead lives unchanged.
 struct CallHeadView {
   explicit CallHeadView(const CallHead& head);
@@ -59,8 +49,9 @@ class ComponentInstance {
 // Validates `config` ([<kind>.config]) for the component as its create() would, without starting
 // anything: through the component's check_config, or for an older plugin by creating and
 // destroying an instance (create never registers or listens). Resolvers and transports.
+// `config_prefix` names the table in messages; empty: "<kind>.config".
 Status check_component_config(const LoadedComponent& component, const skiff_host_api_t* host,
-                              const toml::table& config);
+                              const toml::table& config, std::string config_prefix = {});
 
 class ResolverInstance : public ComponentInstance {
  public:
@@ -94,6 +85,12 @@ class ObserverInstance : public ComponentInstance {
 
   // Where its on_span goes, when it has one.
   std::optional<SpanSink::Exporter> span_exporter() const;
+  // Its on_log and on_metrics, when it has them (null otherwise). Callable from any thread.
+  bool takes_logs() const;
+  void on_log(const skiff_log_record_t& record) const;
+  bool takes_metrics() const;
+  void on_metrics(const skiff_metric_t* const* metrics, size_t count) const;
+  const std::string& config_prefix() const { return config_handle_.prefix; }
 
  private:
   using ComponentInstance::ComponentInstance;

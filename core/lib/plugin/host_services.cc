@@ -164,6 +164,7 @@ HostServices::HostServices(boost::asio::io_context& io) : io_(io) {
 }
 
 void HostServices::log(void*, int32_t level, skiff_str_t component, skiff_str_t message) {
+  if (forwarding_log()) return;
   static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::trace,
                                                           spdlog::level::debug, spdlog::level::info,
                                                           spdlog::level::warn, spdlog::level::err};

@@ -39,6 +39,13 @@ class HostServices {
   // The metrics collect_metrics reads; set before any observer is created (null: none kept).
   void set_metrics(const MetricRegistry* metrics) { metrics_ = metrics; }
 
+  // Set on the thread that hands log records to observers while it calls their on_log: what
+  // a plugin logs from there is dropped, or every record would log another one.
+  static bool& forwarding_log() {
+    thread_local bool forwarding = false;
+    return forwarding;
+  }
+
  private:
   static void log(void* host, int32_t level, skiff_str_t component, skiff_str_t message);
   static void post(void* host, skiff_task_fn fn, void* user_data);

@@ -2,10 +2,17 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace skiff {
 
 // Returns false for an unknown level name.
 bool setup_logging(const std::string& level, bool json, const std::string& app_id);
+
+class ObserverInstance;
+// From now on every record logged also goes to these observers' on_log (on spdlog's thread),
+// in place of any earlier list; when it returns, no on_log of the earlier list runs any more.
+// Before setup_logging: nothing.
+void forward_logs_to(std::vector<const ObserverInstance*> observers);
 
 }  // namespace skiff

@@ -22,6 +22,7 @@
 #include "plugin/catalog.hpp"
 #include "plugin/components.hpp"
 #include "plugin/host_services.hpp"
+#include "runtime/observers.hpp"
 #include "runtime/startup_check.hpp"
 #include "security/identity_keeper.hpp"
 #include "telemetry/service_metrics.hpp"
@@ -129,7 +130,7 @@ int run_sidecar(const Settings& settings) {
   if (identity) info.workload_tls = identity->tls();
 
   HttpAppChannel app_channel(io, settings);
-  std::unique_ptr<GrpcAppClient> grpc_app_channel;
+  std::unique_ptr<AppClient> grpc_app_channel;
   if (settings.app_protocol == "grpc" && settings.app_port != 0) {
     auto module = load_grpc_module();
     if (!module) {
@@ -157,7 +158,16 @@ int run_sidecar(const Settings& settings) {
         "sidecar records no spans");
   }
 
-  Callee callee(settings, app_channel, grpc_app_channel.get());
+  // The operator's own observers, also before the parts that record into them.
+  auto observers = ConfiguredObservers::create(settings, components->observers, host.api(), spans);
+  if (!observers) {
+    spdlog::critical("{}", observers.error().message);
+    return 1;
+  }
+  (*observers)->start_metrics(io, service_metrics ? &metric_registry : nullptr);
+
+  AppClient& app = grpc_app_channel ? *grpc_app_channel : static_cast<AppClient&>(app_channel);
+  Callee callee(settings, app);
   Caller caller(settings, *resolver, *transport);
   Router router(settings, caller, **external, info);
   callee.set_spans(&spans);

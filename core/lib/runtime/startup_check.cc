@@ -2,8 +2,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "api/external.hpp"
 #include "api/grpc_module.hpp"
-#include "invoke/external.hpp"
 #include "plugin/components.hpp"
 #include "plugin/host_services.hpp"
 #include "security/certificates.hpp"
@@ -20,6 +20,8 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
     wanted.push_back({SKIFF_KIND_OBSERVER, std::string(kMetricsExporterType)});
   const bool spans = spans_wanted(settings);
   if (spans) wanted.push_back({SKIFF_KIND_OBSERVER, std::string(kSpanExporterType)});
+  for (const auto& observer : settings.observers)
+    wanted.push_back({SKIFF_KIND_OBSERVER, observer.type});
   auto catalog =
       PluginCatalog::load_wanted(plugin_search_path(settings.plugin_paths), host, wanted);
   const auto* resolver = catalog.find(SKIFF_KIND_RESOLVER, settings.resolver_type);
@@ -32,7 +34,16 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
     return make_error(SKIFF_ERR_NOT_FOUND,
                       settings.where("transport.type") + ": " +
                           catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
-  ConfiguredComponents found{*resolver, *transport, std::nullopt, std::nullopt, catalog.failures()};
+  ConfiguredComponents found{*resolver,    *transport, std::nullopt,
+                             std::nullopt, {},         catalog.failures()};
+  for (const auto& observer : settings.observers) {
+    const auto* component = catalog.find(SKIFF_KIND_OBSERVER, observer.type);
+    if (!component)
+      return make_error(SKIFF_ERR_NOT_FOUND,
+                        settings.where(observer.at + ".type") + ": " +
+                            catalog.describe_missing(SKIFF_KIND_OBSERVER, observer.type));
+    found.observers.push_back(*component);
+  }
   if (spans) {
     if (const auto* exporter = catalog.find(SKIFF_KIND_OBSERVER, kSpanExporterType))
       found.span_exporter = *exporter;
@@ -144,6 +155,13 @@ Result<std::vector<std::string>> check_startup(const Settings& settings) {
                                               span_exporter_config(settings));
         !checked)
       return checked.error();
+  for (size_t i = 0; i < components->observers.size(); ++i) {
+    const auto& observer = settings.observers[i];
+    if (auto checked = check_component_config(components->observers[i], host.api(), observer.config,
+                                              observer.at + ".config");
+        !checked)
+      return checked.error();
+  }
   if (auto external = ExternalCaller::create(io, settings); !external) return external.error();
   if (auto st = check_identity_source(settings); !st) return st.error();
   if (settings.app_protocol == "grpc" && settings.app_port != 0)

@@ -2,7 +2,12 @@
  *
  * A middleware sees each invocation's head on the caller's sidecar (outbound, before resolution)
  * and on the callee's sidecar (inbound, before the app is called), and may edit headers or reject
- * the call.
+ * the call. Every member below is there since 1.0.
+ *
+ * Not called yet: skiffd 0.1 (ABI 1.4) loads a plugin that offers a middleware component, lists
+ * it in `skiff plugins list`, and calls none of its hooks. What will change before it does (and
+ * is free to, since no host calls it): per-call state that pairs an outbound hook with its
+ * response hook, and which side each hook runs on.
  *
  * Threading contract:
  * - create()/destroy() on the host's control thread.

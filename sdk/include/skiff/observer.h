@@ -1,17 +1,29 @@
 /* skiff plugin ABI v1: observer components (kind SKIFF_KIND_OBSERVER).
  *
  * An observer receives finished spans, log records and periodic metric snapshots and exports them.
- * Since 1.4 it may also pull the host's metrics itself with host->collect_metrics (skiff/host.h).
- * The host of ABI 1.4 creates the "prometheus" observer from [metrics] and serves collect_metrics,
- * and calls on_span of the "otlp" observer for every span it records (only sampled traces); it
- * does not call on_log or on_metrics yet.
+ * Every member below is there since 1.0; since 1.4 an observer may also pull the host's metrics
+ * itself with host->collect_metrics (skiff/host.h).
+ *
+ * Which observers the host creates (skiffd 0.1, ABI 1.4):
+ * - each [[observers]] entry of the configuration, by its type: it gets on_span, on_log and, every
+ *   metrics_interval, on_metrics, whichever it implements (sdk/examples/observer-jsonl);
+ * - the "prometheus" observer from [metrics] and the "otlp" observer from [tracing], with tables
+ *   the host builds from those sections.
+ * An observer with on_span turns span recording on: the host then records every sampled call
+ * (tracing.sampling_rate). Without one, spans cost nothing.
  *
  * Threading contract:
- * - create()/destroy() on the host's control thread.
- * - on_span/on_log/on_metrics may be called from any host thread, concurrently: an instance must
- *   be thread-safe. They must not block: copy what you need into your own queue and export from
- *   your own worker. Everything passed is borrowed for the duration of the call.
- * - destroy() comes after the last on_* call returned. */
+ * - create()/destroy() on the host's control thread; create() is where a worker thread starts.
+ * - on_span comes from the event-loop thread that finished the span; on_log from the host's
+ *   logging thread (never an event loop); on_metrics from an event-loop thread, or the control
+ *   thread for the last snapshot at shutdown. Calls for different records run concurrently: an
+ *   instance must be thread-safe.
+ * - None of them may block: copy what you need into your own bounded queue and export from your
+ *   own worker. Everything passed is borrowed for the duration of the call.
+ * - on_log must not call host->log: the host drops what it logs from there (each record would
+ *   log another).
+ * - destroy() comes after the last on_* call returned; the host pushes one last on_metrics
+ *   snapshot before it. */
 #ifndef SKIFF_OBSERVER_H
 #define SKIFF_OBSERVER_H
 
@@ -23,6 +35,8 @@ extern "C" {
 
 enum { SKIFF_SPAN_INTERNAL = 0, SKIFF_SPAN_SERVER = 1, SKIFF_SPAN_CLIENT = 2 };
 
+/* Since 1.0. Ids are this trace's W3C ids; attributes follow OpenTelemetry's conventions for HTTP
+ * and RPC, plus skiff.* (docs/observability.md). */
 typedef struct skiff_span_t {
   uint32_t struct_size;
   skiff_str_t trace_id;       /* 32 lower-case hex digits (W3C trace context) */
@@ -38,6 +52,9 @@ typedef struct skiff_span_t {
   size_t attribute_count;
 } skiff_span_t;
 
+/* Since 1.0. One record the host logged (at or above log.level). `component` is "skiffd", a
+ * plugin's name (what it passed to host->log) or, for an access-log record, its scope
+ * ("skiffd.http-info", "skiffd.grpc-info"; with log.json the message is then a JSON object). */
 typedef struct skiff_log_record_t {
   uint32_t struct_size;
   uint64_t unix_nanos;
@@ -48,6 +65,7 @@ typedef struct skiff_log_record_t {
 
 enum { SKIFF_METRIC_COUNTER = 0, SKIFF_METRIC_GAUGE = 1, SKIFF_METRIC_HISTOGRAM = 2 };
 
+/* Since 1.0. One series of a snapshot: Dapr's and skiff's metric names (docs/observability.md). */
 typedef struct skiff_metric_t {
   uint32_t struct_size;
   skiff_str_t name; /* e.g. "skiff_invoke_requests_total" */
@@ -70,9 +88,11 @@ typedef struct skiff_observer_vtable_v1_t {
   skiff_status_t (*create)(const skiff_host_api_t* host, const skiff_config_t* config,
                            void** instance, skiff_errbuf_t err);
   void (*destroy)(void* instance);
-  void (*on_span)(void* instance, const skiff_span_t* span);        /* optional */
-  void (*on_log)(void* instance, const skiff_log_record_t* record); /* optional */
-  /* Optional. One snapshot: `count` metrics, each pointer borrowed for the call. */
+  /* Since 1.0, optional. A finished span of a sampled call. */
+  void (*on_span)(void* instance, const skiff_span_t* span);
+  /* Since 1.0, optional. A log record. */
+  void (*on_log)(void* instance, const skiff_log_record_t* record);
+  /* Since 1.0, optional. One snapshot: `count` metrics, each pointer borrowed for the call. */
   void (*on_metrics)(void* instance, const skiff_metric_t* const* metrics, size_t count);
 } skiff_observer_vtable_v1_t;
 

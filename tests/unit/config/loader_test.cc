@@ -48,6 +48,49 @@ apps = { cart = ["127.0.0.1:1"] }
   EXPECT_TRUE(s.resolver_config.contains("apps"));
 }
 
+TEST(ConfigLoader, ObserversKeepTheirOrderTypeTableAndInterval) {
+  Settings s;
+  auto st = apply_toml_text(s, R"(
+[[observers]]
+type = "jsonl"
+metrics_interval = "15s"
+config = { path = "/tmp/a.jsonl" }
+[[observers]]
+type = "other"
+)",
+                            "test.toml");
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_EQ(s.observers.size(), 2u);
+  EXPECT_EQ(s.observers[0].type, "jsonl");
+  EXPECT_EQ(s.observers[0].metrics_interval_ms, 15000u);
+  EXPECT_EQ(s.observers[0].config["path"].value_or(std::string()), "/tmp/a.jsonl");
+  EXPECT_EQ(s.observers[0].at, "observers[0]");
+  EXPECT_EQ(s.observers[1].type, "other");
+  EXPECT_EQ(s.observers[1].metrics_interval_ms, 60000u);
+  EXPECT_TRUE(s.observers[1].config.empty());
+  EXPECT_EQ(s.where("observers[1].type"), "test.toml:7:8: observers[1].type");
+}
+
+TEST(ConfigLoader, BadObserversAreRefusedWithTheirKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"observers = 3\n", "observers: expected an array of tables"},
+      {"observers = [1]\n", "observers[0]: expected a table"},
+      {"[[observers]]\nconfig = {}\n", "observers[0].type: missing"},
+      {"[[observers]]\ntype = \"\"\n", "observers[0].type: expected the type name"},
+      {"[[observers]]\ntype = \"x\"\nconfig = 1\n", "observers[0].config: expected a table"},
+      {"[[observers]]\ntype = \"x\"\nmetrics_interval = \"soon\"\n",
+       "observers[0].metrics_interval: expected a duration"},
+      {"[[observers]]\ntype = \"x\"\ncolour = 1\n", "observers[0].colour: unknown key"},
+  };
+  for (const auto& [text, why] : cases) {
+    Settings s;
+    auto st = apply_toml_text(s, text, "skiff.toml");
+    ASSERT_FALSE(st.ok()) << text;
+    EXPECT_NE(st.error().message.find(why), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("skiff.toml:"), std::string::npos) << st.error().message;
+  }
+}
+
 TEST(ConfigLoader, UnknownKeyNamesFileLineAndKey) {
   Settings s;
   auto st = apply_toml_text(s, "[app]\nid = \"a\"\nprot = 3\n", "skiff.toml");

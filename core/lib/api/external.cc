@@ -1,4 +1,4 @@
-#include "invoke/external.hpp"
+#include "api/external.hpp"
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>

@@ -7,7 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "plugin/bridge.hpp"
+#include "call/call_head.hpp"
+#include "call/status.hpp"
 #include "skiff/abi.h"
 
 namespace skiff {
@@ -18,8 +19,6 @@ using Response = http::response<http::string_body>;
 
 // {"errorCode": code, "message": message} with the given status.
 Response dapr_error(unsigned status, std::string_view code, std::string_view message);
-// Dapr's mapping of a gRPC-style status to an HTTP status.
-unsigned http_status_for(skiff_status_t status);
 
 // Hop-by-hop headers (RFC 9110 7.6.1) and the ones each hop sets itself (Content-Length, Host,
 // Expect).

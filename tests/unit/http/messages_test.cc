@@ -1,4 +1,4 @@
-#include "api/http_types.hpp"
+#include "http/messages.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 namespace skiff {
 namespace {
 
-TEST(HttpTypes, DaprErrorBodyHasCodeAndMessage) {
+TEST(HttpMessages, DaprErrorBodyHasCodeAndMessage) {
   auto res = dapr_error(500, "ERR_DIRECT_INVOKE", "boom");
   EXPECT_EQ(res.result_int(), 500u);
   auto body = nlohmann::json::parse(res.body());
@@ -16,16 +16,7 @@ TEST(HttpTypes, DaprErrorBodyHasCodeAndMessage) {
   EXPECT_EQ(res[http::field::content_type], "application/json");
 }
 
-TEST(HttpTypes, StatusMappingFollowsDapr) {
-  EXPECT_EQ(http_status_for(SKIFF_ERR_DEADLINE_EXCEEDED), 504u);
-  EXPECT_EQ(http_status_for(SKIFF_ERR_PERMISSION_DENIED), 403u);
-  EXPECT_EQ(http_status_for(SKIFF_ERR_UNAUTHENTICATED), 401u);
-  EXPECT_EQ(http_status_for(SKIFF_ERR_RESOURCE_EXHAUSTED), 429u);
-  EXPECT_EQ(http_status_for(SKIFF_ERR_UNAVAILABLE), 503u);
-  EXPECT_EQ(http_status_for(SKIFF_ERR_INTERNAL), 500u);
-}
-
-TEST(HttpTypes, HopByHopAndControlHeadersAreNotForwarded) {
+TEST(HttpMessages, HopByHopAndControlHeadersAreNotForwarded) {
   http::fields f;
   f.insert("Connection", "keep-alive, X-Private");
   f.insert("Keep-Alive", "timeout=5");
@@ -49,7 +40,7 @@ std::optional<FramingProblem> framing_of(std::string_view head) {
   return framing_problem(parser.get(), parser.chunked(), parser.get().version());
 }
 
-TEST(HttpTypes, FramingThatBeastAcceptsButTheRfcDoesNotIsAProblem) {
+TEST(HttpMessages, FramingThatBeastAcceptsButTheRfcDoesNotIsAProblem) {
   EXPECT_FALSE(framing_of("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n"));
   EXPECT_FALSE(framing_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
   auto gzip = framing_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
@@ -66,7 +57,7 @@ TEST(HttpTypes, FramingThatBeastAcceptsButTheRfcDoesNotIsAProblem) {
   EXPECT_EQ(old->status, 400u);
 }
 
-TEST(HttpTypes, InvalidHeadersNamesTheFirstBadOne) {
+TEST(HttpMessages, InvalidHeadersNamesTheFirstBadOne) {
   EXPECT_FALSE(invalid_headers({{"A", "1"}, {"B", "2"}}));
   auto why = invalid_headers({{"A", "1"}, {"B", "2\r\nX-Forged: 1"}});
   ASSERT_TRUE(why);

@@ -11,7 +11,7 @@ std::unique_ptr<GrpcApiServer> create_api(boost::asio::io_context& io, const Set
   return std::make_unique<GrpcApi>(io, settings, caller, info);
 }
 
-std::unique_ptr<GrpcAppClient> create_app_client(const Settings& settings) {
+std::unique_ptr<AppClient> create_app_client(const Settings& settings) {
   return std::make_unique<GrpcAppChannel>(settings);
 }
 
