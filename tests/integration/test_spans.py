@@ -2,9 +2,11 @@
 one trace of four spans through two sidecars, linked to the apps' own spans by the traceparent each
 hop carries; OpenTelemetry's environment variables configure it as they configure an SDK; a
 collector that is down or stalled costs dropped spans, counted in the log, never a call."""
+import grpc
 import pytest
 
-from harness import free_port, invoke_url, requests, wait_until
+import grpc_protos
+from harness import free_port, invoke_url, port_open, requests, wait_until
 from otlp_receiver import Receiver
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -94,6 +96,38 @@ def test_one_call_through_two_sidecars_is_one_trace_of_four_linked_spans(cluster
     assert (TRACE_ID, caller_server.span_id.hex(), APP_SPAN, caller_server.name) in raw
     headers = receiver.requests[0][0]
     assert headers["Content-Type"] == "application/x-protobuf"
+
+
+def test_a_grpc_invoke_service_call_has_the_callers_server_span_too(cluster, receiver):
+    # Dapr's SDKs call over gRPC: InvokeService gets its server span as HTTP invoke does, named
+    # after OpenTelemetry's RPC conventions, and a refused call gets one with its status code.
+    P = grpc_protos.load()
+    order, app = start_pair(cluster, otel_env(cluster, receiver.server.server_port))
+    wait_until(lambda: port_open(order.grpc_port), what="gRPC API")
+    with grpc_protos.channel(order.grpc_port) as ch:
+        stubs = grpc_protos.dapr_stubs(ch)
+        req = P.runtime.InvokeServiceRequest(id="cart")
+        req.message.method = "orders/9"
+        req.message.http_extension.verb = P.common.HTTPExtension.POST
+        stubs.InvokeService(req, metadata=(("traceparent", f"00-{TRACE_ID}-{APP_SPAN}-01"),), timeout=10)
+        other = "0af7651916cd43dd8448eb211c80319c"
+        req.id = "nosuch"
+        with pytest.raises(grpc.RpcError):
+            stubs.InvokeService(req, metadata=(("traceparent", f"00-{other}-{APP_SPAN}-01"),), timeout=10)
+    spans = trace_spans(receiver, TRACE_ID, 4)
+    by = {(svc, s.kind): s for svc, s in spans}
+    server, client = by[("order", SERVER)], by[("order", CLIENT)]
+    assert server.name == "dapr.proto.runtime.v1.Dapr/InvokeService"
+    assert server.parent_span_id.hex() == APP_SPAN
+    assert client.parent_span_id == server.span_id
+    assert by[("cart", SERVER)].parent_span_id == client.span_id
+    a = attrs(server)
+    assert (a["rpc.system"], a["rpc.service"], a["rpc.method"]) == ("grpc", "dapr.proto.runtime.v1.Dapr",
+                                                                    "InvokeService")
+    assert a["rpc.grpc.status_code"] == 0
+    assert traceparent_seen(app).startswith(f"00-{TRACE_ID}-")
+    [(_, failed)] = [(svc, s) for svc, s in trace_spans(receiver, other, 2) if s.kind == SERVER]
+    assert attrs(failed)["rpc.grpc.status_code"] != 0
 
 
 def test_without_a_traceparent_the_callers_server_span_is_the_root(cluster, receiver):

@@ -222,7 +222,8 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   // A gRPC callee app gets the Any whole (between sidecars only; HTTP apps never see it).
   if (!msg.data().type_url().empty())
     head.headers.push_back({"skiff-any-type", msg.data().type_url()});
-  caller_.add_caller_headers(head);
+  caller_.add_caller_headers(head, /*server_span=*/true);
+  record_server_span(*s, head, "dapr.proto.runtime.v1.Dapr/InvokeService");
   head.timeout_ms = timeout_ms_of(ctx);
 
   const std::string& body = msg.data().value();
@@ -301,6 +302,13 @@ asio::awaitable<void> pump_requests(std::shared_ptr<ServerStream> s,
 
 }  // namespace
 
+void GrpcApi::record_server_span(ServerStream& s, const CallHead& head,
+                                 std::string_view rpc) const {
+  if (!caller_.spans() || !head.trace.recording || !head.trace.has_server_span) return;
+  std::string name(rpc.starts_with('/') ? rpc.substr(1) : rpc);
+  s.record_span_on_finish(*caller_.spans(), head.trace, std::move(name), settings_.app_id);
+}
+
 asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarget target) {
   auto tracked = caller_.track();
   auto& ctx = s->context();
@@ -308,7 +316,8 @@ asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarg
   head.verb = "POST";
   head.headers = headers_from_metadata(ctx.client_metadata());
   std::erase_if(head.headers, [](const Header& h) { return h.name == "dapr-callee-app-id"; });
-  caller_.add_caller_headers(head);
+  caller_.add_caller_headers(head, /*server_span=*/true);
+  record_server_span(*s, head, target.method);
   head.headers.push_back({std::string(kGrpcProxyHeader), "1"});
   head.timeout_ms = timeout_ms_of(ctx);
 

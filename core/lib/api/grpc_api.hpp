@@ -39,6 +39,9 @@ class GrpcApi final : public grpc::CallbackGenericService, public GrpcApiServer 
   boost::asio::awaitable<void> invoke_service(std::shared_ptr<ServerStream> stream);
   boost::asio::awaitable<void> get_metadata(std::shared_ptr<ServerStream> stream);
   boost::asio::awaitable<void> proxy(std::shared_ptr<ServerStream> stream, InvokeTarget target);
+  // This sidecar's server span of a sampled call, recorded when the stream finishes; `rpc` is
+  // "service/method" as OpenTelemetry's RPC conventions name the span.
+  void record_server_span(ServerStream& s, const CallHead& head, std::string_view rpc) const;
 
   boost::asio::io_context& io_;
   const Settings& settings_;

@@ -99,7 +99,44 @@ void ServerStream::finish(const grpc::Status& status) {
                   .target_app_id = value("dapr-app-id")},
                  log_json_);
   }
+  if (span_) record_span(status);
   Finish(status);
+}
+
+void ServerStream::record_span_on_finish(const SpanSink& spans, const CallTrace& trace,
+                                         std::string name, std::string app_id) {
+  span_ = std::make_unique<SpanToRecord>(
+      SpanToRecord{&spans, trace, std::move(name), std::move(app_id), unix_nanos()});
+}
+
+void ServerStream::record_span(const grpc::Status& status) const {
+  const auto& s = *span_;
+  const auto code = status.error_code();
+  // OpenTelemetry's RPC conventions: on a server span these codes are errors, the others (a
+  // caller's mistake, a refusal) are not.
+  const bool error =
+      code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+      code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::INTERNAL ||
+      code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DATA_LOSS;
+  std::string_view rpc(s.name);
+  const auto slash = rpc.find('/');
+  const std::string code_text = std::to_string(static_cast<int>(code));
+  s.spans->emit(
+      {.trace = s.trace,
+       .id = s.trace.server_span,
+       .parent = s.trace.has_parent ? &s.trace.parent : nullptr,
+       .name = s.name,
+       .kind = SKIFF_SPAN_SERVER,
+       .start_unix_nanos = s.started_unix_nanos,
+       .end_unix_nanos = unix_nanos(),
+       .status = error ? static_cast<skiff_status_t>(code) : SKIFF_OK,
+       .status_message = error ? std::string_view(status.error_message()) : std::string_view(),
+       .attributes = {{"rpc.system", "grpc"},
+                      {"rpc.service", rpc.substr(0, slash)},
+                      {"rpc.method", slash == std::string_view::npos ? std::string_view()
+                                                                     : rpc.substr(slash + 1)},
+                      {"rpc.grpc.status_code", code_text},
+                      {"skiff.app_id", s.app_id}}});
 }
 
 void ServerStream::log_on_finish(bool json) {

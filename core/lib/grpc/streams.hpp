@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "plugin/bridge.hpp"
+#include "telemetry/spans.hpp"
 
 namespace skiff {
 
@@ -45,6 +46,12 @@ class ServerStream final : public grpc::ServerGenericBidiReactor {
   void set_on_cancel(std::function<void()> fn);
   // Writes the access log line of this call when it finishes (`--enable-api-logging`).
   void log_on_finish(bool json);
+  // Records this sidecar's server span of the call when it finishes: `trace` names the span
+  // (its server_span) and its parent; `name` is the RPC
+  // ("dapr.proto.runtime.v1.Dapr/InvokeService", or the app's method in proxy mode). `spans`
+  // outlives the stream.
+  void record_span_on_finish(const SpanSink& spans, const CallTrace& trace, std::string name,
+                             std::string app_id);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -66,6 +73,14 @@ class ServerStream final : public grpc::ServerGenericBidiReactor {
   std::function<void()> on_cancel_;
   bool log_ = false, log_json_ = false;
   std::chrono::steady_clock::time_point started_;
+  struct SpanToRecord {
+    const SpanSink* spans;
+    CallTrace trace;
+    std::string name, app_id;
+    uint64_t started_unix_nanos;
+  };
+  std::unique_ptr<SpanToRecord> span_;  // only for a recorded (sampled) call
+  void record_span(const grpc::Status& status) const;
 };
 
 // One call the sidecar makes to its gRPC app.
