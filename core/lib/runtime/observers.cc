@@ -38,12 +38,15 @@ Result<std::unique_ptr<ConfiguredObservers>> ConfiguredObservers::create(
 
 ConfiguredObservers::~ConfiguredObservers() {
   if (forwards_logs_) forward_logs_to({});
-  if (registry_)
-    for (const auto& e : entries_)
-      if (e.metrics_interval_ms && e.instance->takes_metrics())
-        registry_->collect([&](const skiff_metric_t* const* metrics, size_t count) {
-          e.instance->on_metrics(metrics, count);
-        });
+}
+
+void ConfiguredObservers::push_last_metrics() const {
+  if (!registry_) return;
+  for (const auto& e : entries_)
+    if (e.metrics_interval_ms && e.instance->takes_metrics())
+      registry_->collect([&](const skiff_metric_t* const* metrics, size_t count) {
+        e.instance->on_metrics(metrics, count);
+      });
 }
 
 void ConfiguredObservers::start_metrics(asio::io_context& io, const MetricRegistry* registry) {

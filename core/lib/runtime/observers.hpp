@@ -24,13 +24,15 @@ class ConfiguredObservers {
   static Result<std::unique_ptr<ConfiguredObservers>> create(
       const Settings& settings, const std::vector<LoadedComponent>& components,
       const skiff_host_api_t* host, SpanSink& spans);
-  // Stops handing records to on_log, pushes a last metrics snapshot to those that take them,
-  // then destroys the instances.
+  // Stops handing records to on_log, then destroys the instances.
   ~ConfiguredObservers();
 
   // Starts the periodic snapshots on `io` (a timer per observer whose interval is not 0), from
   // `registry`. Metrics off (null registry): none.
   void start_metrics(boost::asio::io_context& io, const MetricRegistry* registry);
+  // One last snapshot to those that take them, once the event loops stopped and while
+  // everything the registry's readers read still lives.
+  void push_last_metrics() const;
 
  private:
   ConfiguredObservers() = default;

@@ -314,6 +314,7 @@ int run_sidecar(const Settings& settings) {
   for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
+  (*observers)->push_last_metrics();
   if (int n = caller.in_flight(); n > 0) {
     // Their plugin operations may still complete into the event loop: tearing it down under them
     // is unsafe, and the process is ending anyway.
