@@ -119,3 +119,75 @@ def test_observer_configuration_errors_name_the_table(cluster, tmp_path, install
     output, checked = cluster.refused("bad", config='[[observers]]\nconfig = { path = "x" }\n', exit_code=2)
     for text in (output, checked):
         assert "observers[0].type: missing: every observer needs a type" in text, text
+
+
+def test_example_middleware_signs_checks_and_times_every_call(cluster, tmp_path, installed_sdk):
+    import grpc
+    import grpc_protos
+    from harness import port_open
+    build = build_example(installed_sdk, "middleware-apikey", tmp_path / "middleware-build")
+
+    def config(key, targets=None):
+        extra = f", targets = {json.dumps(targets)}" if targets else ""
+        return (f'[plugins]\npaths = ["{build}"]\n'
+                f'[[middleware]]\ntype = "apikey"\nconfig = {{ key = "{key}"{extra} }}\n')
+
+    cart_app = cluster.recording_app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port, config=config("k-1"))
+    order = cluster.sidecar("order", config=config("k-1", ["cart"]))
+    r = requests.post(invoke_url(order, "cart", "orders/1"), data=b"x", timeout=10)
+    assert r.status_code == 200, r.text
+    # on_response found what on_outbound kept for this call (ABI 1.5 per-call state).
+    assert int(r.headers["x-apikey-elapsed-us"]) >= 0
+    # The key went between the sidecars only: the app never sees it.
+    assert not [n for n, _ in cart_app.requests()[-1]["headers"] if n.lower() == "x-api-key"]
+    components = requests.get(f"{order.url}/v1.0/metadata", timeout=10).json()["components"]
+    assert {"name": "middleware-apikey", "type": "middleware.apikey", "version": "1.0.0"} in components
+
+    # An app this one may not call: refused by the caller's sidecar before anything is sent.
+    r = requests.post(invoke_url(order, "stock", "x"), timeout=10)
+    assert r.status_code == 403
+    assert r.json()["errorCode"] == "ERR_TARGET_NOT_ALLOWED"
+
+    # A caller with another key, or none: refused by the callee's sidecar, the app sees nothing.
+    seen = len(cart_app.requests())
+    stranger = cluster.sidecar("stranger", config=config("k-2"))
+    plain = cluster.sidecar("plain")
+    for caller in (stranger, plain):
+        r = requests.post(invoke_url(caller, "cart", "orders/2"), data=b"y" * 300000, timeout=10)
+        assert r.status_code == 401, r.text
+        assert r.json() == {"errorCode": "ERR_API_KEY", "message": "missing or wrong API key"}
+        assert r.headers["WWW-Authenticate"] == "ApiKey"
+    assert len(cart_app.requests()) == seen
+
+    # A gRPC caller gets the refusal as Dapr maps the status, from InvokeService and proxy mode.
+    P = grpc_protos.load()
+    wait_until(lambda: port_open(plain.grpc_port), what="gRPC API")
+    with grpc_protos.channel(plain.grpc_port) as ch:
+        req = P.runtime.InvokeServiceRequest(id="cart")
+        req.message.method = "orders/3"
+        req.message.http_extension.verb = P.common.HTTPExtension.POST
+        try:
+            grpc_protos.dapr_stubs(ch).InvokeService(req, timeout=10)
+            raise AssertionError("InvokeService was not refused")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e
+    wait_until(lambda: port_open(order.grpc_port), what="gRPC API")
+    with grpc_protos.channel(order.grpc_port) as ch:
+        echo = ch.unary_unary("/skiff.test.v1.Echo/Say")
+        try:
+            echo(b"", metadata=(("dapr-app-id", "stock"),), timeout=10)
+            raise AssertionError("the proxied call was not refused")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.PERMISSION_DENIED, e
+
+
+def test_middleware_configuration_errors_name_the_table(cluster, tmp_path, installed_sdk):
+    build = build_example(installed_sdk, "middleware-apikey", tmp_path / "middleware-build")
+    paths = f'[plugins]\npaths = ["{build}"]\n'
+    output, checked = cluster.refused("bad", config=paths + '[[middleware]]\ntype = "apikey"\nconfig = {}\n')
+    for text in (output, checked):
+        assert "middleware[0].config.key: expected the shared key" in text, text
+    output, checked = cluster.refused("bad", config=paths + '[[middleware]]\ntype = "nosuch"\n')
+    for text in (output, checked):
+        assert "middleware[0].type" in text and "nosuch" in text, text

@@ -233,10 +233,14 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
                      "fail to invoke, id: " + target->app_id + ", err: " + opened.error().message));
     co_return;
   }
-  // A client that cancels (or whose deadline passes) cancels the call on both sidecars.
-  auto call = std::make_shared<ClientCall>(std::move(opened->call));
-  s->set_on_cancel([call] { call->cancel(); });
-  auto whole = co_await read_whole_body(*call);
+  // A middleware's rejection comes with its answer; any other call's is read from the target.
+  Result<std::string> whole = std::move(opened->local_body);
+  if (opened->call) {
+    // A client that cancels (or whose deadline passes) cancels the call on both sidecars.
+    auto call = std::make_shared<ClientCall>(std::move(*opened->call));
+    s->set_on_cancel([call] { call->cancel(); });
+    whole = co_await read_whole_body(*call);
+  }
   if (!whole) {
     s->finish(
         status(whole.error().code, "fail to invoke, id: " + target->app_id +
@@ -265,7 +269,7 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   for_each_metadata(rh.headers, [&](const std::string& n, const std::string& v) {
     ctx.AddInitialMetadata(n, v);
   });
-  int code = grpc_code_for_http(static_cast<unsigned>(rh.http_status));
+  int code = status_for_http(static_cast<unsigned>(rh.http_status));
   if (code != 0) {
     // As Dapr: the status text as message; the headers (with dapr-http-status) go first.
     co_await s->send_initial_metadata();

@@ -53,8 +53,13 @@ asio::awaitable<void> invoke_over_http(Caller& caller, const InvokeTarget& targe
     co_await exchange.send(res);
     co_return;
   }
-  auto& call = opened->call;
   ResponseHead& rh = opened->head;
+  if (!opened->call) {  // a middleware's rejection: the answer is made here, whole
+    co_await exchange.answer(static_cast<unsigned>(rh.http_status), rh.headers,
+                             opened->local_body.size(), opened->local_body, true);
+    co_return;
+  }
+  auto& call = *opened->call;
   encode_binary_values(rh.headers);  // a gRPC app's binary metadata, for an HTTP caller
   // The trace the call joined goes back to the calling app, as Dapr's sidecar answers.
   std::erase_if(rh.headers,

@@ -34,4 +34,32 @@ unsigned http_status_for(skiff_status_t status) {
   }
 }
 
+skiff_status_t status_for_http(unsigned s) {
+  if (s >= 200 && s < 300) return SKIFF_OK;
+  switch (s) {
+    case 400:
+      return SKIFF_ERR_INTERNAL;
+    case 401:
+      return SKIFF_ERR_UNAUTHENTICATED;
+    case 403:
+      return SKIFF_ERR_PERMISSION_DENIED;
+    case 404:
+      return SKIFF_ERR_NOT_FOUND;
+    case 408:
+      return SKIFF_ERR_CANCELLED;
+    case 409:
+      return SKIFF_ERR_ALREADY_EXISTS;
+    case 429:
+      return SKIFF_ERR_RESOURCE_EXHAUSTED;
+    case 501:
+      return SKIFF_ERR_UNIMPLEMENTED;
+    case 503:
+      return SKIFF_ERR_UNAVAILABLE;
+    case 504:
+      return SKIFF_ERR_DEADLINE_EXCEEDED;
+    default:
+      return SKIFF_ERR_UNKNOWN;
+  }
+}
+
 }  // namespace skiff

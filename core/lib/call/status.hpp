@@ -8,5 +8,8 @@ namespace skiff {
 
 // Dapr's mapping of a gRPC-style status to an HTTP status.
 unsigned http_status_for(skiff_status_t status);
+// Dapr's mapping the other way, for an HTTP answer a gRPC caller gets: 2xx is OK, 400 INTERNAL
+// (as Dapr has it), unknown statuses UNKNOWN.
+skiff_status_t status_for_http(unsigned http_status);
 
 }  // namespace skiff

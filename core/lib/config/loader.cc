@@ -285,43 +285,63 @@ Status read_http_endpoints(Settings& settings, toml::node& node) {
   return Ok{};
 }
 
-// [[observers]]: type, config, metrics_interval.
-Status read_observers(Settings& settings, toml::node& node) {
+// [[observers]] and [[middleware]]: arrays of tables, each with the type of a plugin component
+// (required) and its own table; `extra` reads the other keys an entry may have (false: unknown).
+template <typename Entry, typename Extra>
+Status read_component_tables(Settings& settings, toml::node& node, const std::string& name,
+                             const std::string& kind, std::vector<Entry>& out, Extra extra) {
   auto* arr = node.as_array();
-  if (!arr) return bad(where(node, "observers"), "expected an array of tables ([[observers]])");
+  if (!arr) return bad(where(node, name), "expected an array of tables ([[" + name + "]])");
   for (size_t i = 0; i < arr->size(); ++i) {
     auto& item = (*arr)[i];
-    ObserverConfig observer;
-    observer.at = "observers[" + std::to_string(i) + "]";
+    Entry entry;
+    entry.at = name + "[" + std::to_string(i) + "]";
     auto* t = item.as_table();
-    if (!t) return bad(where(item, observer.at), "expected a table");
-    for (auto& entry : *t) {
-      const auto& k = entry.first;
-      auto& v = entry.second;
-      const std::string key = observer.at + "." + std::string(k.str());
+    if (!t) return bad(where(item, entry.at), "expected a table");
+    for (auto& kv : *t) {
+      const auto& k = kv.first;
+      auto& v = kv.second;
+      const std::string key = entry.at + "." + std::string(k.str());
       if (k == "type") {
         if (!v.is_string() || v.as_string()->get().empty())
-          return bad(where(v, key), "expected the type name of an observer plugin");
-        observer.type = v.as_string()->get();
+          return bad(where(v, key), "expected the type name of a " + kind + " plugin");
+        entry.type = v.as_string()->get();
         settings.explicit_keys.insert_or_assign(key, origin(v));
       } else if (k == "config") {
         auto* c = v.as_table();
-        if (!c) return bad(where(v, key), "expected a table (the observer's own configuration)");
+        if (!c) return bad(where(v, key), "expected a table (the component's own configuration)");
         // Moved, not copied: the nodes keep their source positions for the plugin's messages.
-        for (auto& [ck, cv] : *c) observer.config.insert_or_assign(ck, std::move(cv));
-      } else if (k == "metrics_interval") {
-        auto ms = v.is_string() ? parse_duration_ms(v.as_string()->get()) : std::nullopt;
-        if (!ms) return bad(where(v, key), "expected a duration such as \"10s\" or \"1m\"");
-        observer.metrics_interval_ms = *ms;
-      } else {
+        for (auto& [ck, cv] : *c) entry.config.insert_or_assign(ck, std::move(cv));
+      } else if (auto read = extra(entry, k.str(), v, key); !read) {
+        return read.error();
+      } else if (!*read) {
         return bad(where(v, key), "unknown key");
       }
     }
-    if (observer.type.empty())
-      return bad(where(item, observer.at + ".type"), "missing: every observer needs a type");
-    settings.observers.push_back(std::move(observer));
+    if (entry.type.empty())
+      return bad(where(item, entry.at + ".type"), "missing: every " + kind + " needs a type");
+    out.push_back(std::move(entry));
   }
   return Ok{};
+}
+
+Status read_observers(Settings& settings, toml::node& node) {
+  return read_component_tables(
+      settings, node, "observers", "observer", settings.observers,
+      [](ObserverConfig& observer, std::string_view k, toml::node& v,
+         const std::string& key) -> Result<bool> {
+        if (k != "metrics_interval") return false;
+        auto ms = v.is_string() ? parse_duration_ms(v.as_string()->get()) : std::nullopt;
+        if (!ms) return bad(where(v, key), "expected a duration such as \"10s\" or \"1m\"");
+        observer.metrics_interval_ms = *ms;
+        return true;
+      });
+}
+
+Status read_middleware(Settings& settings, toml::node& node) {
+  return read_component_tables(settings, node, "middleware", "middleware", settings.middleware,
+                               [](MiddlewareConfig&, std::string_view, toml::node&,
+                                  const std::string&) -> Result<bool> { return false; });
 }
 
 // "allow" / "deny" at `key`.
@@ -459,8 +479,9 @@ Status walk(Settings& settings, toml::table& table, const std::string& prefix) {
       if (!st) return st;
       continue;
     }
-    if (path == "observers") {
-      auto st = read_observers(settings, node);
+    if (path == "observers" || path == "middleware") {
+      auto st =
+          path == "observers" ? read_observers(settings, node) : read_middleware(settings, node);
       if (!st) return st;
       continue;
     }

@@ -32,6 +32,14 @@ struct ObserverConfig {
   std::string at;                        // "observers[0]", for messages
 };
 
+// A middleware plugin named in [[middleware]]: its hooks run on every call, in this order
+// (sdk/include/skiff/middleware.h says where).
+struct MiddlewareConfig {
+  std::string type;    // the component type a loaded middleware plugin provides
+  toml::table config;  // its own table, handed over as it is
+  std::string at;      // "middleware[0]", for messages
+};
+
 // [access_control], Dapr's model: see docs/security.md for how a call is matched.
 struct AccessOperation {
   std::string name;                // "/orders/*", "/pkg.Service/**", ...
@@ -104,8 +112,9 @@ struct Settings {
 
   // [[http_endpoints]]
   std::vector<HttpEndpointConfig> http_endpoints;
-  // [[observers]]
+  // [[observers]], [[middleware]]
   std::vector<ObserverConfig> observers;
+  std::vector<MiddlewareConfig> middleware;
 
   // [resolver], [transport]: which plugin component, and its own table.
   std::string resolver_type = "sqlite";

@@ -42,34 +42,6 @@ std::vector<Header> headers_from_metadata(
   return out;
 }
 
-int grpc_code_for_http(unsigned s) {
-  if (s >= 200 && s < 300) return 0;
-  switch (s) {
-    case 400:
-      return 13;  // INTERNAL, as Dapr maps it
-    case 401:
-      return 16;
-    case 403:
-      return 7;
-    case 404:
-      return 5;
-    case 408:
-      return 1;
-    case 409:
-      return 6;
-    case 429:
-      return 8;
-    case 501:
-      return 12;
-    case 503:
-      return 14;
-    case 504:
-      return 4;
-    default:
-      return 2;  // UNKNOWN
-  }
-}
-
 namespace {
 // Protobuf wire format, just enough for three small messages.
 void put_varint(std::string& out, uint64_t v) {

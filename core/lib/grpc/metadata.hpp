@@ -23,8 +23,6 @@ void for_each_metadata(const std::vector<Header>& headers, Add add);
 bool metadata_name_ok(const std::string& lower_name, const std::string& value);
 std::string lower(std::string_view s);
 
-// Dapr's HTTP status -> gRPC code (CodeFromHTTPStatus).
-int grpc_code_for_http(unsigned http_status);
 // The serialized google.rpc.Status Dapr attaches (grpc-status-details-bin) when an HTTP app
 // answers InvokeService with an error: one google.rpc.ErrorInfo {reason: the status text,
 // domain: "dapr.io", metadata: {"http.code", "http.error_message" (the body's first 63 bytes)}}.

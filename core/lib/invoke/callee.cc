@@ -194,8 +194,30 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
                 [](const Header& h) { return boost::beast::iequals(h.name, kApiTokenHeader); });
   if (!settings_.app_token.empty())
     head.headers.push_back({std::string(kApiTokenHeader), settings_.app_token});
+  // The middleware's states for this call live until the app answered.
+  std::optional<MiddlewareChain::CallState> middleware_state;
+  if (middleware_) {
+    middleware_state.emplace(middleware_->start_call());
+    if (auto rejected = co_await middleware_->inbound(head, *middleware_state)) {
+      co_await answer_rejection(call, *rejected);
+      co_return;
+    }
+  }
   if (head.trace.recording) head.trace.client_started = unix_nanos();
   co_await app_.serve(call, head);
+}
+
+asio::awaitable<void> Callee::answer_rejection(ServerCall& call, const Rejection& rejection) const {
+  // The request is read to its end first, so that the caller's sidecar is never left writing
+  // into a call that already answered.
+  for (;;) {
+    auto chunk = co_await call.read();
+    if (chunk.status != SKIFF_OK) co_return;  // the caller went away
+    if (chunk.end_of_body) break;
+  }
+  auto answer = answer_for(rejection);
+  if ((co_await call.write_head(answer.head)).status != SKIFF_OK) co_return;
+  co_await call.write(answer.body, true);
 }
 
 }  // namespace skiff

@@ -6,6 +6,7 @@
 
 #include "config/settings.hpp"
 #include "invoke/app_client.hpp"
+#include "invoke/middleware_chain.hpp"
 #include "plugin/components.hpp"
 #include "telemetry/service_metrics.hpp"
 
@@ -18,17 +19,23 @@ class Callee {
   boost::asio::awaitable<void> serve(ServerCall call, CallHead head);
   // Counts calls under Dapr's metric names; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
+  // Runs these middleware's inbound hooks before the app is called; null or empty: none.
+  void set_middleware(const MiddlewareChain* chain) {
+    middleware_ = chain && !chain->empty() ? chain : nullptr;
+  }
   // Records the spans of sampled calls; null or inactive: none.
   void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
 
  private:
   boost::asio::awaitable<void> serve_verified(ServerCall& call, CallHead& head);
   bool start_trace(CallHead& head) const;
+  boost::asio::awaitable<void> answer_rejection(ServerCall& call, const Rejection& rejection) const;
   void record_spans(const CallHead& head, const ServerCall& call, uint64_t started) const;
   const Settings& settings_;
   AppClient& app_;
   ServiceMetrics* metrics_ = nullptr;
   const SpanSink* spans_ = nullptr;
+  const MiddlewareChain* middleware_ = nullptr;
 };
 
 }  // namespace skiff

@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/core/string.hpp>
 
+#include "call/status.hpp"
 #include "common/http_syntax.hpp"
 #include "invoke/call_head_check.hpp"
 
@@ -115,6 +116,31 @@ asio::awaitable<Result<std::vector<std::string>>> Caller::addresses_of(const Inv
 asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
                                                      const CallHead& head, const std::string* body,
                                                      BodySource* stream) {
+  if (!middleware_) co_return co_await open_observed(target, head, body, stream);
+  // The hooks edit a copy: only a sidecar with middleware pays for it.
+  CallHead edited = head;
+  auto state = middleware_->start_call();
+  auto rejected = co_await middleware_->outbound(edited, state);
+  if (rejected) co_return rejected_answer(*rejected);
+  auto opened = co_await open_observed(target, edited, body, stream);
+  if (!opened) co_return opened;
+  rejected = co_await middleware_->response(edited, opened->head, state);
+  if (rejected) {
+    opened->call->cancel();  // the target's answer is not wanted
+    co_return rejected_answer(*rejected);
+  }
+  co_return opened;
+}
+
+Caller::Opened Caller::rejected_answer(const Rejection& rejection) {
+  auto answer = answer_for(rejection);
+  return Opened{std::nullopt, std::move(answer.head), std::move(answer.body)};
+}
+
+asio::awaitable<Result<Caller::Opened>> Caller::open_observed(const InvokeTarget& target,
+                                                              const CallHead& head,
+                                                              const std::string* body,
+                                                              BodySource* stream) {
   AttemptLog log;
   const bool recording = spans_ && head.trace.recording;
   if (!metrics_ && !recording) co_return co_await open_uncounted(target, head, body, stream, log);
@@ -170,6 +196,17 @@ asio::awaitable<Result<Caller::Opened>> Caller::open_uncounted(const InvokeTarge
 
 asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
                                                     const CallHead& head) {
+  if (!middleware_) co_return co_await connect_observed(target, head);
+  CallHead edited = head;
+  auto state = middleware_->start_call();
+  if (auto rejected = co_await middleware_->outbound(edited, state))
+    co_return make_error(status_for_http(static_cast<unsigned>(rejected->http_status)),
+                         rejected->message);
+  co_return co_await connect_observed(target, edited);
+}
+
+asio::awaitable<Result<ClientCall>> Caller::connect_observed(const InvokeTarget& target,
+                                                             const CallHead& head) {
   // A streamed call's answer is relayed by its owner: only the start and a failure to start
   // are counted here, as Dapr counts proxied streams; its client span ends when it is set up.
   if (metrics_) metrics_->request_sent(target.app_id, true);

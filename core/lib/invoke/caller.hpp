@@ -11,6 +11,7 @@
 
 #include "call/body_source.hpp"
 #include "config/settings.hpp"
+#include "invoke/middleware_chain.hpp"
 #include "invoke/target.hpp"
 #include "invoke/trace_headers.hpp"
 #include "plugin/components.hpp"
@@ -23,19 +24,24 @@ class Caller {
   Caller(const Settings& settings, std::shared_ptr<ResolverInstance> resolver,
          std::shared_ptr<TransportInstance> transport);
 
-  // A call whose response head has arrived; its body is read from `call`.
+  // A call whose response head has arrived; its body is read from `call`. A call a middleware
+  // rejected has no `call`: its answer is `head` and `local_body`, made here.
   struct Opened {
-    ClientCall call;
+    std::optional<ClientCall> call;
     ResponseHead head;
+    std::string local_body;
   };
-  // Resolves the target and carries head and body: a whole body (`body`) is sent again to
-  // another instance while nothing was delivered; a streamed one (`stream`) is sent once.
-  // Errors carry the status the caller's app should see (see http_status_for).
+  // Runs the middleware's outbound hooks, resolves the target and carries head and body: a whole
+  // body (`body`) is sent again to another instance while nothing was delivered; a streamed one
+  // (`stream`) is sent once; then the response hooks. Errors carry the status the caller's app
+  // should see (see http_status_for).
   boost::asio::awaitable<Result<Opened>> open(const InvokeTarget& target, const CallHead& head,
                                               const std::string* body, BodySource* stream);
 
-  // Resolves the target, starts a call whose body the caller streams itself (gRPC proxy mode)
-  // and sends its head. Tried on the next instance only when the head could not be delivered.
+  // Runs the middleware's outbound hooks, resolves the target, starts a call whose body the
+  // caller streams itself (gRPC proxy mode) and sends its head. Tried on the next instance only
+  // when the head could not be delivered. A middleware's rejection is an error with the status
+  // Dapr maps its HTTP status to.
   boost::asio::awaitable<Result<ClientCall>> connect(const InvokeTarget& target,
                                                      const CallHead& head);
 
@@ -61,16 +67,26 @@ class Caller {
 
   // Counts calls under Dapr's metric names; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
+  // Runs these middleware on every call; null or empty: none.
+  void set_middleware(const MiddlewareChain* chain) {
+    middleware_ = chain && !chain->empty() ? chain : nullptr;
+  }
   // Records spans of sampled calls into `spans`; null or inactive: none.
   void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
   const SpanSink* spans() const { return spans_; }
 
  private:
+  static Opened rejected_answer(const Rejection& rejection);
   // How the attempts went, for the client span.
   struct AttemptLog {
     int attempts = 0;
     std::string address;
   };
+  boost::asio::awaitable<Result<Opened>> open_observed(const InvokeTarget& target,
+                                                       const CallHead& head,
+                                                       const std::string* body, BodySource* stream);
+  boost::asio::awaitable<Result<ClientCall>> connect_observed(const InvokeTarget& target,
+                                                              const CallHead& head);
   boost::asio::awaitable<Result<Opened>> open_uncounted(const InvokeTarget& target,
                                                         const CallHead& head,
                                                         const std::string* body, BodySource* stream,
@@ -94,6 +110,7 @@ class Caller {
   std::atomic<int> in_flight_{0};
   ServiceMetrics* metrics_ = nullptr;
   const SpanSink* spans_ = nullptr;
+  const MiddlewareChain* middleware_ = nullptr;
 };
 
 // Marks a call head as a proxied gRPC call (its body is framed gRPC messages); only sidecars

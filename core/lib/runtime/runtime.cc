@@ -22,6 +22,7 @@
 #include "plugin/catalog.hpp"
 #include "plugin/components.hpp"
 #include "plugin/host_services.hpp"
+#include "plugin/middleware_instance.hpp"
 #include "runtime/observers.hpp"
 #include "runtime/startup_check.hpp"
 #include "security/identity_keeper.hpp"
@@ -166,12 +167,30 @@ int run_sidecar(const Settings& settings) {
   }
   (*observers)->start_metrics(io, service_metrics ? &metric_registry : nullptr);
 
+  // The [[middleware]], before the Caller and the Callee that run them.
+  std::vector<std::unique_ptr<MiddlewareInstance>> middleware_instances;
+  for (size_t i = 0; i < components->middleware.size(); ++i) {
+    const auto& config = settings.middleware[i];
+    auto created = MiddlewareInstance::create(components->middleware[i], host.api(), config.config,
+                                              config.at + ".config");
+    if (!created) {
+      spdlog::critical("{}", created.error().message);
+      return 1;
+    }
+    middleware_instances.push_back(std::move(*created));
+    const auto& c = components->middleware[i];
+    info.components.push_back({c.plugin_name, "middleware." + c.type_name, c.plugin_version});
+  }
+  const MiddlewareChain middleware(std::move(middleware_instances));
+
   AppClient& app = grpc_app_channel ? *grpc_app_channel : static_cast<AppClient&>(app_channel);
   Callee callee(settings, app);
   Caller caller(settings, *resolver, *transport);
   Router router(settings, caller, **external, info);
   callee.set_spans(&spans);
   caller.set_spans(&spans);
+  callee.set_middleware(&middleware);
+  caller.set_middleware(&middleware);
   router.set_spans(&spans);
   if (service_metrics) {
     callee.set_metrics(service_metrics.get());

@@ -22,6 +22,8 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
   if (spans) wanted.push_back({SKIFF_KIND_OBSERVER, std::string(kSpanExporterType)});
   for (const auto& observer : settings.observers)
     wanted.push_back({SKIFF_KIND_OBSERVER, observer.type});
+  for (const auto& middleware : settings.middleware)
+    wanted.push_back({SKIFF_KIND_MIDDLEWARE, middleware.type});
   auto catalog =
       PluginCatalog::load_wanted(plugin_search_path(settings.plugin_paths), host, wanted);
   const auto* resolver = catalog.find(SKIFF_KIND_RESOLVER, settings.resolver_type);
@@ -34,8 +36,8 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
     return make_error(SKIFF_ERR_NOT_FOUND,
                       settings.where("transport.type") + ": " +
                           catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
-  ConfiguredComponents found{*resolver,    *transport, std::nullopt,
-                             std::nullopt, {},         catalog.failures()};
+  ConfiguredComponents found{*resolver, *transport, std::nullopt,      std::nullopt,
+                             {},        {},         catalog.failures()};
   for (const auto& observer : settings.observers) {
     const auto* component = catalog.find(SKIFF_KIND_OBSERVER, observer.type);
     if (!component)
@@ -43,6 +45,14 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
                         settings.where(observer.at + ".type") + ": " +
                             catalog.describe_missing(SKIFF_KIND_OBSERVER, observer.type));
     found.observers.push_back(*component);
+  }
+  for (const auto& middleware : settings.middleware) {
+    const auto* component = catalog.find(SKIFF_KIND_MIDDLEWARE, middleware.type);
+    if (!component)
+      return make_error(SKIFF_ERR_NOT_FOUND,
+                        settings.where(middleware.at + ".type") + ": " +
+                            catalog.describe_missing(SKIFF_KIND_MIDDLEWARE, middleware.type));
+    found.middleware.push_back(*component);
   }
   if (spans) {
     if (const auto* exporter = catalog.find(SKIFF_KIND_OBSERVER, kSpanExporterType))
@@ -159,6 +169,13 @@ Result<std::vector<std::string>> check_startup(const Settings& settings) {
     const auto& observer = settings.observers[i];
     if (auto checked = check_component_config(components->observers[i], host.api(), observer.config,
                                               observer.at + ".config");
+        !checked)
+      return checked.error();
+  }
+  for (size_t i = 0; i < components->middleware.size(); ++i) {
+    const auto& middleware = settings.middleware[i];
+    if (auto checked = check_component_config(components->middleware[i], host.api(),
+                                              middleware.config, middleware.at + ".config");
         !checked)
       return checked.error();
   }

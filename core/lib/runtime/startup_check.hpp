@@ -34,8 +34,9 @@ struct ConfiguredComponents {
   std::optional<LoadedComponent> metrics_exporter;
   // The observer that exports spans (type "otlp"), when spans_wanted() and it is installed.
   std::optional<LoadedComponent> span_exporter;
-  // The [[observers]], in their order.
+  // The [[observers]] and the [[middleware]], in their order.
   std::vector<LoadedComponent> observers;
+  std::vector<LoadedComponent> middleware;
   // Plugins the loader refused on the way (the components above were found regardless).
   std::vector<LoadFailure> refused;
 };

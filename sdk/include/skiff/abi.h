@@ -14,7 +14,7 @@ extern "C" {
 /* The ABI version a plugin was built against. A host loads a plugin whose major equals its own,
  * whatever the minor: what a minor adds is optional and detected with SKIFF_HAS. */
 #define SKIFF_ABI_MAJOR 1u
-#define SKIFF_ABI_MINOR 4u
+#define SKIFF_ABI_MINOR 5u
 
 #if defined(_WIN32)
 #define SKIFF_EXPORT __declspec(dllexport)

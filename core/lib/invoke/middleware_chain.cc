@@ -1,0 +1,34 @@
+#include "invoke/middleware_chain.hpp"
+
+namespace skiff {
+
+boost::asio::awaitable<std::optional<Rejection>> MiddlewareChain::outbound(CallHead& head,
+                                                                           CallState& state) const {
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    if (!instances_[i]->has_outbound()) continue;
+    if (auto rejected = co_await instances_[i]->outbound(head, state.slots_[i])) co_return rejected;
+  }
+  co_return std::nullopt;
+}
+
+boost::asio::awaitable<std::optional<Rejection>> MiddlewareChain::inbound(CallHead& head,
+                                                                          CallState& state) const {
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    if (!instances_[i]->has_inbound()) continue;
+    if (auto rejected = co_await instances_[i]->inbound(head, state.slots_[i])) co_return rejected;
+  }
+  co_return std::nullopt;
+}
+
+boost::asio::awaitable<std::optional<Rejection>> MiddlewareChain::response(const CallHead& head,
+                                                                           ResponseHead& response,
+                                                                           CallState& state) const {
+  for (size_t i = instances_.size(); i-- > 0;) {
+    if (!instances_[i]->has_response()) continue;
+    if (auto rejected = co_await instances_[i]->response(head, response, state.slots_[i]))
+      co_return rejected;
+  }
+  co_return std::nullopt;
+}
+
+}  // namespace skiff
