@@ -4,18 +4,22 @@ namespace skiff {
 
 boost::asio::awaitable<std::optional<Rejection>> MiddlewareChain::outbound(CallHead& head,
                                                                            CallState& state) const {
-  for (size_t i = 0; i < instances_.size(); ++i) {
-    if (!instances_[i]->has_outbound()) continue;
-    if (auto rejected = co_await instances_[i]->outbound(head, state.slots_[i])) co_return rejected;
-  }
-  co_return std::nullopt;
+  return walk_request(head, state, &MiddlewareInstance::has_outbound,
+                      &MiddlewareInstance::outbound);
 }
 
 boost::asio::awaitable<std::optional<Rejection>> MiddlewareChain::inbound(CallHead& head,
                                                                           CallState& state) const {
+  return walk_request(head, state, &MiddlewareInstance::has_inbound, &MiddlewareInstance::inbound);
+}
+
+boost::asio::awaitable<std::optional<Rejection>> MiddlewareChain::walk_request(
+    CallHead& head, CallState& state, bool (MiddlewareInstance::*has)() const,
+    RequestHook hook) const {
   for (size_t i = 0; i < instances_.size(); ++i) {
-    if (!instances_[i]->has_inbound()) continue;
-    if (auto rejected = co_await instances_[i]->inbound(head, state.slots_[i])) co_return rejected;
+    auto& m = *instances_[i];
+    if (!(m.*has)()) continue;
+    if (auto rejected = co_await (m.*hook)(head, state.slots_[i])) co_return rejected;
   }
   co_return std::nullopt;
 }

@@ -42,6 +42,12 @@ class MiddlewareChain {
                                                             CallState& state) const;
 
  private:
+  using RequestHook = boost::asio::awaitable<std::optional<Rejection>> (MiddlewareInstance::*)(
+      CallHead&, MiddlewareSlot&);
+  boost::asio::awaitable<std::optional<Rejection>> walk_request(CallHead& head, CallState& state,
+                                                                bool (MiddlewareInstance::*has)()
+                                                                    const,
+                                                                RequestHook hook) const;
   std::vector<std::unique_ptr<MiddlewareInstance>> instances_;
 };
 

@@ -12,6 +12,37 @@
 
 namespace skiff {
 
+namespace {
+
+// The component of each [[observers]] or [[middleware]] entry, in their order; a type no loaded
+// plugin provides is an error naming where the entry's type was set.
+template <typename Entry>
+Status find_each(const Settings& settings, const PluginCatalog& catalog, uint32_t kind,
+                 const std::vector<Entry>& entries, std::vector<LoadedComponent>& out) {
+  for (const auto& entry : entries) {
+    const auto* component = catalog.find(kind, entry.type);
+    if (!component)
+      return make_error(SKIFF_ERR_NOT_FOUND, settings.where(entry.at + ".type") + ": " +
+                                                 catalog.describe_missing(kind, entry.type));
+    out.push_back(*component);
+  }
+  return Ok{};
+}
+
+// Each entry's own table, checked by its component as create() would.
+template <typename Entry>
+Status check_each(const skiff_host_api_t* host, const std::vector<LoadedComponent>& components,
+                  const std::vector<Entry>& entries) {
+  for (size_t i = 0; i < components.size() && i < entries.size(); ++i)
+    if (auto checked = check_component_config(components[i], host, entries[i].config,
+                                              entries[i].at + ".config");
+        !checked)
+      return checked.error();
+  return Ok{};
+}
+
+}  // namespace
+
 Result<ConfiguredComponents> find_configured_components(const Settings& settings,
                                                         const skiff_host_api_t* host) {
   std::vector<PluginCatalog::Wanted> wanted = {{SKIFF_KIND_RESOLVER, settings.resolver_type},
@@ -38,22 +69,14 @@ Result<ConfiguredComponents> find_configured_components(const Settings& settings
                           catalog.describe_missing(SKIFF_KIND_TRANSPORT, settings.transport_type));
   ConfiguredComponents found{*resolver, *transport, std::nullopt,      std::nullopt,
                              {},        {},         catalog.failures()};
-  for (const auto& observer : settings.observers) {
-    const auto* component = catalog.find(SKIFF_KIND_OBSERVER, observer.type);
-    if (!component)
-      return make_error(SKIFF_ERR_NOT_FOUND,
-                        settings.where(observer.at + ".type") + ": " +
-                            catalog.describe_missing(SKIFF_KIND_OBSERVER, observer.type));
-    found.observers.push_back(*component);
-  }
-  for (const auto& middleware : settings.middleware) {
-    const auto* component = catalog.find(SKIFF_KIND_MIDDLEWARE, middleware.type);
-    if (!component)
-      return make_error(SKIFF_ERR_NOT_FOUND,
-                        settings.where(middleware.at + ".type") + ": " +
-                            catalog.describe_missing(SKIFF_KIND_MIDDLEWARE, middleware.type));
-    found.middleware.push_back(*component);
-  }
+  if (auto st =
+          find_each(settings, catalog, SKIFF_KIND_OBSERVER, settings.observers, found.observers);
+      !st)
+    return st.error();
+  if (auto st = find_each(settings, catalog, SKIFF_KIND_MIDDLEWARE, settings.middleware,
+                          found.middleware);
+      !st)
+    return st.error();
   if (spans) {
     if (const auto* exporter = catalog.find(SKIFF_KIND_OBSERVER, kSpanExporterType))
       found.span_exporter = *exporter;
@@ -165,20 +188,10 @@ Result<std::vector<std::string>> check_startup(const Settings& settings) {
                                               span_exporter_config(settings));
         !checked)
       return checked.error();
-  for (size_t i = 0; i < components->observers.size(); ++i) {
-    const auto& observer = settings.observers[i];
-    if (auto checked = check_component_config(components->observers[i], host.api(), observer.config,
-                                              observer.at + ".config");
-        !checked)
-      return checked.error();
-  }
-  for (size_t i = 0; i < components->middleware.size(); ++i) {
-    const auto& middleware = settings.middleware[i];
-    if (auto checked = check_component_config(components->middleware[i], host.api(),
-                                              middleware.config, middleware.at + ".config");
-        !checked)
-      return checked.error();
-  }
+  if (auto st = check_each(host.api(), components->observers, settings.observers); !st)
+    return st.error();
+  if (auto st = check_each(host.api(), components->middleware, settings.middleware); !st)
+    return st.error();
   if (auto external = ExternalCaller::create(io, settings); !external) return external.error();
   if (auto st = check_identity_source(settings); !st) return st.error();
   if (settings.app_protocol == "grpc" && settings.app_port != 0)
