@@ -2,11 +2,13 @@
 and field names, the status, the duration and the trace id, in plain text or as JSON fields; nothing
 a caller sends can break a line or forge one."""
 import json
+import re
+from urllib.parse import quote
 
 import grpc
 
 import grpc_protos
-from harness import invoke_url, port_open, raw_http, requests, wait_until
+from harness import free_port, invoke_url, port_open, raw_http, requests, wait_until
 
 
 def lines_with(sidecar, text):
@@ -93,3 +95,22 @@ def test_each_grpc_call_is_logged(cluster):
     assert 'method="/dapr.proto.runtime.v1.Dapr/InvokeService"' in ok and "code=OK" in ok
     assert f"trace_id={trace_id}" in ok
     assert "code=OK" not in failed
+    # Both name their target; the call without a traceparent is logged with the trace it started.
+    assert 'target_app_id="cart"' in ok and 'target_app_id="nobody"' in failed
+    assert re.search(r"trace_id=[0-9a-f]{32}", failed) and trace_id not in failed
+
+
+def test_a_call_to_an_endpoint_outside_the_mesh_is_logged_with_its_target(cluster):
+    app = cluster.app("plain")
+    order = cluster.sidecar("order", extra=["--enable-api-logging"])
+    app_id = quote(f"http://127.0.0.1:{app.port}", safe="")
+    r = requests.get(invoke_url(order, app_id, "inspect/x"), timeout=10)
+    assert r.status_code == 200
+    seen = dict((k.lower(), v) for k, v in r.json()["headers"])
+    closed = quote(f"http://127.0.0.1:{free_port()}", safe="")
+    assert requests.get(invoke_url(order, closed, "x"), timeout=10).status_code >= 500
+    wait_until(lambda: len(lines_with(order, "HTTP API Called")) == 2, what="two access log lines")
+    ok, failed = lines_with(order, "HTTP API Called")
+    assert "code=200" in ok and f'target_app_id="http://127.0.0.1:{app.port}"' in ok
+    assert f"trace_id={seen['traceparent'].split('-')[1]}" in ok
+    assert "code=5" in failed and "target_app_id=\"http://127.0.0.1:" in failed

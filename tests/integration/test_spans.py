@@ -2,6 +2,8 @@
 one trace of four spans through two sidecars, linked to the apps' own spans by the traceparent each
 hop carries; OpenTelemetry's environment variables configure it as they configure an SDK; a
 collector that is down or stalled costs dropped spans, counted in the log, never a call."""
+from urllib.parse import quote
+
 import grpc
 import pytest
 
@@ -205,6 +207,24 @@ def test_a_stalled_collector_never_holds_a_call_or_the_shutdown(cluster):
         assert "skiffd stopped" in order.output()
     finally:
         stalled.close()
+
+
+def test_a_call_to_an_endpoint_outside_the_mesh_gets_the_callers_server_span(cluster, receiver):
+    # No sidecar answers there: the caller's server span is the one span this sidecar records, and
+    # the endpoint's traceparent names it, as the callee app's names the callee sidecar's span.
+    app = cluster.app("plain")
+    order = cluster.sidecar("order", env=otel_env(cluster, receiver.server.server_port))
+    app_id = quote(f"http://127.0.0.1:{app.port}", safe="")
+    r = requests.get(invoke_url(order, app_id, "inspect/x"), timeout=10,
+                     headers={"traceparent": f"00-{TRACE_ID}-{APP_SPAN}-01"})
+    assert r.status_code == 200, r.text
+    [(svc, server)] = trace_spans(receiver, TRACE_ID, 1)
+    assert (svc, server.kind) == ("order", SERVER)
+    assert server.parent_span_id.hex() == APP_SPAN
+    assert server.name == "GET /v1.0/invoke/{id}/method/{method}"
+    assert attrs(server)["http.response.status_code"] == 200
+    seen = dict((k.lower(), v) for k, v in r.json()["headers"])
+    assert seen["traceparent"] == f"00-{TRACE_ID}-{server.span_id.hex()}-01"
 
 
 @pytest.mark.parametrize("endpoint,why", [

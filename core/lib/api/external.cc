@@ -143,7 +143,7 @@ template <typename Stream>
 asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
                                     const std::string& label, const std::string& target,
                                     HttpExchange& exchange, uint64_t timeout_ms,
-                                    double sampling_rate) {
+                                    double sampling_rate, bool record_spans) {
   auto& lowest = beast::get_lowest_layer(stream);
   auto arm = [&] {
     if (timeout_ms)
@@ -154,9 +154,11 @@ asio::awaitable<bool> exchange_with(Stream& stream, const ExternalEndpoint& ep,
   const auto& in = exchange.header();
   http::request<http::buffer_body> req{in.method(), target, 11};
   if (in.method() == http::verb::unknown) req.method_string(in.method_string());
-  // An endpoint outside the mesh joins the calling app's trace too, as it does through Dapr.
+  // An endpoint outside the mesh joins the calling app's trace too, as it does through Dapr; its
+  // span continues from this sidecar's server span, the one span this sidecar records of it.
   auto forwarded = forwardable_request_headers(in);
-  const auto trace = carry_trace_context(forwarded, sampling_rate);
+  const auto trace =
+      join_trace(forwarded, sampling_rate, record_spans, {.server = true}, exchange.context());
   for (const auto& h : forwarded) {
     bool overridden = std::any_of(ep.headers.begin(), ep.headers.end(),
                                   [&](const Header& e) { return beast::iequals(e.name, h.name); });
@@ -298,12 +300,12 @@ struct ExternalCaller::Pools {
   }
 };
 
-namespace {}  // namespace
-
 asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const std::string& method,
                                              const std::string& query, HttpExchange& exchange) {
   const std::string origin = (ep.tls ? "https://" : "http://") + ep.host + ":" + ep.port;
   const std::string label = ep.name.empty() ? origin : ep.name;
+  // Logged and traced as the target, whether or not it is reached.
+  exchange.context().target_app_id = label;
   const std::string key = ep.name + "|" + origin;
   std::string target = ep.base_path + "/" + method;
   if (!query.empty()) target += "?" + query;
@@ -321,13 +323,13 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
   if (!ep.tls) {
     if (auto s = pools_->take(pools_->plain, key)) {
       if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms,
-                                 settings_.tracing_sampling_rate))
+                                 settings_.tracing_sampling_rate, record_spans_))
         pools_->give(pools_->plain, key, std::move(s));
       co_return;
     }
   } else if (auto s = pools_->take(pools_->tls, key)) {
     if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms,
-                               settings_.tracing_sampling_rate))
+                               settings_.tracing_sampling_rate, record_spans_))
       pools_->give(pools_->tls, key, std::move(s));
     co_return;
   }
@@ -357,7 +359,7 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     tcp_stream->expires_never();
   if (!ep.tls) {
     if (co_await exchange_with(*tcp_stream, ep, label, target, exchange, timeout_ms,
-                               settings_.tracing_sampling_rate))
+                               settings_.tracing_sampling_rate, record_spans_))
       pools_->give(pools_->plain, key, std::move(tcp_stream));
     co_return;
   }
@@ -380,7 +382,7 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     co_return;
   }
   if (co_await exchange_with(*tls, ep, label, target, exchange, timeout_ms,
-                             settings_.tracing_sampling_rate))
+                             settings_.tracing_sampling_rate, record_spans_))
     pools_->give(pools_->tls, key, std::move(tls));
 }
 

@@ -39,6 +39,9 @@ class ExternalCaller {
   boost::asio::awaitable<void> invoke(const ExternalEndpoint& endpoint, const std::string& method,
                                       const std::string& query, HttpExchange& exchange);
   std::vector<std::string> names() const;
+  // Calls of sampled traces get a server span (the Router records it) that the endpoint's own
+  // span continues from; false: the trace is only carried on.
+  void record_spans(bool on) { record_spans_ = on; }
 
  private:
   ExternalCaller(boost::asio::io_context& io, const Settings& settings)
@@ -46,6 +49,7 @@ class ExternalCaller {
   struct Pools;
   boost::asio::io_context& io_;
   const Settings& settings_;
+  bool record_spans_ = false;
   std::vector<ExternalEndpoint> endpoints_;
   // Idle keep-alive connections per endpoint (named endpoints by name, full URLs by origin).
   std::shared_ptr<Pools> pools_;

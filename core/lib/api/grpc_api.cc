@@ -222,12 +222,12 @@ asio::awaitable<void> GrpcApi::invoke_service(std::shared_ptr<ServerStream> s) {
   // A gRPC callee app gets the Any whole (between sidecars only; HTTP apps never see it).
   if (!msg.data().type_url().empty())
     head.headers.push_back({"skiff-any-type", msg.data().type_url()});
-  caller_.add_caller_headers(head, /*server_span=*/true);
-  record_server_span(*s, head, "dapr.proto.runtime.v1.Dapr/InvokeService");
+  caller_.add_caller_headers(head, s->call_context(), /*server_span=*/true);
+  record_server_span(*s, "dapr.proto.runtime.v1.Dapr/InvokeService");
   head.timeout_ms = timeout_ms_of(ctx);
 
   const std::string& body = msg.data().value();
-  auto opened = co_await caller_.open(*target, head, &body, nullptr);
+  auto opened = co_await caller_.open(*target, head, s->call_context(), &body, nullptr);
   if (!opened) {
     s->finish(status(opened.error().code,
                      "fail to invoke, id: " + target->app_id + ", err: " + opened.error().message));
@@ -306,11 +306,11 @@ asio::awaitable<void> pump_requests(std::shared_ptr<ServerStream> s,
 
 }  // namespace
 
-void GrpcApi::record_server_span(ServerStream& s, const CallHead& head,
-                                 std::string_view rpc) const {
-  if (!caller_.spans() || !head.trace.recording || !head.trace.has_server_span) return;
+void GrpcApi::record_server_span(ServerStream& s, std::string_view rpc) const {
+  const auto& trace = s.call_context().trace;
+  if (!caller_.spans() || !trace.recording || !trace.has_server_span) return;
   std::string name(rpc.starts_with('/') ? rpc.substr(1) : rpc);
-  s.record_span_on_finish(*caller_.spans(), head.trace, std::move(name), settings_.app_id);
+  s.record_span_on_finish(*caller_.spans(), std::move(name), settings_.app_id);
 }
 
 asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarget target) {
@@ -320,12 +320,12 @@ asio::awaitable<void> GrpcApi::proxy(std::shared_ptr<ServerStream> s, InvokeTarg
   head.verb = "POST";
   head.headers = headers_from_metadata(ctx.client_metadata());
   std::erase_if(head.headers, [](const Header& h) { return h.name == "dapr-callee-app-id"; });
-  caller_.add_caller_headers(head, /*server_span=*/true);
-  record_server_span(*s, head, target.method);
+  caller_.add_caller_headers(head, s->call_context(), /*server_span=*/true);
+  record_server_span(*s, target.method);
   head.headers.push_back({std::string(kGrpcProxyHeader), "1"});
   head.timeout_ms = timeout_ms_of(ctx);
 
-  auto started = co_await caller_.connect(target, head);
+  auto started = co_await caller_.connect(target, head, s->call_context());
   if (!started) {
     s->finish(status(started.error().code, "failed to proxy request to " + target.app_id + ": " +
                                                started.error().message));

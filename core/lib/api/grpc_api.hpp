@@ -41,7 +41,7 @@ class GrpcApi final : public grpc::CallbackGenericService, public GrpcApiServer 
   boost::asio::awaitable<void> proxy(std::shared_ptr<ServerStream> stream, InvokeTarget target);
   // This sidecar's server span of a sampled call, recorded when the stream finishes; `rpc` is
   // "service/method" as OpenTelemetry's RPC conventions name the span.
-  void record_server_span(ServerStream& s, const CallHead& head, std::string_view rpc) const;
+  void record_server_span(ServerStream& s, std::string_view rpc) const;
 
   boost::asio::io_context& io_;
   const Settings& settings_;

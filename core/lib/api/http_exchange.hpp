@@ -12,10 +12,10 @@
 #include <optional>
 
 #include "call/body_source.hpp"
+#include "call/call_context.hpp"
 #include "common/body_piece.hpp"
 #include "common/deadline.hpp"
 #include "http/messages.hpp"
-#include "telemetry/spans.hpp"
 
 namespace skiff {
 
@@ -56,10 +56,9 @@ class HttpExchange final : public BodySource {
   bool request_done() const;
   // The status of the answer that went out (or started to), 0 before one did.
   unsigned status_sent() const { return status_sent_; }
-  // The trace of the call this request made, when it made one (set by the Caller).
-  CallTrace& trace() { return trace_; }
-  // The app the request invoked, when it invoked one (for the access log).
-  std::string& target_app_id() { return target_app_id_; }
+  // The request's call, from when its head was read: the Router makes its server span, metrics
+  // and access log line from it once the answer is out.
+  CallContext& context() { return context_; }
 
  private:
   boost::asio::awaitable<bool> start_response(unsigned status, const std::vector<Header>& headers,
@@ -79,8 +78,7 @@ class HttpExchange final : public BodySource {
   bool response_done_ = false;
   bool keep_alive_ = true;
   unsigned status_sent_ = 0;
-  CallTrace trace_;
-  std::string target_app_id_;
+  CallContext context_{CallIngress::kHttpApi};
   std::optional<uint64_t> declared_length_;  // of a streamed answer
   uint64_t body_written_ = 0;
   std::optional<http::response<http::buffer_body>> response_;

@@ -16,7 +16,8 @@ Response invocation_failure(const InvokeTarget& target, const Error& error) {
 }
 
 CallHead http_call_head(const Caller& caller, const InvokeTarget& target,
-                        const http::request_header<>& req, const std::string& client_address) {
+                        const http::request_header<>& req, const std::string& client_address,
+                        CallContext& context) {
   CallHead head = caller.base_head(target);
   head.verb = std::string(req.method_string());
   head.headers = forwardable_request_headers(req);
@@ -31,7 +32,7 @@ CallHead http_call_head(const Caller& caller, const InvokeTarget& target,
     head.headers.push_back({"X-Forwarded-Host", std::string(host)});
     head.headers.push_back({"Forwarded", "for=" + client_address + ";host=" + std::string(host)});
   }
-  caller.add_caller_headers(head, true);
+  caller.add_caller_headers(head, context, /*server_span=*/true);
   // A streamed body keeps its announced length, so the callee's app sees the same framing.
   if (auto len = req.find(http::field::content_length); len != req.end())
     head.headers.push_back({"Content-Length", std::string(len->value())});
@@ -41,13 +42,12 @@ CallHead http_call_head(const Caller& caller, const InvokeTarget& target,
 asio::awaitable<void> invoke_over_http(Caller& caller, const InvokeTarget& target,
                                        HttpExchange& exchange) {
   auto tracked = caller.track();
+  auto& context = exchange.context();
   const CallHead head =
-      http_call_head(caller, target, exchange.header(), exchange.client_address());
-  exchange.trace() = head.trace;  // the Router records the server span when the answer is out
-  if (caller.settings().api_logging) exchange.target_app_id() = target.app_id;
+      http_call_head(caller, target, exchange.header(), exchange.client_address(), context);
   std::string* whole = exchange.whole() ? &exchange.body() : nullptr;
   BodySource* stream = exchange.whole() ? nullptr : &exchange;
-  auto opened = co_await caller.open(target, head, whole, stream);
+  auto opened = co_await caller.open(target, head, context, whole, stream);
   if (!opened) {
     auto res = invocation_failure(target, opened.error());
     co_await exchange.send(res);

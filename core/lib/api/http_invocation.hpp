@@ -17,9 +17,10 @@ namespace skiff {
 boost::asio::awaitable<void> invoke_over_http(Caller& caller, const InvokeTarget& target,
                                               HttpExchange& exchange);
 // The head of an HTTP invocation: the request's end-to-end headers, X-Forwarded-For/-Host and
-// Forwarded, and the caller's own headers.
+// Forwarded, and the caller's own headers (`context` gets the trace they carry).
 CallHead http_call_head(const Caller& caller, const InvokeTarget& target,
-                        const http::request_header<>& req, const std::string& client_address);
+                        const http::request_header<>& req, const std::string& client_address,
+                        CallContext& context);
 // Dapr's error body for a failed invocation (ERR_DIRECT_INVOKE).
 Response invocation_failure(const InvokeTarget& target, const Error& error);
 

@@ -63,8 +63,7 @@ std::string_view method_label(const http::request_header<>& req) {
 
 asio::awaitable<void> Router::handle(HttpExchange& exchange) {
   if (!metrics_ && !spans_ && !settings_.api_logging) co_return co_await route(exchange);
-  const auto started = ServiceMetrics::Clock::now();
-  const uint64_t started_unix = spans_ ? unix_nanos() : 0;
+  auto& context = exchange.context();
   auto& req = exchange.header();
   // Copied: routing edits the request's headers.
   const std::string method(method_label(req));
@@ -77,34 +76,34 @@ asio::awaitable<void> Router::handle(HttpExchange& exchange) {
           : std::string();
   if (metrics_) metrics_->http_request_started(method, path_label);
   co_await route(exchange);
-  if (metrics_) metrics_->http_request_done(method, path_label, exchange.status_sent(), started);
-  if (spans_ && exchange.trace().recording && exchange.trace().has_server_span)
-    record_server_span(exchange, method, path_label, started_unix);
-  if (settings_.api_logging) log_call(exchange, logged, started);
+  // What the app was answered, whoever answered it (the target, a middleware, this sidecar).
+  context.http_status = static_cast<int>(exchange.status_sent());
+  if (metrics_)
+    metrics_->http_request_done(method, path_label, exchange.status_sent(), context.started);
+  if (spans_ && context.trace.recording && context.trace.has_server_span)
+    record_server_span(context, method, path_label);
+  if (settings_.api_logging) log_call(exchange, logged);
 }
 
-void Router::log_call(HttpExchange& exchange, std::string_view method,
-                      ServiceMetrics::Clock::time_point started) const {
+void Router::log_call(HttpExchange& exchange, std::string_view method) const {
   const auto& req = exchange.header();
-  const auto& trace = exchange.trace();
-  const bool traced =
-      std::any_of(trace.trace_id.begin(), trace.trace_id.end(), [](uint8_t b) { return b != 0; });
-  const std::string trace_id = traced ? TraceParent{trace.trace_id, {}, false}.trace_id_hex() : "";
-  const std::string code = std::to_string(exchange.status_sent());
+  const auto& context = exchange.context();
+  const std::string trace_id = context.trace_id_hex();
+  const std::string code = std::to_string(context.http_status);
   log_api_call({.protocol = "HTTP",
                 .method = method,
                 .code = code,
-                .duration_ms = elapsed_ms(started),
+                .duration_ms = elapsed_ms(context.started),
                 .user_agent = req[http::field::user_agent],
                 .trace_id = trace_id,
-                .target_app_id = exchange.target_app_id()},
+                .target_app_id = context.target_app_id},
                settings_.log_json);
 }
 
-void Router::record_server_span(HttpExchange& exchange, std::string_view method,
-                                std::string_view route, uint64_t started) const {
-  const auto& trace = exchange.trace();
-  const unsigned status = exchange.status_sent();
+void Router::record_server_span(const CallContext& context, std::string_view method,
+                                std::string_view route) const {
+  const auto& trace = context.trace;
+  const auto status = static_cast<unsigned>(context.http_status);
   const std::string status_text = std::to_string(status);
   const std::string name = std::string(method) + " " + std::string(route);
   // OpenTelemetry's HTTP conventions: a server span is an error for 5xx only.
@@ -113,7 +112,7 @@ void Router::record_server_span(HttpExchange& exchange, std::string_view method,
                 .parent = trace.has_parent ? &trace.parent : nullptr,
                 .name = name,
                 .kind = SKIFF_SPAN_SERVER,
-                .start_unix_nanos = started,
+                .start_unix_nanos = context.started_unix_nanos(),
                 .end_unix_nanos = unix_nanos(),
                 .status = status >= 500 || status == 0 ? SKIFF_ERR_UNKNOWN : SKIFF_OK,
                 .status_message = {},

@@ -23,15 +23,17 @@ class Router {
   // Counts requests under Dapr's HTTP server metrics; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
   // Records the server span of sampled invocations; null or inactive: none.
-  void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
+  void set_spans(const SpanSink* spans) {
+    spans_ = spans && spans->active() ? spans : nullptr;
+    external_.record_spans(spans_ != nullptr);
+  }
 
  private:
   boost::asio::awaitable<void> route(HttpExchange& exchange);
   Response metadata() const;
-  void record_server_span(HttpExchange& exchange, std::string_view method, std::string_view route,
-                          uint64_t started) const;
-  void log_call(HttpExchange& exchange, std::string_view method,
-                ServiceMetrics::Clock::time_point started) const;
+  void record_server_span(const CallContext& context, std::string_view method,
+                          std::string_view route) const;
+  void log_call(HttpExchange& exchange, std::string_view method) const;
   ServiceMetrics* metrics_ = nullptr;
   const SpanSink* spans_ = nullptr;
   const Settings& settings_;

@@ -1,14 +1,13 @@
 // The call model: what every call is made of in the core, whichever protocol it entered by
 // (HTTP or gRPC from an app, the transport from another sidecar) and whichever it leaves by.
 // Protocols are translated into it at the edges (api/, appchannel/, the plugin bridge); the
-// invocation layer sees nothing else.
+// invocation layer sees nothing else. What this sidecar knows of a call beyond what it sends on
+// is in the call's context (call_context.hpp).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "telemetry/spans.hpp"
 
 namespace skiff {
 
@@ -24,9 +23,9 @@ struct CallHead {
   std::string method, verb, query;
   std::vector<Header> headers;
   uint64_t timeout_ms = 0;
+  // The calling sidecar's certificate identity as the transport reports it (ABI's call head);
+  // the Callee reads it once into the call's context (call_context.hpp).
   std::string peer_identity;
-  // This sidecar's view of the call's trace; not sent (the traceparent header carries it on).
-  CallTrace trace;
 };
 
 // The head of the answer: an HTTP status (gRPC apps' answers map onto it) and headers.

@@ -81,6 +81,7 @@ void ServerStream::finish(const grpc::Status& status) {
     if (finished_) return;
     finished_ = true;
   }
+  if (!status.ok()) call_.failure = static_cast<skiff_status_t>(status.error_code());
   if (log_) {
     const auto& md = context_->client_metadata();
     auto value = [&md](const char* name) {
@@ -88,29 +89,32 @@ void ServerStream::finish(const grpc::Status& status) {
       return it == md.end() ? std::string_view()
                             : std::string_view(it->second.data(), it->second.size());
     };
-    auto parent = parse_traceparent(value("traceparent"));
-    const std::string trace_id = parent ? parent->trace_id_hex() : std::string();
-    log_api_call({.protocol = "gRPC",
-                  .method = context_->method(),
-                  .code = status_code_name(status.error_code()),
-                  .duration_ms = elapsed_ms(started_),
-                  .user_agent = value("user-agent"),
-                  .trace_id = trace_id,
-                  .target_app_id = value("dapr-app-id")},
-                 log_json_);
+    // An invocation knows the trace it joined; any other call, at most the client's.
+    std::string trace_id = call_.trace_id_hex();
+    if (auto parent = parse_traceparent(value("traceparent")); trace_id.empty() && parent)
+      trace_id = parent->trace_id_hex();
+    log_api_call(
+        {.protocol = "gRPC",
+         .method = context_->method(),
+         .code = status_code_name(status.error_code()),
+         .duration_ms = elapsed_ms(call_.started),
+         .user_agent = value("user-agent"),
+         .trace_id = trace_id,
+         .target_app_id = call_.target_app_id.empty() ? value("dapr-app-id") : call_.target_app_id},
+        log_json_);
   }
   if (span_) record_span(status);
   Finish(status);
 }
 
-void ServerStream::record_span_on_finish(const SpanSink& spans, const CallTrace& trace,
-                                         std::string name, std::string app_id) {
-  span_ = std::make_unique<SpanToRecord>(
-      SpanToRecord{&spans, trace, std::move(name), std::move(app_id), unix_nanos()});
+void ServerStream::record_span_on_finish(const SpanSink& spans, std::string name,
+                                         std::string app_id) {
+  span_ = std::make_unique<SpanToRecord>(SpanToRecord{&spans, std::move(name), std::move(app_id)});
 }
 
 void ServerStream::record_span(const grpc::Status& status) const {
   const auto& s = *span_;
+  const auto& trace = call_.trace;
   const auto code = status.error_code();
   // OpenTelemetry's RPC conventions: on a server span these codes are errors, the others (a
   // caller's mistake, a refusal) are not.
@@ -122,12 +126,12 @@ void ServerStream::record_span(const grpc::Status& status) const {
   const auto slash = rpc.find('/');
   const std::string code_text = std::to_string(static_cast<int>(code));
   s.spans->emit(
-      {.trace = s.trace,
-       .id = s.trace.server_span,
-       .parent = s.trace.has_parent ? &s.trace.parent : nullptr,
+      {.trace = trace,
+       .id = trace.server_span,
+       .parent = trace.has_parent ? &trace.parent : nullptr,
        .name = s.name,
        .kind = SKIFF_SPAN_SERVER,
-       .start_unix_nanos = s.started_unix_nanos,
+       .start_unix_nanos = call_.started_unix_nanos(),
        .end_unix_nanos = unix_nanos(),
        .status = error ? static_cast<skiff_status_t>(code) : SKIFF_OK,
        .status_message = error ? std::string_view(status.error_message()) : std::string_view(),
@@ -142,7 +146,6 @@ void ServerStream::record_span(const grpc::Status& status) const {
 void ServerStream::log_on_finish(bool json) {
   log_ = true;
   log_json_ = json;
-  started_ = std::chrono::steady_clock::now();
 }
 void ServerStream::set_on_cancel(std::function<void()> fn) {
   bool run_now;

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "call/call_context.hpp"
 #include "plugin/bridge.hpp"
 #include "telemetry/spans.hpp"
 
@@ -35,6 +36,9 @@ class ServerStream final : public grpc::ServerGenericBidiReactor {
  public:
   static std::shared_ptr<ServerStream> create(grpc::GenericCallbackServerContext* context);
   grpc::GenericCallbackServerContext& context() { return *context_; }
+  // This sidecar's record of the call, made when the call arrived; the access log line and the
+  // server span are made from it when the call finishes.
+  CallContext& call_context() { return call_; }
 
   // False when the client half-closed or the call ended.
   boost::asio::awaitable<bool> read(grpc::ByteBuffer& message);
@@ -46,12 +50,11 @@ class ServerStream final : public grpc::ServerGenericBidiReactor {
   void set_on_cancel(std::function<void()> fn);
   // Writes the access log line of this call when it finishes (`--enable-api-logging`).
   void log_on_finish(bool json);
-  // Records this sidecar's server span of the call when it finishes: `trace` names the span
-  // (its server_span) and its parent; `name` is the RPC
+  // Records this sidecar's server span of the call when it finishes: the call context's trace
+  // names the span (its server_span) and its parent; `name` is the RPC
   // ("dapr.proto.runtime.v1.Dapr/InvokeService", or the app's method in proxy mode). `spans`
   // outlives the stream.
-  void record_span_on_finish(const SpanSink& spans, const CallTrace& trace, std::string name,
-                             std::string app_id);
+  void record_span_on_finish(const SpanSink& spans, std::string name, std::string app_id);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -72,12 +75,10 @@ class ServerStream final : public grpc::ServerGenericBidiReactor {
   bool finished_ = false;
   std::function<void()> on_cancel_;
   bool log_ = false, log_json_ = false;
-  std::chrono::steady_clock::time_point started_;
+  CallContext call_{CallIngress::kGrpcApi};
   struct SpanToRecord {
     const SpanSink* spans;
-    CallTrace trace;
     std::string name, app_id;
-    uint64_t started_unix_nanos;
   };
   std::unique_ptr<SpanToRecord> span_;  // only for a recorded (sampled) call
   void record_span(const grpc::Status& status) const;

@@ -36,12 +36,13 @@ std::string verb_for_policy(std::string_view verb, bool grpc_app) {
   return v;
 }
 
-void take_caller_from_certificate(CallHead& head) {
+void take_caller_from_certificate(CallHead& head, CallContext& context) {
   // With mTLS the transport verified who calls: that, not the head's claim, is what the app sees
-  // as dapr-caller-app-id and dapr-caller-namespace.
+  // as dapr-caller-app-id and dapr-caller-namespace, and what access control decides on.
   if (head.peer_identity.empty()) return;
   auto id = parse_spiffe_id(head.peer_identity);
   if (!id) return;  // the transport checked it; never reached
+  context.caller = *id;
   std::erase_if(head.headers, [](const Header& h) {
     return names_field(h.name, "dapr-caller-app-id") ||
            names_field(h.name, "dapr-caller-namespace");
@@ -73,34 +74,29 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
     co_await call.fail(SKIFF_ERR_UNAUTHENTICATED, "no verified caller identity on this connection");
     co_return;
   }
-  take_caller_from_certificate(head);
-  const bool recording = spans_ && start_trace(head);
-  if (!metrics_ && !recording) {
-    co_await serve_verified(call, head);
-    co_return;
-  }
-  const uint64_t started = recording ? unix_nanos() : 0;
+  CallContext context(CallIngress::kTransport);
+  take_caller_from_certificate(head, context);
+  const bool recording = spans_ && start_trace(head, context);
   if (metrics_) metrics_->request_received(head.caller_app_id);
-  co_await serve_verified(call, head);
-  if (recording) record_spans(head, call, started);
-  if (!metrics_) co_return;
+  co_await serve_verified(call, head, context);
   // The status the caller's app will see: the app's, or the one skiff maps a failure to. A call
   // whose caller went away before anything was answered has none.
-  const auto& outcome = call.outcome();
-  if (outcome.http_status)
-    metrics_->response_sent(head.caller_app_id, outcome.http_status);
-  else if (outcome.failure != SKIFF_OK)
-    metrics_->response_sent(head.caller_app_id, static_cast<int>(http_status_for(outcome.failure)));
+  context.http_status = call.outcome().http_status;
+  context.failure = call.outcome().failure;
+  if (recording) record_spans(head, context);
+  if (metrics_)
+    if (const int status = context.final_http_status())
+      metrics_->response_sent(head.caller_app_id, status);
 }
 
-bool Callee::start_trace(CallHead& head) const {
+bool Callee::start_trace(CallHead& head, CallContext& context) const {
   // Only a trace the caller's sidecar marked sampled is recorded here (parent-based sampling),
   // so that both sidecars record the same calls.
   std::optional<TraceParent> parent;
   for (const auto& h : head.headers)
     if (names_field(h.name, kTraceParentHeader)) parent = parse_traceparent(h.value);
   if (!parent || !parent->sampled) return false;
-  auto& trace = head.trace;
+  auto& trace = context.trace;
   trace = CallTrace{};
   trace.trace_id = parent->trace_id;
   trace.parent = parent->span_id;
@@ -117,13 +113,9 @@ bool Callee::start_trace(CallHead& head) const {
   return true;
 }
 
-void Callee::record_spans(const CallHead& head, const ServerCall& call, uint64_t started) const {
-  const auto& trace = head.trace;
-  const auto& outcome = call.outcome();
-  const int status = outcome.http_status ? outcome.http_status
-                     : outcome.failure != SKIFF_OK
-                         ? static_cast<int>(http_status_for(outcome.failure))
-                         : 0;
+void Callee::record_spans(const CallHead& head, const CallContext& context) const {
+  const auto& trace = context.trace;
+  const int status = context.final_http_status();
   const std::string status_text = status ? std::to_string(status) : std::string();
   const uint64_t ended = unix_nanos();
   if (trace.client_started) {
@@ -157,9 +149,9 @@ void Callee::record_spans(const CallHead& head, const ServerCall& call, uint64_t
                 .parent = &trace.parent,
                 .name = "skiff.Invocation/Call",
                 .kind = SKIFF_SPAN_SERVER,
-                .start_unix_nanos = started,
+                .start_unix_nanos = context.started_unix_nanos(),
                 .end_unix_nanos = ended,
-                .status = outcome.failure != SKIFF_OK ? outcome.failure
+                .status = context.failure != SKIFF_OK ? context.failure
                           : status >= 500             ? SKIFF_ERR_UNKNOWN
                                                       : SKIFF_OK,
                 .status_message = {},
@@ -173,10 +165,11 @@ void Callee::record_spans(const CallHead& head, const ServerCall& call, uint64_t
                                {"http.response.status_code", status_text}}});
 }
 
-asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
+asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head,
+                                             CallContext& context) {
   if (settings_.access_control.configured) {
     // Decided before anything reaches the app, on who the certificate says calls.
-    auto caller = parse_spiffe_id(head.peer_identity);
+    const auto& caller = context.caller;
     const bool proxied = is_grpc_proxy(head);
     std::string operation = head.method.starts_with('/') ? head.method : "/" + head.method;
     const std::string verb =
@@ -203,7 +196,7 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head) {
       co_return;
     }
   }
-  if (head.trace.recording) head.trace.client_started = unix_nanos();
+  if (context.trace.recording) context.trace.client_started = unix_nanos();
   co_await app_.serve(call, head);
 }
 

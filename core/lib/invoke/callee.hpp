@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "call/call_context.hpp"
 #include "config/settings.hpp"
 #include "invoke/app_client.hpp"
 #include "invoke/middleware_chain.hpp"
@@ -16,6 +17,7 @@ class Callee {
  public:
   // `app` is the app's HTTP or gRPC channel; it outlives the Callee.
   Callee(const Settings& settings, AppClient& app);
+  // The call's context is made here: this is where a call from another sidecar enters.
   boost::asio::awaitable<void> serve(ServerCall call, CallHead head);
   // Counts calls under Dapr's metric names; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
@@ -27,10 +29,11 @@ class Callee {
   void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
 
  private:
-  boost::asio::awaitable<void> serve_verified(ServerCall& call, CallHead& head);
-  bool start_trace(CallHead& head) const;
+  boost::asio::awaitable<void> serve_verified(ServerCall& call, CallHead& head,
+                                              CallContext& context);
+  bool start_trace(CallHead& head, CallContext& context) const;
   boost::asio::awaitable<void> answer_rejection(ServerCall& call, const Rejection& rejection) const;
-  void record_spans(const CallHead& head, const ServerCall& call, uint64_t started) const;
+  void record_spans(const CallHead& head, const CallContext& context) const;
   const Settings& settings_;
   AppClient& app_;
   ServiceMetrics* metrics_ = nullptr;

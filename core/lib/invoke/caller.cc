@@ -43,7 +43,8 @@ CallHead Caller::base_head(const InvokeTarget& target) const {
   return head;
 }
 
-TraceParent Caller::add_caller_headers(CallHead& head, bool server_span) const {
+TraceParent Caller::add_caller_headers(CallHead& head, CallContext& context,
+                                       bool server_span) const {
   // The caller's identity is this sidecar's to say: a client's own copy is dropped, as Dapr does.
   std::erase_if(head.headers, [](const Header& h) {
     return names_field(h.name, "dapr-caller-app-id") ||
@@ -53,35 +54,19 @@ TraceParent Caller::add_caller_headers(CallHead& head, bool server_span) const {
   if (!settings_.app_id.empty()) head.headers.push_back({"dapr-caller-app-id", settings_.app_id});
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
   head.headers.push_back({"dapr-callee-app-id", head.target_app_id});
-  bool from_app = false;
-  TraceParent carried =
-      carry_trace_context(head.headers, settings_.tracing_sampling_rate, &from_app);
-  auto& trace = head.trace;
-  trace = CallTrace{};
-  trace.trace_id = carried.trace_id;
-  trace.sampled = carried.sampled;
-  trace.has_parent = from_app;
-  if (from_app) trace.parent = carried.span_id;
-  if (spans_ && carried.sampled) {
-    trace.recording = true;
-    trace.has_server_span = server_span;
-    if (server_span) trace.server_span = new_span_id();
-    trace.client_span = new_span_id();
-    // The callee's sidecar continues from this sidecar's client span.
-    carried.span_id = trace.client_span;
-    set_traceparent(head.headers, carried);
-  }
-  return carried;
+  context.target_app_id = head.target_app_id;
+  return join_trace(head.headers, settings_.tracing_sampling_rate, spans_ != nullptr,
+                    {.server = server_span, .client = true}, context);
 }
 
-void Caller::record_client_span(const InvokeTarget& target, const CallHead& head, uint64_t started,
-                                const AttemptLog& log, int http_status, const Error* error) const {
-  const auto& trace = head.trace;
+void Caller::record_client_span(const InvokeTarget& target, const CallContext& context,
+                                uint64_t started, const Error* error) const {
+  const auto& trace = context.trace;
   const SpanId* parent = trace.has_server_span ? &trace.server_span
                          : trace.has_parent    ? &trace.parent
                                                : nullptr;
-  const std::string retries = std::to_string(std::max(0, log.attempts - 1));
-  const std::string status = std::to_string(http_status);
+  const std::string retries = std::to_string(std::max(0, context.attempts - 1));
+  const std::string status = std::to_string(context.http_status);
   spans_->emit({.trace = trace,
                 .id = trace.client_span,
                 .parent = parent,
@@ -94,7 +79,7 @@ void Caller::record_client_span(const InvokeTarget& target, const CallHead& head
                 .attributes = {{"rpc.system", "skiff"},
                                {"rpc.service", "skiff.Invocation"},
                                {"rpc.method", "Call"},
-                               {"server.address", log.address},
+                               {"server.address", context.address},
                                {"skiff.app_id", settings_.app_id},
                                {"skiff.target.app_id", target.app_id},
                                {"skiff.target.namespace", target.app_namespace},
@@ -114,40 +99,42 @@ asio::awaitable<Result<std::vector<std::string>>> Caller::addresses_of(const Inv
 }
 
 asio::awaitable<Result<Caller::Opened>> Caller::open(const InvokeTarget& target,
-                                                     const CallHead& head, const std::string* body,
-                                                     BodySource* stream) {
-  if (!middleware_) co_return co_await open_observed(target, head, body, stream);
+                                                     const CallHead& head, CallContext& context,
+                                                     const std::string* body, BodySource* stream) {
+  if (!middleware_) co_return co_await open_observed(target, head, context, body, stream);
   // The hooks edit a copy: only a sidecar with middleware pays for it.
   CallHead edited = head;
   auto state = middleware_->start_call();
   auto rejected = co_await middleware_->outbound(edited, state);
-  if (rejected) co_return rejected_answer(*rejected);
-  auto opened = co_await open_observed(target, edited, body, stream);
+  if (rejected) co_return rejected_answer(*rejected, context);
+  auto opened = co_await open_observed(target, edited, context, body, stream);
   if (!opened) co_return opened;
   rejected = co_await middleware_->response(edited, opened->head, state);
   if (rejected) {
     opened->call->cancel();  // the target's answer is not wanted
-    co_return rejected_answer(*rejected);
+    co_return rejected_answer(*rejected, context);
   }
   co_return opened;
 }
 
-Caller::Opened Caller::rejected_answer(const Rejection& rejection) {
+Caller::Opened Caller::rejected_answer(const Rejection& rejection, CallContext& context) {
   auto answer = answer_for(rejection);
+  context.http_status = answer.head.http_status;
   return Opened{std::nullopt, std::move(answer.head), std::move(answer.body)};
 }
 
 asio::awaitable<Result<Caller::Opened>> Caller::open_observed(const InvokeTarget& target,
                                                               const CallHead& head,
+                                                              CallContext& context,
                                                               const std::string* body,
                                                               BodySource* stream) {
-  AttemptLog log;
-  const bool recording = spans_ && head.trace.recording;
-  if (!metrics_ && !recording) co_return co_await open_uncounted(target, head, body, stream, log);
+  const bool recording = spans_ && context.trace.recording;
+  if (!metrics_ && !recording)
+    co_return co_await open_uncounted(target, head, context, body, stream);
   const auto started = ServiceMetrics::Clock::now();
   const uint64_t started_unix = recording ? unix_nanos() : 0;
   if (metrics_) metrics_->request_sent(target.app_id, false);
-  auto opened = co_await open_uncounted(target, head, body, stream, log);
+  auto opened = co_await open_uncounted(target, head, context, body, stream);
   if (metrics_) {
     if (opened)
       metrics_->response_received(target.app_id, opened->head.http_status, false, started);
@@ -155,16 +142,29 @@ asio::awaitable<Result<Caller::Opened>> Caller::open_observed(const InvokeTarget
       metrics_->call_failed(target.app_id, opened.error().code);
   }
   if (recording)
-    record_client_span(target, head, started_unix, log, opened ? opened->head.http_status : 0,
-                       opened ? nullptr : &opened.error());
+    record_client_span(target, context, started_unix, opened ? nullptr : &opened.error());
   co_return opened;
 }
 
 asio::awaitable<Result<Caller::Opened>> Caller::open_uncounted(const InvokeTarget& target,
                                                                const CallHead& head,
+                                                               CallContext& context,
                                                                const std::string* body,
-                                                               BodySource* stream,
-                                                               AttemptLog& log) {
+                                                               BodySource* stream) {
+  auto opened = co_await attempt_all(target, head, context, body, stream);
+  if (opened) {
+    context.http_status = opened->head.http_status;
+  } else {
+    context.failure = opened.error().code;
+  }
+  co_return opened;
+}
+
+asio::awaitable<Result<Caller::Opened>> Caller::attempt_all(const InvokeTarget& target,
+                                                            const CallHead& head,
+                                                            CallContext& context,
+                                                            const std::string* body,
+                                                            BodySource* stream) {
   if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked)
     co_return checked.error();
   auto resolved = co_await addresses_of(target);
@@ -174,8 +174,8 @@ asio::awaitable<Result<Caller::Opened>> Caller::open_uncounted(const InvokeTarge
   const int max_attempts = stream ? 1 : static_cast<int>(settings_.unavailable_retries) + 1;
   for (int attempt = 0;; ++attempt) {
     const std::string& address = addresses[attempt % addresses.size()];
-    log.attempts = attempt + 1;
-    log.address = address;
+    context.attempts = attempt + 1;
+    context.address = address;
     Attempt result = co_await call_once(address, head, body, stream);
     if (result.delivered) co_return std::move(result.result);
     // Every instance found unreachable is reported, whether or not a retry follows: a streamed
@@ -195,39 +195,47 @@ asio::awaitable<Result<Caller::Opened>> Caller::open_uncounted(const InvokeTarge
 }
 
 asio::awaitable<Result<ClientCall>> Caller::connect(const InvokeTarget& target,
-                                                    const CallHead& head) {
-  if (!middleware_) co_return co_await connect_observed(target, head);
+                                                    const CallHead& head, CallContext& context) {
+  if (!middleware_) co_return co_await connect_observed(target, head, context);
   CallHead edited = head;
   auto state = middleware_->start_call();
-  if (auto rejected = co_await middleware_->outbound(edited, state))
+  if (auto rejected = co_await middleware_->outbound(edited, state)) {
+    context.http_status = rejected->http_status;
     co_return make_error(status_for_http(static_cast<unsigned>(rejected->http_status)),
                          rejected->message);
-  co_return co_await connect_observed(target, edited);
+  }
+  co_return co_await connect_observed(target, edited, context);
 }
 
 asio::awaitable<Result<ClientCall>> Caller::connect_observed(const InvokeTarget& target,
-                                                             const CallHead& head) {
+                                                             const CallHead& head,
+                                                             CallContext& context) {
   // A streamed call's answer is relayed by its owner: only the start and a failure to start
   // are counted here, as Dapr counts proxied streams; its client span ends when it is set up.
   if (metrics_) metrics_->request_sent(target.app_id, true);
-  const bool recording = spans_ && head.trace.recording;
+  const bool recording = spans_ && context.trace.recording;
   const uint64_t started_unix = recording ? unix_nanos() : 0;
-  auto started = co_await connect_uncounted(target, head);
-  if (!started && metrics_) metrics_->call_failed(target.app_id, started.error().code);
+  auto started = co_await connect_uncounted(target, head, context);
+  if (!started) {
+    context.failure = started.error().code;
+    if (metrics_) metrics_->call_failed(target.app_id, started.error().code);
+  }
   if (recording)
-    record_client_span(target, head, started_unix, AttemptLog{1, ""}, 0,
-                       started ? nullptr : &started.error());
+    record_client_span(target, context, started_unix, started ? nullptr : &started.error());
   co_return started;
 }
 
 asio::awaitable<Result<ClientCall>> Caller::connect_uncounted(const InvokeTarget& target,
-                                                              const CallHead& head) {
+                                                              const CallHead& head,
+                                                              CallContext& context) {
   if (auto checked = check_call_head(head, BinaryValues::kSkipped); !checked)
     co_return checked.error();
   auto resolved = co_await addresses_of(target);
   if (!resolved) co_return resolved.error();
   Error last;
   for (const auto& address : *resolved) {
+    ++context.attempts;
+    context.address = address;
     auto call = transport_->start_call(address, head);
     if (call) {
       // The head goes out at once (a server may speak first in a bidirectional call), and its

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "call/body_source.hpp"
+#include "call/call_context.hpp"
 #include "config/settings.hpp"
 #include "invoke/middleware_chain.hpp"
 #include "invoke/target.hpp"
@@ -34,25 +35,27 @@ class Caller {
   // Runs the middleware's outbound hooks, resolves the target and carries head and body: a whole
   // body (`body`) is sent again to another instance while nothing was delivered; a streamed one
   // (`stream`) is sent once; then the response hooks. Errors carry the status the caller's app
-  // should see (see http_status_for).
+  // should see (see http_status_for). `context` gets the attempts and the target's answer.
   boost::asio::awaitable<Result<Opened>> open(const InvokeTarget& target, const CallHead& head,
-                                              const std::string* body, BodySource* stream);
+                                              CallContext& context, const std::string* body,
+                                              BodySource* stream);
 
   // Runs the middleware's outbound hooks, resolves the target, starts a call whose body the
   // caller streams itself (gRPC proxy mode) and sends its head. Tried on the next instance only
   // when the head could not be delivered. A middleware's rejection is an error with the status
   // Dapr maps its HTTP status to.
   boost::asio::awaitable<Result<ClientCall>> connect(const InvokeTarget& target,
-                                                     const CallHead& head);
+                                                     const CallHead& head, CallContext& context);
 
   // The head every call starts from: target, this sidecar as the caller, method and query.
   CallHead base_head(const InvokeTarget& target) const;
   // The headers a caller's sidecar owns: dapr-caller-app-id, dapr-caller-namespace and
   // dapr-callee-app-id, as Dapr adds them, and the W3C trace context (trace_headers.hpp).
-  // Returns the traceparent the call carries. With spans recorded, head.trace gets this
-  // sidecar's client span (and a server span when the entry point records one: `server_span`),
-  // and the traceparent names the client span.
-  TraceParent add_caller_headers(CallHead& head, bool server_span = false) const;
+  // Returns the traceparent the call carries; `context` gets the trace and the target. With
+  // spans recorded, the trace gets this sidecar's client span (and a server span when the entry
+  // point records one: `server_span`), and the traceparent names the client span.
+  TraceParent add_caller_headers(CallHead& head, CallContext& context,
+                                 bool server_span = false) const;
   const Settings& settings() const { return settings_; }
 
   // Invocations started and not finished, for a graceful shutdown.
@@ -76,25 +79,26 @@ class Caller {
   const SpanSink* spans() const { return spans_; }
 
  private:
-  static Opened rejected_answer(const Rejection& rejection);
-  // How the attempts went, for the client span.
-  struct AttemptLog {
-    int attempts = 0;
-    std::string address;
-  };
+  static Opened rejected_answer(const Rejection& rejection, CallContext& context);
   boost::asio::awaitable<Result<Opened>> open_observed(const InvokeTarget& target,
-                                                       const CallHead& head,
+                                                       const CallHead& head, CallContext& context,
                                                        const std::string* body, BodySource* stream);
   boost::asio::awaitable<Result<ClientCall>> connect_observed(const InvokeTarget& target,
-                                                              const CallHead& head);
+                                                              const CallHead& head,
+                                                              CallContext& context);
   boost::asio::awaitable<Result<Opened>> open_uncounted(const InvokeTarget& target,
-                                                        const CallHead& head,
-                                                        const std::string* body, BodySource* stream,
-                                                        AttemptLog& log);
-  void record_client_span(const InvokeTarget& target, const CallHead& head, uint64_t started,
-                          const AttemptLog& log, int http_status, const Error* error) const;
+                                                        const CallHead& head, CallContext& context,
+                                                        const std::string* body,
+                                                        BodySource* stream);
+  // All attempts of open_uncounted, without recording the outcome in the context.
+  boost::asio::awaitable<Result<Opened>> attempt_all(const InvokeTarget& target,
+                                                     const CallHead& head, CallContext& context,
+                                                     const std::string* body, BodySource* stream);
+  void record_client_span(const InvokeTarget& target, const CallContext& context, uint64_t started,
+                          const Error* error) const;
   boost::asio::awaitable<Result<ClientCall>> connect_uncounted(const InvokeTarget& target,
-                                                               const CallHead& head);
+                                                               const CallHead& head,
+                                                               CallContext& context);
   struct Attempt {
     bool delivered = false;  // false: the peer could not be reached, retrying is safe
     Result<Opened> result;

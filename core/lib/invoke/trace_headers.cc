@@ -46,6 +46,27 @@ TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_ra
   return carried;
 }
 
+TraceParent join_trace(std::vector<Header>& headers, double sampling_rate, bool record,
+                       SidecarSpans spans, CallContext& context) {
+  bool from_app = false;
+  TraceParent carried = carry_trace_context(headers, sampling_rate, &from_app);
+  auto& trace = context.trace;
+  trace = CallTrace{};
+  trace.trace_id = carried.trace_id;
+  trace.sampled = carried.sampled;
+  trace.has_parent = from_app;
+  if (from_app) trace.parent = carried.span_id;
+  if (!record || !carried.sampled) return carried;
+  trace.recording = true;
+  trace.has_server_span = spans.server;
+  if (spans.server) trace.server_span = carried.span_id = new_span_id();
+  if (spans.client) trace.client_span = carried.span_id = new_span_id();
+  // What follows (the callee's sidecar, or an endpoint outside the mesh) continues from the span
+  // this sidecar recorded last.
+  set_traceparent(headers, carried);
+  return carried;
+}
+
 void set_traceparent(std::vector<Header>& headers, const TraceParent& parent) {
   for (auto& h : headers)
     if (names_field(h.name, kTraceParentHeader)) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "call/call_context.hpp"
 #include "call/call_head.hpp"
 #include "common/trace_context.hpp"
 
@@ -25,6 +26,16 @@ inline constexpr std::string_view kGrpcTraceBinHeader = "grpc-trace-bin";
 // `from_app` tells whether it is the app's own (else a new trace).
 TraceParent carry_trace_context(std::vector<Header>& headers, double sampling_rate,
                                 bool* from_app = nullptr);
+
+// Caller side, for the call's context: carry_trace_context, and the trace it carries in
+// `context.trace`. When `record` (this sidecar records spans) and the trace is sampled, the trace
+// gets this sidecar's span ids, a server span when `spans.server` and a client span when
+// `spans.client`, and the traceparent sent on names the client span (else the server span).
+struct SidecarSpans {
+  bool server = false, client = false;
+};
+TraceParent join_trace(std::vector<Header>& headers, double sampling_rate, bool record,
+                       SidecarSpans spans, CallContext& context);
 
 // Replaces the traceparent in `headers` by one that names `span` as the parent of what follows.
 void set_traceparent(std::vector<Header>& headers, const TraceParent& parent);

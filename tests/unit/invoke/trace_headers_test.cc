@@ -61,5 +61,59 @@ TEST(AddGrpcTraceBin, MatchesTheTraceparent) {
   EXPECT_EQ(parse_grpc_trace_bin(bins[0]), parse_traceparent(kValid));
 }
 
+TEST(JoinTrace, RecordsTheAppsParentAndNamesTheLastSpanInTheTraceparentSentOn) {
+  std::vector<Header> headers{{"traceparent", std::string(kValid)}};
+  CallContext context(CallIngress::kHttpApi);
+  auto sent = join_trace(headers, 0, true, {.server = true, .client = true}, context);
+  const auto app = parse_traceparent(kValid);
+  ASSERT_TRUE(app);
+  EXPECT_TRUE(context.traced());
+  EXPECT_EQ(context.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_TRUE(context.trace.recording);
+  EXPECT_TRUE(context.trace.has_parent);
+  EXPECT_EQ(context.trace.parent, app->span_id);
+  EXPECT_TRUE(context.trace.has_server_span);
+  EXPECT_NE(context.trace.server_span, context.trace.client_span);
+  EXPECT_NE(context.trace.server_span, app->span_id);
+  // The callee's sidecar continues from this sidecar's client span.
+  EXPECT_EQ(sent.span_id, context.trace.client_span);
+  EXPECT_EQ(values(headers, "traceparent"), std::vector<std::string>{sent.header()});
+}
+
+TEST(JoinTrace, AnUnsampledOrUnrecordedCallKeepsTheAppsTraceparentAndRecordsNothing) {
+  constexpr std::string_view kUnsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+  for (auto [traceparent, record] : {std::pair{kUnsampled, true}, std::pair{kValid, false}}) {
+    std::vector<Header> headers{{"traceparent", std::string(traceparent)}};
+    CallContext context(CallIngress::kGrpcApi);
+    auto sent = join_trace(headers, 1, record, {.server = true, .client = true}, context);
+    EXPECT_EQ(sent.header(), traceparent);
+    EXPECT_EQ(values(headers, "traceparent"), std::vector<std::string>{std::string(traceparent)});
+    EXPECT_FALSE(context.trace.recording);
+    EXPECT_EQ(context.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  }
+}
+
+TEST(JoinTrace, ANewTraceHasNoParent) {
+  std::vector<Header> headers;
+  CallContext context(CallIngress::kHttpApi);
+  auto sent = join_trace(headers, 1, true, {.server = true}, context);
+  EXPECT_FALSE(context.trace.has_parent);
+  EXPECT_TRUE(context.trace.recording);
+  EXPECT_EQ(sent.span_id, context.trace.server_span);
+  EXPECT_EQ(context.trace_id_hex(), sent.trace_id_hex());
+}
+
+TEST(CallContext, TheFinalStatusIsTheAnswerElseTheFailureElseNone) {
+  CallContext context(CallIngress::kTransport);
+  EXPECT_EQ(context.final_http_status(), 0);
+  EXPECT_EQ(context.trace_id_hex(), "");
+  context.failure = SKIFF_ERR_UNAVAILABLE;
+  EXPECT_EQ(context.final_http_status(), static_cast<int>(http_status_for(SKIFF_ERR_UNAVAILABLE)));
+  context.http_status = 404;
+  EXPECT_EQ(context.final_http_status(), 404);
+  // Spans carry wall-clock time; the call started before it was asked.
+  EXPECT_LE(context.started_unix_nanos(), unix_nanos());
+}
+
 }  // namespace
 }  // namespace skiff
