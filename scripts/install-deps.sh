@@ -18,6 +18,8 @@ packages=(
   etcd-server etcd-client dnsmasq-base avahi-daemon avahi-utils dbus
   # a real Prometheus server and promtool for the metrics tests
   prometheus
+  # abidw reads the plugin ABI's layout for the ABI stability check (tests/abi)
+  abigail-tools
 )
 
 # Node.js and npm for the test with Dapr's JavaScript SDK (from the npm registry): Debian's, unless
