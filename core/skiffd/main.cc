@@ -15,11 +15,16 @@
 int main(int argc, char** argv) {
   CLI::App app{"skiffd: the skiff service-invocation sidecar", "skiffd"};
   std::string config_file;
+  std::string app_config_file;
   bool check_config = false;
   bool print_reference = false;
   bool version = false;
   app.add_option("--config", config_file,
                  "skiff TOML file (default: /etc/skiff/skiff.toml plus /etc/skiff/skiff.d/*.toml)");
+  // One host, several sidecars (skiffd@<app>.service): the shared files, then the app's own.
+  app.add_option("--app-config", app_config_file,
+                 "skiff TOML file read after the others, whose keys win (e.g. "
+                 "/etc/skiff/apps/<app-id>.toml)");
   app.add_flag("--check-config", check_config, "Validate the configuration and exit");
   app.add_flag("--print-config-reference", print_reference,
                "Print the configuration key table of docs/configuration.md and exit");
@@ -57,6 +62,7 @@ int main(int argc, char** argv) {
     files.push_back(config_file);
   else
     files = skiff::default_config_files();
+  if (!app_config_file.empty()) files.push_back(app_config_file);
   auto settings = skiff::load_settings(files, flags.given());
   if (!settings) {
     std::cerr << "skiffd: invalid configuration: " << settings.error().message << "\n";

@@ -24,6 +24,7 @@
 #include "plugin/host_services.hpp"
 #include "plugin/middleware_instance.hpp"
 #include "runtime/observers.hpp"
+#include "runtime/service_manager.hpp"
 #include "runtime/startup_check.hpp"
 #include "security/identity_keeper.hpp"
 #include "telemetry/service_metrics.hpp"
@@ -273,6 +274,7 @@ int run_sidecar(const Settings& settings) {
   const std::string advertise = settings.effective_advertise_address();
   const bool registers = !settings.app_id.empty();
   auto shutdown = [&]() -> asio::awaitable<void> {
+    notify_service_manager("STOPPING=1");
     http_server.stop();
     grpc_api->shutdown();
     // Calls the app already made get the transport's grace period to finish.
@@ -326,6 +328,10 @@ int run_sidecar(const Settings& settings) {
             settings.app_id.empty() ? "(none)" : settings.app_id, settings.app_namespace,
             settings.http_listen(), *http_port, settings.grpc_listen(), *grpc_port, advertise,
             *internal_port, settings.resolver_type, settings.transport_type);
+        // Type=notify: systemd starts what is ordered after this unit only now.
+        notify_service_manager(fmt::format("READY=1\nSTATUS=serving app-id={} on http port {}",
+                                           settings.app_id.empty() ? "(none)" : settings.app_id,
+                                           *http_port));
       },
       asio::detached);
 
