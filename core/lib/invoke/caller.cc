@@ -295,7 +295,7 @@ asio::awaitable<Caller::Attempt> Caller::call_once(const std::string& address, c
         !unreachable,
         make_error(unreachable ? SKIFF_ERR_INTERNAL : head_result.status, head_result.message)};
   }
-  co_return Attempt{true, Opened{std::move(*call), std::move(head_result.head)}};
+  co_return Attempt{true, Opened{std::move(*call), std::move(head_result.head), {}}};
 }
 
 }  // namespace skiff
