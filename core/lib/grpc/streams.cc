@@ -91,8 +91,8 @@ void ServerStream::finish(const grpc::Status& status) {
     };
     // An invocation knows the trace it joined; any other call, at most the client's.
     std::string trace_id = call_.trace_id_hex();
-    if (auto parent = parse_traceparent(value("traceparent")); trace_id.empty() && parent)
-      trace_id = parent->trace_id_hex();
+    if (trace_id.empty())
+      if (auto parent = parse_traceparent(value("traceparent"))) trace_id = parent->trace_id_hex();
     log_api_call(
         {.protocol = "gRPC",
          .method = context_->method(),

@@ -42,13 +42,13 @@ void take_caller_from_certificate(CallHead& head, CallContext& context) {
   if (head.peer_identity.empty()) return;
   auto id = parse_spiffe_id(head.peer_identity);
   if (!id) return;  // the transport checked it; never reached
-  context.caller = *id;
+  const auto& caller = context.caller.emplace(std::move(*id));
   std::erase_if(head.headers, [](const Header& h) {
     return names_field(h.name, "dapr-caller-app-id") ||
            names_field(h.name, "dapr-caller-namespace");
   });
-  head.caller_namespace = id->app_namespace;
-  head.caller_app_id = id->app_id == kAnonymousApp ? std::string() : id->app_id;
+  head.caller_namespace = caller.app_namespace;
+  head.caller_app_id = caller.app_id == kAnonymousApp ? std::string() : caller.app_id;
   if (!head.caller_app_id.empty())
     head.headers.push_back({"dapr-caller-app-id", head.caller_app_id});
   head.headers.push_back({"dapr-caller-namespace", head.caller_namespace});
