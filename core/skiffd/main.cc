@@ -50,7 +50,6 @@ int main(int argc, char** argv) {
   }
 
   std::vector<std::string> notes = flags.ignored();
-  std::vector<std::filesystem::path> files;
   auto ext = std::filesystem::path(config_file).extension();
   if (ext == ".yaml" || ext == ".yml") {
     // daprd's --config names a Dapr Configuration resource; skiff's configuration is TOML.
@@ -58,12 +57,18 @@ int main(int argc, char** argv) {
                     ": a Dapr Configuration (YAML) file; skiffd reads TOML");
     config_file.clear();
   }
-  if (!config_file.empty())
-    files.push_back(config_file);
-  else
-    files = skiff::default_config_files();
-  if (!app_config_file.empty()) files.push_back(app_config_file);
-  auto settings = skiff::load_settings(files, flags.given());
+  // Start-up reads these files, and SIGHUP the same ones again (drop-ins found anew), with the
+  // same flags on top.
+  auto load = [config_file, app_config_file, given = flags.given()] {
+    std::vector<std::filesystem::path> files;
+    if (!config_file.empty())
+      files.push_back(config_file);
+    else
+      files = skiff::default_config_files();
+    if (!app_config_file.empty()) files.push_back(app_config_file);
+    return skiff::load_settings(files, given);
+  };
+  auto settings = load();
   if (!settings) {
     std::cerr << "skiffd: invalid configuration: " << settings.error().message << "\n";
     return 2;
@@ -97,7 +102,7 @@ int main(int argc, char** argv) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
-  int code = skiff::run_sidecar(*settings);
+  int code = skiff::run_sidecar(*settings, load);
   spdlog::shutdown();  // drains the log queue
   return code;
 }

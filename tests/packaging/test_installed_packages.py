@@ -2,7 +2,8 @@
 plugin built from the installed SDK alone (the example, copied out of the -dev package's docs) and
 installed into the plugin directory the SDK names, and two installed sidecars started as
 skiffd@.service starts them (its command line, as the skiff user, with the unit's state
-directory, telling readiness on a notify socket) carrying a call through that plugin.
+directory, telling readiness on a notify socket) carrying a call through that plugin, and
+reloaded as `systemctl reload` does (the unit's ExecReload).
 Runs only when SKIFF_DEB_DIR names the built packages (scripts/package.sh --test): it installs
 them system-wide, and purges them when it is done."""
 import glob
@@ -186,6 +187,20 @@ def test_a_plugin_built_from_the_installed_sdk_runs_in_the_installed_daemon(inst
             r = requests.post(f"http://127.0.0.1:{order_http}/v1.0/invoke/test-stock/method/x",
                               data=b"x", timeout=10)
             assert r.status_code == 403, r.text  # not in the plugin's targets
+            # `systemctl reload skiffd@test-cart` after an edit of the app's file: the unit's
+            # ExecReload, then the new policy decides the next call.
+            cart = sidecars[0]
+            cart_file = APPS / "test-cart.toml"
+            cart_file.write_text(cart_file.read_text() + '[access_control]\ndefault_action = "deny"\n')
+            unit = (UNITS / "skiffd@.service").read_text()
+            reload_command = re.search(r"^ExecReload=(.*)$", unit, re.M).group(1)
+            run(*reload_command.replace("$MAINPID", str(cart.proc.pid)).split())
+            assert "RELOADING=1" in cart.notify.recv(4096).decode().split("\n")
+            ready = cart.notify.recv(4096).decode()
+            assert "READY=1" in ready.split("\n") and "refused" not in ready, ready
+            r = requests.post(f"http://127.0.0.1:{order_http}/v1.0/invoke/test-cart/method/orders",
+                              data=b"packaged", timeout=10)
+            assert r.status_code == 403 and "access control policy has denied" in r.text, r.text
             # The state directory the unit gives: the sidecars' shared registry and the local CA,
             # owned by the service user.
             state = pathlib.Path("/var/lib/skiff")

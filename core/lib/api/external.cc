@@ -84,12 +84,13 @@ std::optional<ExternalEndpoint> parse_base_url(std::string_view url) {
   return ep;
 }
 
-Result<std::unique_ptr<ExternalCaller>> ExternalCaller::create(asio::io_context& io,
-                                                               const Settings& settings) {
+Result<std::unique_ptr<ExternalCaller>> ExternalCaller::create(
+    asio::io_context& io, const Settings& settings,
+    const std::vector<HttpEndpointConfig>& endpoints) {
   std::unique_ptr<ExternalCaller> caller(new ExternalCaller(io, settings));
   caller->pools_ = std::make_shared<Pools>();
   std::string error;
-  for (const auto& cfg : settings.http_endpoints) {
+  for (const auto& cfg : endpoints) {
     auto ep = parse_base_url(cfg.base_url);
     if (!ep)
       return make_error(SKIFF_ERR_INVALID_ARGUMENT,
@@ -301,7 +302,8 @@ struct ExternalCaller::Pools {
 };
 
 asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const std::string& method,
-                                             const std::string& query, HttpExchange& exchange) {
+                                             const std::string& query, HttpExchange& exchange,
+                                             double sampling_rate) {
   const std::string origin = (ep.tls ? "https://" : "http://") + ep.host + ":" + ep.port;
   const std::string label = ep.name.empty() ? origin : ep.name;
   // Logged and traced as the target, whether or not it is reached.
@@ -322,14 +324,14 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
   // A pooled keep-alive connection first.
   if (!ep.tls) {
     if (auto s = pools_->take(pools_->plain, key)) {
-      if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms,
-                                 settings_.tracing_sampling_rate, record_spans_))
+      if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms, sampling_rate,
+                                 record_spans_))
         pools_->give(pools_->plain, key, std::move(s));
       co_return;
     }
   } else if (auto s = pools_->take(pools_->tls, key)) {
-    if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms,
-                               settings_.tracing_sampling_rate, record_spans_))
+    if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms, sampling_rate,
+                               record_spans_))
       pools_->give(pools_->tls, key, std::move(s));
     co_return;
   }
@@ -358,8 +360,8 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
   else
     tcp_stream->expires_never();
   if (!ep.tls) {
-    if (co_await exchange_with(*tcp_stream, ep, label, target, exchange, timeout_ms,
-                               settings_.tracing_sampling_rate, record_spans_))
+    if (co_await exchange_with(*tcp_stream, ep, label, target, exchange, timeout_ms, sampling_rate,
+                               record_spans_))
       pools_->give(pools_->plain, key, std::move(tcp_stream));
     co_return;
   }
@@ -381,8 +383,8 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     co_await exchange.send(res);
     co_return;
   }
-  if (co_await exchange_with(*tls, ep, label, target, exchange, timeout_ms,
-                             settings_.tracing_sampling_rate, record_spans_))
+  if (co_await exchange_with(*tls, ep, label, target, exchange, timeout_ms, sampling_rate,
+                             record_spans_))
     pools_->give(pools_->tls, key, std::move(tls));
 }
 

@@ -30,14 +30,23 @@ class ExternalCaller {
  public:
   // Fails with a message naming the endpoint when a certificate or key cannot be loaded.
   static Result<std::unique_ptr<ExternalCaller>> create(boost::asio::io_context& io,
-                                                        const Settings& settings);
+                                                        const Settings& settings) {
+    return create(io, settings, settings.http_endpoints);
+  }
+  // With these endpoints in place of the settings' own (a reload's new [[http_endpoints]]);
+  // `settings` gives the timeouts and outlives the caller.
+  static Result<std::unique_ptr<ExternalCaller>> create(
+      boost::asio::io_context& io, const Settings& settings,
+      const std::vector<HttpEndpointConfig>& endpoints);
 
   const ExternalEndpoint* find(std::string_view name) const;
   // A full URL ("https://host:port/base") as an endpoint with the system trust store.
   Result<ExternalEndpoint> from_url(std::string_view url) const;
-  // Calls `method` (still percent-encoded) with `query` on the endpoint and relays the answer.
+  // Calls `method` (still percent-encoded) with `query` on the endpoint and relays the answer;
+  // a trace that starts here is sampled at `sampling_rate`.
   boost::asio::awaitable<void> invoke(const ExternalEndpoint& endpoint, const std::string& method,
-                                      const std::string& query, HttpExchange& exchange);
+                                      const std::string& query, HttpExchange& exchange,
+                                      double sampling_rate);
   std::vector<std::string> names() const;
   // Calls of sampled traces get a server span (the Router records it) that the endpoint's own
   // span continues from; false: the trace is only carried on.

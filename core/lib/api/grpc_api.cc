@@ -102,18 +102,20 @@ void GrpcApi::shutdown() {
 
 grpc::ServerGenericBidiReactor* GrpcApi::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
   auto stream = ServerStream::create(ctx);
-  if (settings_.api_logging) stream->log_on_finish(settings_.log_json);
+  // The token and API logging as the last reload left them.
+  const auto now = caller_.settings_now();
+  if (now->api_logging) stream->log_on_finish(now->log_json);
   const std::string& method = ctx->method();
   auto spawn = [&](asio::awaitable<void> work) {
     asio::co_spawn(call_executor(io_), std::move(work), asio::detached);
   };
-  if (!settings_.api_token.empty()) {
+  if (!now->api_token.empty()) {
     const auto& md = ctx->client_metadata();
     auto it = md.find(std::string(kApiTokenHeader));
     std::string_view given = it == md.end()
                                  ? std::string_view()
                                  : std::string_view(it->second.data(), it->second.size());
-    if (!api_token_matches(settings_.api_token, given)) {
+    if (!api_token_matches(now->api_token, given)) {
       stream->finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid api token"));
       return stream.get();
     }
@@ -163,7 +165,8 @@ asio::awaitable<void> GrpcApi::get_metadata(std::shared_ptr<ServerStream> s) {
     rc->set_type(c.type);
     rc->set_version(c.version);
   }
-  for (const auto& e : info_.http_endpoints) res.add_http_endpoints()->set_name(e);
+  for (const auto& e : caller_.settings_now()->http_endpoints)
+    res.add_http_endpoints()->set_name(e.name);
   auto* app = res.mutable_app_connection_properties();
   app->set_port(static_cast<int32_t>(settings_.app_port));
   app->set_protocol(settings_.app_protocol);

@@ -62,7 +62,9 @@ std::string_view method_label(const http::request_header<>& req) {
 }  // namespace
 
 asio::awaitable<void> Router::handle(HttpExchange& exchange) {
-  if (!metrics_ && !spans_ && !settings_.api_logging) co_return co_await route(exchange);
+  // One snapshot for the request: a reload while it runs does not change it half-way.
+  const auto now = settings_now(live_, settings_);
+  if (!metrics_ && !spans_ && !now->api_logging) co_return co_await route(exchange, *now);
   auto& context = exchange.context();
   auto& req = exchange.header();
   // Copied: routing edits the request's headers.
@@ -70,22 +72,21 @@ asio::awaitable<void> Router::handle(HttpExchange& exchange) {
   std::string_view target = req.target();
   const std::string_view path_label = route_label(target.substr(0, target.find('?')), req);
   // Copied before routing, which may rewrite the request: "POST /v1.0/invoke/cart/method/x".
-  const std::string logged =
-      settings_.api_logging
-          ? std::string(req.method_string()) + " " + std::string(target.substr(0, target.find('?')))
-          : std::string();
+  const std::string logged = now->api_logging ? std::string(req.method_string()) + " " +
+                                                    std::string(target.substr(0, target.find('?')))
+                                              : std::string();
   if (metrics_) metrics_->http_request_started(method, path_label);
-  co_await route(exchange);
+  co_await route(exchange, *now);
   // What the app was answered, whoever answered it (the target, a middleware, this sidecar).
   context.http_status = static_cast<int>(exchange.status_sent());
   if (metrics_)
     metrics_->http_request_done(method, path_label, exchange.status_sent(), context.started);
   if (spans_ && context.trace.recording && context.trace.has_server_span)
     record_server_span(context, method, path_label);
-  if (settings_.api_logging) log_call(exchange, logged);
+  if (now->api_logging) log_call(exchange, logged, now->log_json);
 }
 
-void Router::log_call(HttpExchange& exchange, std::string_view method) const {
+void Router::log_call(HttpExchange& exchange, std::string_view method, bool json) const {
   const auto& req = exchange.header();
   const auto& context = exchange.context();
   const std::string trace_id = context.trace_id_hex();
@@ -97,7 +98,7 @@ void Router::log_call(HttpExchange& exchange, std::string_view method) const {
                 .user_agent = req[http::field::user_agent],
                 .trace_id = trace_id,
                 .target_app_id = context.target_app_id},
-               settings_.log_json);
+               json);
 }
 
 void Router::record_server_span(const CallContext& context, std::string_view method,
@@ -122,16 +123,16 @@ void Router::record_server_span(const CallContext& context, std::string_view met
                                {"skiff.app_id", settings_.app_id}}});
 }
 
-Router::Router(const Settings& settings, Caller& caller, ExternalCaller& external,
+Router::Router(const Settings& settings, Caller& caller, std::shared_ptr<ExternalCaller> external,
                const SidecarInfo& info)
-    : settings_(settings), caller_(caller), external_(external), info_(info) {}
+    : settings_(settings), caller_(caller), external_(std::move(external)), info_(info) {}
 
-Response Router::metadata() const {
+Response Router::metadata(const Settings& now) const {
   auto components = nlohmann::json::array();
   for (const auto& c : info_.components)
     components.push_back({{"name", c.name}, {"type", c.type}, {"version", c.version}});
   auto endpoints = nlohmann::json::array();
-  for (const auto& e : info_.http_endpoints) endpoints.push_back({{"name", e}});
+  for (const auto& e : now.http_endpoints) endpoints.push_back({{"name", e.name}});
   nlohmann::json body = {
       {"id", settings_.app_id},
       {"runtimeVersion", "skiff-" SKIFF_VERSION},
@@ -168,15 +169,15 @@ Response Router::metadata() const {
   return res;
 }
 
-asio::awaitable<void> Router::route(HttpExchange& exchange) {
+asio::awaitable<void> Router::route(HttpExchange& exchange, const Settings& now) {
   auto& req = exchange.header();
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
 
   Response res;
   const bool health = path == "/v1.0/healthz" || path == "/v1.0/healthz/outbound";
-  if (!health && !settings_.api_token.empty() &&
-      !api_token_matches(settings_.api_token, req[kApiTokenHeader])) {
+  if (!health && !now.api_token.empty() &&
+      !api_token_matches(now.api_token, req[kApiTokenHeader])) {
     // Dapr answers a plain text 401.
     res = Response{http::status::unauthorized, 11};
     res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -189,7 +190,7 @@ asio::awaitable<void> Router::route(HttpExchange& exchange) {
   if (health) {
     res = no_content();
   } else if (path == "/v1.0/metadata" && req.method() == http::verb::get) {
-    res = metadata();
+    res = metadata(now);
   } else {
     Result<InvokeTarget> parsed =
         make_error(SKIFF_ERR_NOT_FOUND,
@@ -202,17 +203,21 @@ asio::awaitable<void> Router::route(HttpExchange& exchange) {
       parsed = target_from_header(*basic, target, settings_.app_namespace);
       req.erase(http::field::authorization);
     }
+    // Held to the end of the call: a reload may replace it meanwhile.
+    const std::shared_ptr<ExternalCaller> external = external_.load(std::memory_order_acquire);
     if (parsed && parsed->is_url) {
-      auto endpoint = external_.from_url(parsed->app_id);
+      auto endpoint = external->from_url(parsed->app_id);
       if (endpoint) {
-        co_await external_.invoke(*endpoint, parsed->method, parsed->query, exchange);
+        co_await external->invoke(*endpoint, parsed->method, parsed->query, exchange,
+                                  now.tracing_sampling_rate);
         co_return;
       }
       parsed = endpoint.error();
     } else if (parsed) {
       // As with Dapr, a named HTTP endpoint wins over an app of the same name.
-      if (const auto* endpoint = external_.find(parsed->app_id)) {
-        co_await external_.invoke(*endpoint, parsed->method, parsed->query, exchange);
+      if (const auto* endpoint = external->find(parsed->app_id)) {
+        co_await external->invoke(*endpoint, parsed->method, parsed->query, exchange,
+                                  now.tracing_sampling_rate);
         co_return;
       }
       co_await invoke_over_http(caller_, *parsed, exchange);

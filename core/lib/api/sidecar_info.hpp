@@ -1,6 +1,6 @@
 // What the metadata endpoints (HTTP /v1.0/metadata, gRPC Dapr/GetMetadata) report about this
-// sidecar beyond its settings: the plugin components it runs, its named HTTP endpoints and its
-// workload identity.
+// sidecar beyond its settings: the plugin components it runs and its workload identity (the named
+// HTTP endpoints come from the live settings, which a reload changes).
 #pragma once
 
 #include <memory>
@@ -18,7 +18,6 @@ struct SidecarInfo {
     std::string version;  // the plugin's version
   };
   std::vector<Component> components;
-  std::vector<std::string> http_endpoints;
   // This sidecar's certificate (mTLS), or null with mTLS off.
   std::shared_ptr<const WorkloadTls> workload_tls;
 };

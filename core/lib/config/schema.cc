@@ -1,5 +1,6 @@
 #include "config/schema.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include "common/units.hpp"
@@ -194,6 +195,18 @@ std::span<const KeySpec> config_schema() {
   return specs();
 }
 
+bool is_reloadable(std::string_view key) {
+  // Each is read from the live settings once per call (config/live_settings.hpp).
+  static constexpr std::string_view kReloadable[] = {"app.token",
+                                                     "api.token",
+                                                     "invoke.unavailable_retries",
+                                                     "invoke.retry_backoff",
+                                                     "tracing.sampling_rate",
+                                                     "log.level",
+                                                     "log.api_calls"};
+  return std::find(std::begin(kReloadable), std::end(kReloadable), key) != std::end(kReloadable);
+}
+
 const KeySpec* find_key(std::string_view key) {
   for (const auto& s : specs())
     if (s.key == key) return &s;
@@ -263,7 +276,8 @@ std::string render_configuration_reference() {
       type += " " + std::to_string(s.min) + "–" + std::to_string(s.max);
     }
     out << "| `" << s.key << "` | " << type << " | `" << default_text(s) << "` | "
-        << (s.flag.empty() ? "" : "`" + std::string(s.flag) + "`") << " | " << s.doc << " |\n";
+        << (s.flag.empty() ? "" : "`" + std::string(s.flag) + "`") << " | " << s.doc
+        << (is_reloadable(s.key) ? " A reload applies a new value." : "") << " |\n";
   }
   return out.str();
 }

@@ -42,6 +42,9 @@ struct KeySpec {
 
 std::span<const KeySpec> config_schema();
 const KeySpec* find_key(std::string_view key);
+// Whether a reload (SIGHUP) applies a new value of this key to the running sidecar; the others
+// keep their value until a restart. [[http_endpoints]] and [access_control] reload too.
+bool is_reloadable(std::string_view key);
 std::string_view kind_name(KeyKind kind);
 // The default value of a key as written in docs ("4Mi", "\"127.0.0.1\"", "[]").
 std::string default_text(const KeySpec& spec);

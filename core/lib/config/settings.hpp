@@ -21,6 +21,7 @@ struct HttpEndpointConfig {
   std::string ca_file;    // PEM CAs to verify the server; empty: the system trust store
   std::string cert_file;  // PEM client certificate (chain), with key_file
   std::string key_file;
+  bool operator==(const HttpEndpointConfig&) const = default;
 };
 
 // An observer plugin named in [[observers]]: it gets the sidecar's spans (on_span), log records
@@ -45,11 +46,13 @@ struct AccessOperation {
   std::string name;                // "/orders/*", "/pkg.Service/**", ...
   std::vector<std::string> verbs;  // upper case; empty or "*": any
   bool allow = false;
+  bool operator==(const AccessOperation&) const = default;
 };
 struct AccessPolicy {
   std::string app_id, app_namespace = "default", trust_domain;  // trust domain empty: global
   std::optional<bool> default_allow;                            // empty: the global default
   std::vector<AccessOperation> operations;
+  bool operator==(const AccessPolicy&) const = default;
 };
 struct AccessControl {
   bool configured = false;

@@ -167,14 +167,16 @@ void Callee::record_spans(const CallHead& head, const CallContext& context) cons
 
 asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head,
                                              CallContext& context) {
-  if (settings_.access_control.configured) {
+  // One snapshot for the call: a reload while it runs does not change its policy half-way.
+  const auto now = settings_now(live_, settings_);
+  if (now->access_control.configured) {
     // Decided before anything reaches the app, on who the certificate says calls.
     const auto& caller = context.caller;
     const bool proxied = is_grpc_proxy(head);
     std::string operation = head.method.starts_with('/') ? head.method : "/" + head.method;
     const std::string verb =
         proxied ? std::string() : verb_for_policy(head.verb, app_.speaks_grpc());
-    auto decision = caller ? decide_access(settings_.access_control, *caller, operation, verb)
+    auto decision = caller ? decide_access(now->access_control, *caller, operation, verb)
                            : AccessDecision{false, "access control needs a verified caller"};
     if (!decision.allowed) {
       spdlog::info("{}", decision.why);
@@ -185,8 +187,8 @@ asio::awaitable<void> Callee::serve_verified(ServerCall& call, CallHead& head,
   // The app's token is this sidecar's to send; whatever came with the call goes.
   std::erase_if(head.headers,
                 [](const Header& h) { return boost::beast::iequals(h.name, kApiTokenHeader); });
-  if (!settings_.app_token.empty())
-    head.headers.push_back({std::string(kApiTokenHeader), settings_.app_token});
+  if (!now->app_token.empty())
+    head.headers.push_back({std::string(kApiTokenHeader), now->app_token});
   // The middleware's states for this call live until the app answered.
   std::optional<MiddlewareChain::CallState> middleware_state;
   if (middleware_) {

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "call/call_context.hpp"
+#include "config/live_settings.hpp"
 #include "config/settings.hpp"
 #include "invoke/app_client.hpp"
 #include "invoke/middleware_chain.hpp"
@@ -27,6 +28,9 @@ class Callee {
   }
   // Records the spans of sampled calls; null or inactive: none.
   void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
+  // Access control and the app's token from these, as a reload changes them; null: the fixed
+  // settings.
+  void set_live(const LiveSettings* live) { live_ = live; }
 
  private:
   boost::asio::awaitable<void> serve_verified(ServerCall& call, CallHead& head,
@@ -35,6 +39,7 @@ class Callee {
   boost::asio::awaitable<void> answer_rejection(ServerCall& call, const Rejection& rejection) const;
   void record_spans(const CallHead& head, const CallContext& context) const;
   const Settings& settings_;
+  const LiveSettings* live_ = nullptr;
   AppClient& app_;
   ServiceMetrics* metrics_ = nullptr;
   const SpanSink* spans_ = nullptr;

@@ -55,7 +55,7 @@ TraceParent Caller::add_caller_headers(CallHead& head, CallContext& context,
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
   head.headers.push_back({"dapr-callee-app-id", head.target_app_id});
   context.target_app_id = head.target_app_id;
-  return join_trace(head.headers, settings_.tracing_sampling_rate, spans_ != nullptr,
+  return join_trace(head.headers, settings_now()->tracing_sampling_rate, spans_ != nullptr,
                     {.server = server_span, .client = true}, context);
 }
 
@@ -171,7 +171,8 @@ asio::awaitable<Result<Caller::Opened>> Caller::attempt_all(const InvokeTarget& 
   if (!resolved) co_return resolved.error();
   const auto& addresses = *resolved;
   // A streamed body cannot be sent twice: one attempt.
-  const int max_attempts = stream ? 1 : static_cast<int>(settings_.unavailable_retries) + 1;
+  const auto now = settings_now();
+  const int max_attempts = stream ? 1 : static_cast<int>(now->unavailable_retries) + 1;
   for (int attempt = 0;; ++attempt) {
     const std::string& address = addresses[attempt % addresses.size()];
     context.attempts = attempt + 1;
@@ -185,9 +186,9 @@ asio::awaitable<Result<Caller::Opened>> Caller::attempt_all(const InvokeTarget& 
     spdlog::debug("sidecar {} of {} unreachable, retrying ({}/{})", address, target.app_id,
                   attempt + 1, max_attempts - 1);
     // Another instance is tried at once; the same one only after a pause.
-    if (static_cast<size_t>(attempt + 1) >= addresses.size() && settings_.retry_backoff_ms) {
+    if (static_cast<size_t>(attempt + 1) >= addresses.size() && now->retry_backoff_ms) {
       asio::steady_timer timer(co_await asio::this_coro::executor);
-      timer.expires_after(std::chrono::milliseconds(settings_.retry_backoff_ms));
+      timer.expires_after(std::chrono::milliseconds(now->retry_backoff_ms));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }

@@ -11,6 +11,7 @@
 
 #include "call/body_source.hpp"
 #include "call/call_context.hpp"
+#include "config/live_settings.hpp"
 #include "config/settings.hpp"
 #include "invoke/middleware_chain.hpp"
 #include "invoke/target.hpp"
@@ -77,6 +78,13 @@ class Caller {
   // Records spans of sampled calls into `spans`; null or inactive: none.
   void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
   const SpanSink* spans() const { return spans_; }
+  // Sampling and retries from these, as a reload changes them; null: the fixed settings.
+  void set_live(const LiveSettings* live) { live_ = live; }
+  // The live settings now (the fixed ones without set_live): what a call entering here reads its
+  // reloadable keys from.
+  std::shared_ptr<const Settings> settings_now() const {
+    return skiff::settings_now(live_, settings_);
+  }
 
  private:
   static Opened rejected_answer(const Rejection& rejection, CallContext& context);
@@ -109,6 +117,7 @@ class Caller {
                                             const std::string* body, BodySource* stream);
 
   const Settings& settings_;
+  const LiveSettings* live_ = nullptr;
   std::shared_ptr<ResolverInstance> resolver_;
   std::shared_ptr<TransportInstance> transport_;
   std::atomic<int> in_flight_{0};

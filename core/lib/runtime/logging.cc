@@ -9,6 +9,7 @@
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "plugin/components.hpp"
 #include "plugin/host_services.hpp"
@@ -128,11 +129,26 @@ class JsonFormatter final : public spdlog::formatter {
   std::string app_id_;
 };
 
+// Dapr's level names, "fatal" included.
+std::optional<spdlog::level::level_enum> level_named(const std::string& level) {
+  auto lvl = level == "fatal" ? spdlog::level::critical : spdlog::level::from_str(level);
+  if (lvl == spdlog::level::off && level != "off") return std::nullopt;
+  return lvl;
+}
+
 }  // namespace
 
+bool set_log_level(const std::string& level) {
+  auto lvl = level_named(level);
+  if (!lvl) return false;
+  spdlog::default_logger()->set_level(*lvl);  // an atomic the logging calls read
+  return true;
+}
+
 bool setup_logging(const std::string& level, bool json, const std::string& app_id) {
-  auto lvl = level == "fatal" ? spdlog::level::critical : spdlog::level::from_str(level);
-  if (lvl == spdlog::level::off && level != "off") return false;
+  auto parsed = level_named(level);
+  if (!parsed) return false;
+  const auto lvl = *parsed;
   // Lines are written by spdlog's own thread, so a burst of warnings (an app that is down while
   // thousands of calls fail) never blocks an event loop on stderr. When the queue is full the
   // oldest lines are dropped rather than making callers wait. The queue's slots are allocated

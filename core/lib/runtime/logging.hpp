@@ -8,6 +8,8 @@ namespace skiff {
 
 // Returns false for an unknown level name.
 bool setup_logging(const std::string& level, bool json, const std::string& app_id);
+// A reload's new log.level, from the next record on; false for an unknown level name.
+bool set_log_level(const std::string& level);
 
 class ObserverInstance;
 // From now on every record logged also goes to these observers' on_log (on spdlog's thread),

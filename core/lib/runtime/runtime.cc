@@ -50,7 +50,7 @@ void on_inbound_call(void* host_data, skiff_server_call_t* call, const skiff_cal
 
 }  // namespace
 
-int run_sidecar(const Settings& settings) {
+int run_sidecar(const Settings& settings, SettingsSource reload_source) {
   const unsigned threads = settings.threads > 0 ? static_cast<unsigned>(settings.threads)
                                                 : std::max(1u, std::thread::hardware_concurrency());
   asio::io_context io(static_cast<int>(threads));
@@ -128,7 +128,7 @@ int run_sidecar(const Settings& settings) {
     spdlog::critical("{}", external.error().message);
     return 1;
   }
-  info.http_endpoints = (*external)->names();
+  std::shared_ptr<ExternalCaller> external_caller = std::move(*external);
   if (identity) info.workload_tls = identity->tls();
 
   HttpAppChannel app_channel(io, settings);
@@ -187,7 +187,12 @@ int run_sidecar(const Settings& settings) {
   AppClient& app = grpc_app_channel ? *grpc_app_channel : static_cast<AppClient&>(app_channel);
   Callee callee(settings, app);
   Caller caller(settings, *resolver, *transport);
-  Router router(settings, caller, **external, info);
+  Router router(settings, caller, external_caller, info);
+  // What a reload changes, each call reads from here.
+  LiveSettings live(settings);
+  callee.set_live(&live);
+  caller.set_live(&live);
+  router.set_live(&live);
   callee.set_spans(&spans);
   caller.set_spans(&spans);
   callee.set_middleware(&middleware);
@@ -273,8 +278,25 @@ int run_sidecar(const Settings& settings) {
   int exit_code = 0;
   const std::string advertise = settings.effective_advertise_address();
   const bool registers = !settings.app_id.empty();
+  asio::signal_set hangups(io, SIGHUP);
+  std::unique_ptr<Reloader> reloader;
+  if (reload_source)
+    reloader = std::make_unique<Reloader>(io, settings, std::move(reload_source), live, router);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      if (reloader)
+        reloader->request();
+      else
+        spdlog::warn("SIGHUP: this sidecar was started without configuration files to reload");
+      await_hangup();
+    });
+  };
+  await_hangup();
+
   auto shutdown = [&]() -> asio::awaitable<void> {
     notify_service_manager("STOPPING=1");
+    hangups.cancel();
     http_server.stop();
     grpc_api->shutdown();
     // Calls the app already made get the transport's grace period to finish.
