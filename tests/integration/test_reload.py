@@ -173,3 +173,58 @@ def test_reload_is_told_to_the_service_manager(cluster, tmp_path):
         assert "RELOADING=1" in s.recv(4096).decode()
         ready = s.recv(4096).decode()
         assert "READY=1" in ready and "refused" in ready
+
+
+def registered(db):
+    """The app ids the SQLite resolver's file holds, sorted."""
+    import contextlib
+    import sqlite3
+    if not db.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        return sorted(r[0] for r in c.execute("SELECT app_id FROM hosts"))
+
+
+def test_a_new_resolver_table_moves_the_sidecar_without_a_failed_call(cluster):
+    one, two = cluster.tmp / "one.db", cluster.tmp / "two.db"
+    at = lambda db: f'[resolver.config]\npath = "{db}"\n'
+    # Two instances of cart, each known to one registry only; the apps say which one answered.
+    app_one, app_two = cluster.app("cart-one"), cluster.app("cart-two")
+    cluster.sidecar("cart", app_port=app_one.port, config=at(one))
+    cluster.sidecar("cart", app_port=app_two.port, config=at(two))
+    order = cluster.sidecar("order", config=at(one) + '[log]\nlevel = "info"\n')
+    answered = lambda: requests.post(invoke_url(order, "cart", "echo"), data=b"x", timeout=10).headers["X-App-Name"]
+    assert answered() == "cart-one"
+    assert registered(one) == ["cart", "order"] and registered(two) == ["cart"]
+    load = subprocess.Popen([str(LOADGEN), "--port", str(order.http_port), "--path",
+                             "/v1.0/invoke/cart/method/echo", "--method", "POST", "--body-size", "64",
+                             "-r", "1000", "-d", "3", "--warmup", "0.5", "-c", "16"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        out = reload(order, at(two) + '[log]\nlevel = "info"\n')
+        assert "applied resolver.config" in out.splitlines()[-1], out.splitlines()[-1]
+        # Left the old registry, joined the new one, and resolves from it.
+        assert registered(one) == ["cart"] and registered(two) == ["cart", "order"]
+        assert answered() == "cart-two"
+        assert load.poll() is None, "the reload ran while the load did"
+    finally:
+        measured, _ = load.communicate(timeout=60)
+    result = json.loads(measured)
+    assert result["errors"] == 0 and result["non_2xx"] == 0, result
+    assert result["requests"] >= 2900, result
+    meta = requests.get(f"{order.url}/v1.0/metadata", timeout=5).json()
+    assert [c["type"] for c in meta["components"]][0] == "resolver.sqlite"
+
+
+def test_a_resolver_that_cannot_start_is_refused_and_the_old_one_stays(cluster, tmp_path):
+    db = tmp_path / "in-force.db"
+    at = lambda path: f'[resolver.config]\npath = "{path}"\n'
+    app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=app.port, config=at(db))
+    order = cluster.sidecar("order", config=at(db))
+    for broken, error in [(at(db) + "bogus = 1\n", "bogus"),                     # the plugin's own check
+                          (at("/proc/no-such-dir/r.db"), "/proc/no-such-dir")]:  # cannot open its file
+        out = reload(order, broken, "configuration reload refused")
+        assert error in out.split("configuration reload refused")[-1], out
+        assert registered(db) == ["cart", "order"]
+        assert requests.post(invoke_url(order, "cart", "echo"), data=b"x", timeout=10).status_code == 200

@@ -191,3 +191,56 @@ def test_middleware_configuration_errors_name_the_table(cluster, tmp_path, insta
     output, checked = cluster.refused("bad", config=paths + '[[middleware]]\ntype = "nosuch"\n')
     for text in (output, checked):
         assert "middleware[0].type" in text and "nosuch" in text, text
+
+
+def test_a_reload_adds_moves_and_removes_an_observer_without_a_failed_call(cluster, tmp_path, installed_sdk):
+    from test_reload import LOADGEN, reload
+    build = build_example(installed_sdk, "observer-jsonl", tmp_path / "observer-build")
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    base = f'[plugins]\npaths = ["{build}"]\n[log]\nlevel = "info"\n'
+    observer = lambda path: (f'[[observers]]\ntype = "jsonl"\nmetrics_interval = "200ms"\n'
+                             f'config = {{ path = "{path}" }}\n')
+    cart_app = cluster.app("cart")
+    cluster.sidecar("cart", app_port=cart_app.port)
+    order = cluster.sidecar("order", config=base)
+
+    def traced():
+        trace_id = os.urandom(16).hex()
+        r = requests.post(invoke_url(order, "cart", "echo"), data=b"x", timeout=10,
+                          headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+        assert r.status_code == 200, r.text
+        return trace_id
+
+    def spans(path, trace_id):
+        return [e for e in jsonl(path) if e["type"] == "span" and e["trace_id"] == trace_id]
+
+    load = subprocess.Popen([str(LOADGEN), "--port", str(order.http_port), "--path",
+                             "/v1.0/invoke/cart/method/echo", "--method", "POST", "--body-size", "64",
+                             "-r", "500", "-d", "4", "--warmup", "0.2", "-c", "8"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        # Added: spans (none were recorded before), log records and snapshots start.
+        out = reload(order, base + observer(first))
+        assert "applied observers" in out.splitlines()[-1], out.splitlines()[-1]
+        one = traced()
+        wait_until(lambda: len(spans(first, one)) == 2, what="the call's spans in the first file")
+        wait_until(lambda: any("configuration reloaded" in e.get("message", "") for e in jsonl(first)),
+                   what="the reload's log line in the first file")
+        wait_until(lambda: any(e["type"] == "metrics" for e in jsonl(first)), what="a snapshot")
+        # Moved: a new instance takes over, the old one gets nothing more.
+        reload(order, base + observer(second))
+        two = traced()
+        wait_until(lambda: len(spans(second, two)) == 2, what="the call's spans in the second file")
+        # Removed.
+        reload(order, base)
+        three = traced()
+        assert load.poll() is None, "the reloads ran while the load did"
+    finally:
+        measured, _ = load.communicate(timeout=60)
+    result = json.loads(measured)
+    assert result["errors"] == 0 and result["non_2xx"] == 0, result
+    # Stopping flushes every instance still alive; each replaced one was destroyed cleanly.
+    order.stop()
+    assert spans(first, two) == [] and spans(first, three) == [] and spans(second, three) == []
+    for path in (first, second):
+        assert jsonl(path)[-1] == {"type": "dropped", "lines": 0}, path

@@ -303,7 +303,7 @@ struct ExternalCaller::Pools {
 
 asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const std::string& method,
                                              const std::string& query, HttpExchange& exchange,
-                                             double sampling_rate) {
+                                             double sampling_rate, bool record_spans) {
   const std::string origin = (ep.tls ? "https://" : "http://") + ep.host + ":" + ep.port;
   const std::string label = ep.name.empty() ? origin : ep.name;
   // Logged and traced as the target, whether or not it is reached.
@@ -325,13 +325,13 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
   if (!ep.tls) {
     if (auto s = pools_->take(pools_->plain, key)) {
       if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms, sampling_rate,
-                                 record_spans_))
+                                 record_spans))
         pools_->give(pools_->plain, key, std::move(s));
       co_return;
     }
   } else if (auto s = pools_->take(pools_->tls, key)) {
     if (co_await exchange_with(*s, ep, label, target, exchange, timeout_ms, sampling_rate,
-                               record_spans_))
+                               record_spans))
       pools_->give(pools_->tls, key, std::move(s));
     co_return;
   }
@@ -361,7 +361,7 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     tcp_stream->expires_never();
   if (!ep.tls) {
     if (co_await exchange_with(*tcp_stream, ep, label, target, exchange, timeout_ms, sampling_rate,
-                               record_spans_))
+                               record_spans))
       pools_->give(pools_->plain, key, std::move(tcp_stream));
     co_return;
   }
@@ -384,7 +384,7 @@ asio::awaitable<void> ExternalCaller::invoke(const ExternalEndpoint& ep, const s
     co_return;
   }
   if (co_await exchange_with(*tls, ep, label, target, exchange, timeout_ms, sampling_rate,
-                             record_spans_))
+                             record_spans))
     pools_->give(pools_->tls, key, std::move(tls));
 }
 

@@ -43,14 +43,13 @@ class ExternalCaller {
   // A full URL ("https://host:port/base") as an endpoint with the system trust store.
   Result<ExternalEndpoint> from_url(std::string_view url) const;
   // Calls `method` (still percent-encoded) with `query` on the endpoint and relays the answer;
-  // a trace that starts here is sampled at `sampling_rate`.
+  // a trace that starts here is sampled at `sampling_rate`; with `record_spans`, calls of
+  // sampled traces get a server span (the Router records it) that the endpoint's own span
+  // continues from, otherwise the trace is only carried on.
   boost::asio::awaitable<void> invoke(const ExternalEndpoint& endpoint, const std::string& method,
                                       const std::string& query, HttpExchange& exchange,
-                                      double sampling_rate);
+                                      double sampling_rate, bool record_spans);
   std::vector<std::string> names() const;
-  // Calls of sampled traces get a server span (the Router records it) that the endpoint's own
-  // span continues from; false: the trace is only carried on.
-  void record_spans(bool on) { record_spans_ = on; }
 
  private:
   ExternalCaller(boost::asio::io_context& io, const Settings& settings)
@@ -58,7 +57,6 @@ class ExternalCaller {
   struct Pools;
   boost::asio::io_context& io_;
   const Settings& settings_;
-  bool record_spans_ = false;
   std::vector<ExternalEndpoint> endpoints_;
   // Idle keep-alive connections per endpoint (named endpoints by name, full URLs by origin).
   std::shared_ptr<Pools> pools_;

@@ -159,7 +159,7 @@ asio::awaitable<void> GrpcApi::get_metadata(std::shared_ptr<ServerStream> s) {
   res.set_id(settings_.app_id);
   res.set_runtime_version("skiff-" SKIFF_VERSION);
   (*res.mutable_extended_metadata())["namespace"] = settings_.app_namespace;
-  for (const auto& c : info_.components) {
+  for (const auto& c : components_now(info_, caller_)) {
     auto* rc = res.add_registered_components();
     rc->set_name(c.name);
     rc->set_type(c.type);

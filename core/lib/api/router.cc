@@ -64,7 +64,8 @@ std::string_view method_label(const http::request_header<>& req) {
 asio::awaitable<void> Router::handle(HttpExchange& exchange) {
   // One snapshot for the request: a reload while it runs does not change it half-way.
   const auto now = settings_now(live_, settings_);
-  if (!metrics_ && !spans_ && !now->api_logging) co_return co_await route(exchange, *now);
+  if (!metrics_ && !recording_spans() && !now->api_logging)
+    co_return co_await route(exchange, *now);
   auto& context = exchange.context();
   auto& req = exchange.header();
   // Copied: routing edits the request's headers.
@@ -81,7 +82,7 @@ asio::awaitable<void> Router::handle(HttpExchange& exchange) {
   context.http_status = static_cast<int>(exchange.status_sent());
   if (metrics_)
     metrics_->http_request_done(method, path_label, exchange.status_sent(), context.started);
-  if (spans_ && context.trace.recording && context.trace.has_server_span)
+  if (recording_spans() && context.trace.recording && context.trace.has_server_span)
     record_server_span(context, method, path_label);
   if (now->api_logging) log_call(exchange, logged, now->log_json);
 }
@@ -129,7 +130,7 @@ Router::Router(const Settings& settings, Caller& caller, std::shared_ptr<Externa
 
 Response Router::metadata(const Settings& now) const {
   auto components = nlohmann::json::array();
-  for (const auto& c : info_.components)
+  for (const auto& c : components_now(info_, caller_))
     components.push_back({{"name", c.name}, {"type", c.type}, {"version", c.version}});
   auto endpoints = nlohmann::json::array();
   for (const auto& e : now.http_endpoints) endpoints.push_back({{"name", e.name}});
@@ -209,7 +210,7 @@ asio::awaitable<void> Router::route(HttpExchange& exchange, const Settings& now)
       auto endpoint = external->from_url(parsed->app_id);
       if (endpoint) {
         co_await external->invoke(*endpoint, parsed->method, parsed->query, exchange,
-                                  now.tracing_sampling_rate);
+                                  now.tracing_sampling_rate, recording_spans());
         co_return;
       }
       parsed = endpoint.error();
@@ -217,7 +218,7 @@ asio::awaitable<void> Router::route(HttpExchange& exchange, const Settings& now)
       // As with Dapr, a named HTTP endpoint wins over an app of the same name.
       if (const auto* endpoint = external->find(parsed->app_id)) {
         co_await external->invoke(*endpoint, parsed->method, parsed->query, exchange,
-                                  now.tracing_sampling_rate);
+                                  now.tracing_sampling_rate, recording_spans());
         co_return;
       }
       co_await invoke_over_http(caller_, *parsed, exchange);

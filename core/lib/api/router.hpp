@@ -25,18 +25,14 @@ class Router {
   boost::asio::awaitable<void> handle(HttpExchange& exchange);
   // Counts requests under Dapr's HTTP server metrics; null: metrics off.
   void set_metrics(ServiceMetrics* metrics) { metrics_ = metrics; }
-  // Records the server span of sampled invocations; null or inactive: none.
-  void set_spans(const SpanSink* spans) {
-    spans_ = spans && spans->active() ? spans : nullptr;
-    external_.load()->record_spans(spans_ != nullptr);
-  }
+  // Records the server span of sampled invocations while `spans` is active; null: none.
+  void set_spans(const SpanSink* spans) { spans_ = spans; }
   // The token, API logging, sampling and [[http_endpoints]] from these, as a reload changes them;
   // null: the fixed settings.
   void set_live(const LiveSettings* live) { live_ = live; }
   // A reload's new [[http_endpoints]]: calls from now on use them, calls under way finish on the
   // ones they started with.
   void replace_external(std::shared_ptr<ExternalCaller> external) {
-    external->record_spans(spans_ != nullptr);
     external_.store(std::move(external), std::memory_order_release);
   }
 
@@ -48,6 +44,7 @@ class Router {
   void log_call(HttpExchange& exchange, std::string_view method, bool json) const;
   ServiceMetrics* metrics_ = nullptr;
   const SpanSink* spans_ = nullptr;
+  bool recording_spans() const { return spans_ && spans_->active(); }
   const Settings& settings_;
   const LiveSettings* live_ = nullptr;
   Caller& caller_;

@@ -196,8 +196,11 @@ std::span<const KeySpec> config_schema() {
 }
 
 bool is_reloadable(std::string_view key) {
-  // Each is read from the live settings once per call (config/live_settings.hpp).
+  // Each is read from the live settings once per call (config/live_settings.hpp); the resolver
+  // is replaced whole (runtime/reload.hpp).
   static constexpr std::string_view kReloadable[] = {"app.token",
+                                                     "resolver.type",
+                                                     "resolver.config",
                                                      "api.token",
                                                      "invoke.unavailable_retries",
                                                      "invoke.retry_backoff",

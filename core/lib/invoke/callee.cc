@@ -76,7 +76,7 @@ asio::awaitable<void> Callee::serve(ServerCall call, CallHead head) {
   }
   CallContext context(CallIngress::kTransport);
   take_caller_from_certificate(head, context);
-  const bool recording = spans_ && start_trace(head, context);
+  const bool recording = recording_spans() && start_trace(head, context);
   if (metrics_) metrics_->request_received(head.caller_app_id);
   co_await serve_verified(call, head, context);
   // The status the caller's app will see: the app's, or the one skiff maps a failure to. A call

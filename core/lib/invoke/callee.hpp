@@ -27,7 +27,9 @@ class Callee {
     middleware_ = chain && !chain->empty() ? chain : nullptr;
   }
   // Records the spans of sampled calls; null or inactive: none.
-  void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
+  void set_spans(const SpanSink* spans) { spans_ = spans; }
+  // Whether calls record spans now (a reload may add or remove the observers that take them).
+  bool recording_spans() const { return spans_ && spans_->active(); }
   // Access control and the app's token from these, as a reload changes them; null: the fixed
   // settings.
   void set_live(const LiveSettings* live) { live_ = live; }

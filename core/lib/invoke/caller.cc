@@ -55,7 +55,7 @@ TraceParent Caller::add_caller_headers(CallHead& head, CallContext& context,
   head.headers.push_back({"dapr-caller-namespace", settings_.app_namespace});
   head.headers.push_back({"dapr-callee-app-id", head.target_app_id});
   context.target_app_id = head.target_app_id;
-  return join_trace(head.headers, settings_now()->tracing_sampling_rate, spans_ != nullptr,
+  return join_trace(head.headers, settings_now()->tracing_sampling_rate, recording_spans(),
                     {.server = server_span, .client = true}, context);
 }
 
@@ -89,7 +89,9 @@ void Caller::record_client_span(const InvokeTarget& target, const CallContext& c
 }
 
 asio::awaitable<Result<std::vector<std::string>>> Caller::addresses_of(const InvokeTarget& target) {
-  auto resolved = co_await resolver_->resolve(target.app_id, target.app_namespace);
+  // Held for the whole resolve: a reload may replace the resolver meanwhile.
+  const auto current = resolver();
+  auto resolved = co_await current->resolve(target.app_id, target.app_namespace);
   if (resolved.status == SKIFF_OK && !resolved.addresses.empty())
     co_return std::move(resolved.addresses);
   std::string why = resolved.status == SKIFF_OK || resolved.status == SKIFF_ERR_NOT_FOUND
@@ -128,7 +130,7 @@ asio::awaitable<Result<Caller::Opened>> Caller::open_observed(const InvokeTarget
                                                               CallContext& context,
                                                               const std::string* body,
                                                               BodySource* stream) {
-  const bool recording = spans_ && context.trace.recording;
+  const bool recording = recording_spans() && context.trace.recording;
   if (!metrics_ && !recording)
     co_return co_await open_uncounted(target, head, context, body, stream);
   const auto started = ServiceMetrics::Clock::now();
@@ -181,7 +183,7 @@ asio::awaitable<Result<Caller::Opened>> Caller::attempt_all(const InvokeTarget& 
     if (result.delivered) co_return std::move(result.result);
     // Every instance found unreachable is reported, whether or not a retry follows: a streamed
     // call or a call with no retries left must not leave the dead address in everyone's answers.
-    resolver_->report_unavailable(target.app_id, target.app_namespace, address);
+    resolver()->report_unavailable(target.app_id, target.app_namespace, address);
     if (attempt + 1 >= max_attempts) co_return std::move(result.result);
     spdlog::debug("sidecar {} of {} unreachable, retrying ({}/{})", address, target.app_id,
                   attempt + 1, max_attempts - 1);
@@ -214,7 +216,7 @@ asio::awaitable<Result<ClientCall>> Caller::connect_observed(const InvokeTarget&
   // A streamed call's answer is relayed by its owner: only the start and a failure to start
   // are counted here, as Dapr counts proxied streams; its client span ends when it is set up.
   if (metrics_) metrics_->request_sent(target.app_id, true);
-  const bool recording = spans_ && context.trace.recording;
+  const bool recording = recording_spans() && context.trace.recording;
   const uint64_t started_unix = recording ? unix_nanos() : 0;
   auto started = co_await connect_uncounted(target, head, context);
   if (!started) {
@@ -254,7 +256,7 @@ asio::awaitable<Result<ClientCall>> Caller::connect_uncounted(const InvokeTarget
       last = call.error();
       if (last.code != SKIFF_ERR_UNAVAILABLE) break;
     }
-    resolver_->report_unavailable(target.app_id, target.app_namespace, address);
+    resolver()->report_unavailable(target.app_id, target.app_namespace, address);
   }
   co_return last;
 }

@@ -59,6 +59,15 @@ class Caller {
                                  bool server_span = false) const;
   const Settings& settings() const { return settings_; }
 
+  // The resolver calls entering now use (a reload may replace it).
+  std::shared_ptr<ResolverInstance> resolver() const {
+    return resolver_.load(std::memory_order_acquire);
+  }
+  // Calls that start afterwards resolve with `resolver`; those under way finish with theirs.
+  void replace_resolver(std::shared_ptr<ResolverInstance> resolver) {
+    resolver_.store(std::move(resolver), std::memory_order_release);
+  }
+
   // Invocations started and not finished, for a graceful shutdown.
   int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   // Counts an invocation in flight while it lives.
@@ -75,9 +84,11 @@ class Caller {
   void set_middleware(const MiddlewareChain* chain) {
     middleware_ = chain && !chain->empty() ? chain : nullptr;
   }
-  // Records spans of sampled calls into `spans`; null or inactive: none.
-  void set_spans(const SpanSink* spans) { spans_ = spans && spans->active() ? spans : nullptr; }
-  const SpanSink* spans() const { return spans_; }
+  // Records spans of sampled calls into `spans` while it is active; null: none.
+  void set_spans(const SpanSink* spans) { spans_ = spans; }
+  // Whether calls record spans now (a reload may add or remove the observers that take them).
+  bool recording_spans() const { return spans_ && spans_->active(); }
+  const SpanSink* spans() const { return recording_spans() ? spans_ : nullptr; }
   // Sampling and retries from these, as a reload changes them; null: the fixed settings.
   void set_live(const LiveSettings* live) { live_ = live; }
   // The live settings now (the fixed ones without set_live): what a call entering here reads its
@@ -118,7 +129,8 @@ class Caller {
 
   const Settings& settings_;
   const LiveSettings* live_ = nullptr;
-  std::shared_ptr<ResolverInstance> resolver_;
+  // Replaced by a reload; a call keeps the one it resolved with until it is done.
+  std::atomic<std::shared_ptr<ResolverInstance>> resolver_;
   std::shared_ptr<TransportInstance> transport_;
   std::atomic<int> in_flight_{0};
   ServiceMetrics* metrics_ = nullptr;

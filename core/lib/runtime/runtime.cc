@@ -117,11 +117,9 @@ int run_sidecar(const Settings& settings, SettingsSource reload_source) {
   }
 
   SidecarInfo info;
-  for (const auto* c : {resolver_component, transport_component})
-    info.components.push_back(
-        {c->plugin_name,
-         std::string(c->kind == SKIFF_KIND_RESOLVER ? "resolver." : "transport.") + c->type_name,
-         c->plugin_version});
+  info.components.push_back({transport_component->plugin_name,
+                             "transport." + transport_component->type_name,
+                             transport_component->plugin_version});
 
   auto external = ExternalCaller::create(io, settings);
   if (!external) {
@@ -161,12 +159,17 @@ int run_sidecar(const Settings& settings, SettingsSource reload_source) {
   }
 
   // The operator's own observers, also before the parts that record into them.
-  auto observers = ConfiguredObservers::create(settings, components->observers, host.api(), spans);
-  if (!observers) {
-    spdlog::critical("{}", observers.error().message);
+  auto configured_observers =
+      ConfiguredObservers::create(settings, components->observers, host.api());
+  if (!configured_observers) {
+    spdlog::critical("{}", configured_observers.error().message);
     return 1;
   }
-  (*observers)->start_metrics(io, service_metrics ? &metric_registry : nullptr);
+  // The set in force: a reload replaces it.
+  std::shared_ptr<ConfiguredObservers> observers = std::move(*configured_observers);
+  const MetricRegistry* snapshot_registry = service_metrics ? &metric_registry : nullptr;
+  observers->activate(spans);
+  observers->start_metrics(io, snapshot_registry);
 
   // The [[middleware]], before the Caller and the Callee that run them.
   std::vector<std::unique_ptr<MiddlewareInstance>> middleware_instances;
@@ -186,7 +189,8 @@ int run_sidecar(const Settings& settings, SettingsSource reload_source) {
 
   AppClient& app = grpc_app_channel ? *grpc_app_channel : static_cast<AppClient&>(app_channel);
   Callee callee(settings, app);
-  Caller caller(settings, *resolver, *transport);
+  // The Caller holds the only reference: a reload that replaces the resolver releases this one.
+  Caller caller(settings, std::move(*resolver), *transport);
   Router router(settings, caller, external_caller, info);
   // What a reload changes, each call reads from here.
   LiveSettings live(settings);
@@ -281,7 +285,9 @@ int run_sidecar(const Settings& settings, SettingsSource reload_source) {
   asio::signal_set hangups(io, SIGHUP);
   std::unique_ptr<Reloader> reloader;
   if (reload_source)
-    reloader = std::make_unique<Reloader>(io, settings, std::move(reload_source), live, router);
+    reloader = std::make_unique<Reloader>(
+        io, settings, std::move(reload_source),
+        ReloadTargets{live, router, caller, host.api(), spans, snapshot_registry, observers});
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
@@ -308,7 +314,7 @@ int run_sidecar(const Settings& settings, SettingsSource reload_source) {
       co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (registers) {
-      auto r = co_await (*resolver)->deregister_self();
+      auto r = co_await caller.resolver()->deregister_self();
       if (r.status != SKIFF_OK) spdlog::warn("deregistration failed: {}", r.message);
     }
     co_await (*transport)->shutdown();
@@ -325,16 +331,19 @@ int run_sidecar(const Settings& settings, SettingsSource reload_source) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
+        auto registration = [&]() {
+          return skiff_registration_t{sizeof(skiff_registration_t),
+                                      str(settings.app_id),
+                                      str(settings.app_namespace),
+                                      str(advertise),
+                                      *internal_port,
+                                      *http_port,
+                                      0,
+                                      static_cast<uint16_t>(settings.app_port)};
+        };
         if (registers) {
-          skiff_registration_t self{sizeof(skiff_registration_t),
-                                    str(settings.app_id),
-                                    str(settings.app_namespace),
-                                    str(advertise),
-                                    *internal_port,
-                                    *http_port,
-                                    0,
-                                    static_cast<uint16_t>(settings.app_port)};
-          auto r = co_await (*resolver)->register_self(self);
+          const skiff_registration_t self = registration();
+          auto r = co_await caller.resolver()->register_self(self);
           if (r.status != SKIFF_OK) {
             spdlog::critical("registration with resolver '{}' failed: {}", settings.resolver_type,
                              r.message);
@@ -344,6 +353,9 @@ int run_sidecar(const Settings& settings, SettingsSource reload_source) {
             co_return;
           }
         }
+        if (reloader)
+          reloader->set_registration(registers ? std::function<skiff_registration_t()>(registration)
+                                               : nullptr);
         spdlog::info(
             "skiffd ready: app-id={} namespace={} http={} port {} grpc={} port {} internal={}:{} "
             "resolver={} transport={}",
@@ -361,7 +373,7 @@ int run_sidecar(const Settings& settings, SettingsSource reload_source) {
   for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
-  (*observers)->push_last_metrics();
+  observers->push_last_metrics();
   if (int n = caller.in_flight(); n > 0) {
     // Their plugin operations may still complete into the event loop: tearing it down under them
     // is unsafe, and the process is ending anyway.

@@ -27,8 +27,20 @@ SpanId new_span_id() {
   return TraceIds::child_of(any).span_id;
 }
 
+void SpanSink::replace_observers(std::vector<Exporter> exporters,
+                                 std::shared_ptr<const void> keep) {
+  const bool any = !fixed_.empty() || !exporters.empty();
+  observers_.store(exporters.empty() ? nullptr
+                                     : std::make_shared<const ObserverSet>(
+                                           ObserverSet{std::move(exporters), std::move(keep)}),
+                   std::memory_order_release);
+  active_.store(any, std::memory_order_relaxed);
+}
+
 void SpanSink::emit(const SpanData& span) const {
-  if (exporters_.empty()) return;
+  if (!active()) return;
+  // Held while the spans are handed over: a reload may replace the set meanwhile.
+  const auto observers = observers_.load(std::memory_order_acquire);
   const auto trace_id = hex(span.trace.trace_id);
   const auto id = hex(span.id);
   std::array<char, 16> parent{};
@@ -53,7 +65,9 @@ void SpanSink::emit(const SpanData& span) const {
   s.status_message = str(span.status_message);
   s.attributes = attributes;
   s.attribute_count = n;
-  for (const auto& e : exporters_) e.on_span(e.instance, &s);
+  for (const auto& e : fixed_) e.on_span(e.instance, &s);
+  if (observers)
+    for (const auto& e : observers->exporters) e.on_span(e.instance, &s);
 }
 
 }  // namespace skiff

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -60,13 +62,27 @@ class SpanSink {
     void* instance;
     void (*on_span)(void* instance, const skiff_span_t* span);
   };
-  // Before any call: the list is read without a lock.
-  void add(Exporter exporter) { exporters_.push_back(exporter); }
-  bool active() const { return !exporters_.empty(); }
+  // Before any call: the exporters of the whole run ([tracing]'s observer-otlp), read without a
+  // lock.
+  void add(Exporter exporter) {
+    fixed_.push_back(exporter);
+    active_.store(true, std::memory_order_relaxed);
+  }
+  // Any thread: the [[observers]]' exporters for the spans that end from now on; `keep` owns
+  // what they point into and is held by every emit still handing spans to them.
+  void replace_observers(std::vector<Exporter> exporters, std::shared_ptr<const void> keep);
+  // Whether spans are recorded at all: one flag test per call while none is.
+  bool active() const { return active_.load(std::memory_order_relaxed); }
   void emit(const SpanData& span) const;
 
  private:
-  std::vector<Exporter> exporters_;
+  struct ObserverSet {
+    std::vector<Exporter> exporters;
+    std::shared_ptr<const void> keep;
+  };
+  std::vector<Exporter> fixed_;
+  std::atomic<std::shared_ptr<const ObserverSet>> observers_;
+  std::atomic<bool> active_{false};
 };
 
 // A new random span id (per-thread generator).

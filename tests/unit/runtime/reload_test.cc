@@ -71,8 +71,8 @@ TEST(ReloadPlan, PortsAndPluginsKeepTheirValueAndAreNamedWithWhereTheyChanged) {
   const Settings in_force = settings_from("[api]\nhttp_port = 3500\n");
   auto plan = plan_reload(in_force, settings_from(R"([api]
 http_port = 3600
-[resolver]
-type = "mdns"
+[transport]
+type = "grpc"
 [log]
 level = "warn"
 [[middleware]]
@@ -80,12 +80,31 @@ type = "apikey"
 )"));
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_TRUE(has(plan->kept, "skiff.toml:2:13: api.http_port"));
-  EXPECT_TRUE(has(plan->kept, "resolver.type"));
+  EXPECT_TRUE(has(plan->kept, "transport.type"));
   EXPECT_TRUE(has(plan->kept, "middleware"));
   EXPECT_EQ(plan->next.http_port, 3500);
-  EXPECT_EQ(plan->next.resolver_type, "sqlite");
+  EXPECT_EQ(plan->next.transport_type, "tcp");
   EXPECT_TRUE(plan->next.middleware.empty());
   EXPECT_EQ(plan->applied, std::vector<std::string>{"log.level"});
+  EXPECT_FALSE(plan->resolver_changed);
+}
+
+TEST(ReloadPlan, ANewResolverTypeOrTableIsApplied) {
+  const Settings in_force = settings_from("[resolver.config]\npath = \"/a.db\"\n");
+  auto plan = plan_reload(in_force, settings_from("[resolver.config]\npath = \"/b.db\"\n"));
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->resolver_changed);
+  EXPECT_EQ(plan->applied, std::vector<std::string>{"resolver.config"});
+  EXPECT_EQ(plan->next.resolver_config["path"].value_or(std::string()), "/b.db");
+  plan = plan_reload(in_force, settings_from("[resolver]\ntype = \"mdns\"\n"));
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->resolver_changed);
+  EXPECT_TRUE(has(plan->applied, "resolver.type"));
+  EXPECT_EQ(plan->next.resolver_type, "mdns");
+  // The same table again, elsewhere in the file: nothing to replace.
+  plan = plan_reload(in_force, settings_from("# moved\n\n[resolver.config]\npath = \"/a.db\"\n"));
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_FALSE(plan->resolver_changed);
 }
 
 TEST(ReloadPlan, APolicyWhileMtlsStaysOffIsRefused) {
