@@ -2,8 +2,8 @@
 // its log records (on_log) and a metrics snapshot every metrics_interval (on_metrics), whichever
 // it implements. The "prometheus" and "otlp" observers that [metrics] and [tracing] configure are
 // created by the runtime itself; these are the operator's own (sdk/examples/observer-jsonl).
-// A reload replaces the whole set: the new one takes over, the old one stops and is destroyed
-// once nothing runs in it.
+// A reload replaces the whole set: the new one takes over, the old one stops at once and is
+// destroyed by a later reload (or at shutdown) once nothing runs in it.
 #pragma once
 
 #include <atomic>
